@@ -1,0 +1,144 @@
+"""The on-disk Oxigraph store, built aside and swapped in atomically.
+
+Layout of a store folder::
+
+    STORE/
+      current -> versions/<version>     symlink, replaced in one rename
+      versions/<version>/oxigraph/      the pyoxigraph database of that build
+      versions/<version>/report.json    the build report of that build
+
+A build writes a new version folder, and only when it is complete and valid does one
+`os.replace` of the `current` link publish it. A build that fails or is killed leaves `current`
+pointing at the old version; its half-written folder is removed by the next build. Readers open
+`current` read-only, so a running server keeps its open version until it reopens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+CURRENT = "current"
+VERSIONS = "versions"
+DB = "oxigraph"
+REPORT = "report.json"
+KEEP_VERSIONS = 2
+
+
+class StoreError(Exception):
+    """The store folder is missing, empty or unreadable."""
+
+
+def current_version_dir(store_dir: Path) -> Path | None:
+    """The folder of the published version, or None when nothing was ever published."""
+    link = store_dir / CURRENT
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = link.resolve()
+    return target if (target / DB).is_dir() else None
+
+
+def current_version(store_dir: Path) -> str | None:
+    """The published version's name (changes on every successful build)."""
+    target = current_version_dir(store_dir)
+    return target.name if target else None
+
+
+def exists(store_dir: Path) -> bool:
+    return current_version_dir(store_dir) is not None
+
+
+def open_read_only(store_dir: Path) -> ox.Store:
+    """Open the published version for reading."""
+    target = current_version_dir(store_dir)
+    if target is None:
+        raise StoreError(f"no built store at {store_dir}: run `medkg build` first")
+    try:
+        return ox.Store.read_only(str(target / DB))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {target}: {exc}") from None
+
+
+def read_report(store_dir: Path) -> dict[str, Any] | None:
+    target = current_version_dir(store_dir)
+    if target is None or not (target / REPORT).is_file():
+        return None
+    return json.loads((target / REPORT).read_text(encoding="utf-8"))
+
+
+class StagedVersion:
+    """A version being built beside the published one; publish() swaps it in."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = store_dir
+        versions = store_dir / VERSIONS
+        versions.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(store_dir)
+        name = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.dir = versions / f".staging-{name}"
+        self.dir.mkdir()
+        self.name = name
+        self.db = ox.Store(str(self.dir / DB))
+
+    def load_quads(self, quads: Iterable[ox.Quad]) -> None:
+        self.db.bulk_extend(quads)
+
+    def load_nquads(self, data: bytes) -> None:
+        self.db.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+
+    def publish(self, report: dict[str, Any]) -> Path:
+        """Flush, write the report and atomically point `current` at this version."""
+        self.db.flush()
+        self.db.optimize()
+        del self.db
+        (self.dir / REPORT).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        final = self.dir.parent / self.name
+        os.rename(self.dir, final)
+        tmp_link = self.store_dir / f".{CURRENT}.{self.name}"
+        os.symlink(Path(VERSIONS) / self.name, tmp_link)
+        os.replace(tmp_link, self.store_dir / CURRENT)
+        _fsync_dir(self.store_dir)
+        shutil.copyfile(final / REPORT, self.store_dir / REPORT)
+        _prune(self.store_dir)
+        return final
+
+    def abandon(self) -> None:
+        if hasattr(self, "db"):
+            del self.db
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_abandoned(store_dir: Path) -> None:
+    """Delete staging folders and stray links left by builds that died."""
+    for stale in (store_dir / VERSIONS).glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for link in store_dir.glob(f".{CURRENT}.*"):
+        link.unlink(missing_ok=True)
+
+
+def _prune(store_dir: Path) -> None:
+    """Keep the newest versions (a running server may still read the previous one)."""
+    current = current_version_dir(store_dir)
+    versions = sorted(
+        (p for p in (store_dir / VERSIONS).iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    for old in versions[:-KEEP_VERSIONS]:
+        if current is None or old.resolve() != current:
+            shutil.rmtree(old, ignore_errors=True)
