@@ -1,0 +1,184 @@
+"""Run the pipeline: sources -> records -> merge -> quads -> validation -> store, with a report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from tqdm import tqdm
+
+from medkg import __version__
+from medkg.config import Settings
+from medkg.extract import Rules, extract, load_rules
+from medkg.graph import dataset_quads, quads_to_rdflib, rdflib_to_quads
+from medkg.markdown import parse_document
+from medkg.merge import Dataset, load_curation, merge
+from medkg.namespaces import Namespaces
+from medkg.ontology import ontology_graph, vocabulary_graph
+from medkg.records import EntryRecord, Skip
+from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
+from medkg.store import StagedVersion
+from medkg.vocabulary import build_vocabulary
+
+MAPPED_KINDS = ("anatomy", "modality", "stain")
+
+
+class BuildError(Exception):
+    """The build could not finish; the published store is unchanged."""
+
+
+class ValidationFailed(BuildError):
+    """The built graph violates the SHACL shapes."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class SourceResult:
+    text: SourceText
+    records: list[EntryRecord]
+    skips: list[Skip]
+
+
+@dataclass
+class BuildResult:
+    """Everything a build produced, before or after it reaches the store."""
+
+    datasets: list[Dataset]
+    quads: list[ox.Quad]
+    report: dict[str, Any]
+    sources: list[SourceResult] = field(default_factory=list)
+
+
+def collect_sources(settings: Settings, extra: list[Path] | None = None) -> list[Source]:
+    """The manifest's sources, then any given on the command line, in that order."""
+    sources = load_manifest(settings.manifest)
+    if extra:
+        sources += extra_sources(extra, {s.id for s in sources})
+    return sources
+
+
+def read_all(settings: Settings, sources: list[Source], quiet: bool = True) -> tuple[list[SourceResult], Rules]:
+    """Parse and extract every source."""
+    ns = Namespaces(settings.base)
+    vocab = build_vocabulary(vocabulary_graph(settings), ns)
+    rules = load_rules(settings.data_dir)
+    results: list[SourceResult] = []
+    for source in tqdm(sources, desc="reading lists", unit="list", disable=quiet):
+        text = read_source(source)
+        records, skips = extract(source, parse_document(text.text), vocab, rules, ns)
+        results.append(SourceResult(text, records, skips))
+    return results, rules
+
+
+def assemble(settings: Settings, extra: list[Path] | None = None, quiet: bool = True) -> BuildResult:
+    """Read, merge and turn into quads everything the build will store (no validation, no store)."""
+    started = time.perf_counter()
+    ns = Namespaces(settings.base)
+    results, _ = read_all(settings, collect_sources(settings, extra), quiet)
+    entries = [r for res in results for r in res.records]
+    merged = merge(entries, load_curation(settings.data_dir))
+    quads = dataset_quads(ns, merged.datasets, [r.text for r in results])
+    quads.extend(rdflib_to_quads(ontology_graph(settings), ns.graph("ontology")))
+    quads.extend(rdflib_to_quads(vocabulary_graph(settings), ns.graph("vocabulary")))
+    report = make_report(results, merged.datasets, merged.refused, len(quads))
+    report["timings"] = {"assemble_s": round(time.perf_counter() - started, 3)}
+    return BuildResult(merged.datasets, quads, report, results)
+
+
+def make_report(results: list[SourceResult], datasets: list[Dataset], refused: list[str],
+                n_quads: int) -> dict[str, Any]:
+    """The build report: per source counts, skips, unmatched mentions, mapping coverage."""
+    per_source: list[dict[str, Any]] = []
+    coverage = {k: {"mentions": 0, "mapped": 0} for k in MAPPED_KINDS}
+    unmatched: list[dict[str, Any]] = []
+    for res in results:
+        src = res.text.source
+        in_source = {d.slug for d in datasets for e in d.entries if e.source_id == src.id}
+        for rec in res.records:
+            for mention in rec.mentions:
+                if mention.kind in coverage:
+                    coverage[mention.kind]["mentions"] += 1
+                    coverage[mention.kind]["mapped"] += bool(mention.concepts)
+                if not mention.concepts:
+                    unmatched.append({"source": src.id, "file": src.file_name, "line": rec.line,
+                                      "kind": mention.kind, "field": mention.field,
+                                      "text": mention.text})
+        per_source.append({
+            "id": src.id,
+            "file": src.file_name,
+            "rows_read": len(res.records) + len(res.skips),
+            "entries": len(res.records),
+            "datasets": len(in_source),
+            "skipped": [{"file": s.file, "line": s.line, "reason": s.reason, "text": s.text}
+                        for s in res.skips],
+        })
+    total_mentions = sum(c["mentions"] for c in coverage.values())
+    total_mapped = sum(c["mapped"] for c in coverage.values())
+    for c in coverage.values():
+        c["percent"] = round(100.0 * c["mapped"] / c["mentions"], 2) if c["mentions"] else 100.0
+    return {
+        "medkg_version": __version__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sources": per_source,
+        "entries": sum(len(r.records) for r in results),
+        "datasets": len(datasets),
+        "datasets_in_several_lists": sum(1 for d in datasets if len({e.source_id for e in d.entries}) > 1),
+        "quads": n_quads,
+        "mapping": {
+            "kinds": coverage,
+            "percent": round(100.0 * total_mapped / total_mentions, 2) if total_mentions else 100.0,
+        },
+        "unmatched_mentions": unmatched,
+        "refused_merges": refused,
+    }
+
+
+def validate(settings: Settings, result: BuildResult) -> dict[str, Any]:
+    """Run the SHACL shapes over the union graph; returns the report's validation section."""
+    from medkg.validation import format_report, validate_graph
+
+    started = time.perf_counter()
+    outcome = validate_graph(quads_to_rdflib(result.quads), settings)
+    section = {
+        "conforms": outcome.conforms,
+        "counts": {sev: sum(1 for i in outcome.issues if i.severity == sev)
+                   for sev in ("Violation", "Warning", "Info")},
+        "seconds": round(time.perf_counter() - started, 3),
+        "text": format_report(outcome),
+    }
+    return section
+
+
+def build(settings: Settings, extra: list[Path] | None = None, run_validation: bool = True,
+          quiet: bool = True) -> dict[str, Any]:
+    """Build the graph and publish it atomically into settings.store; returns the report.
+
+    Nothing is published unless every step succeeds (and, with validation, the graph conforms).
+    """
+    result = assemble(settings, extra, quiet)
+    if run_validation:
+        result.report["validation"] = validate(settings, result)
+        if not result.report["validation"]["conforms"]:
+            raise ValidationFailed("the built graph violates the SHACL shapes; store unchanged",
+                                   result.report)
+    else:
+        result.report["validation"] = {"skipped": True}
+    started = time.perf_counter()
+    settings.store.mkdir(parents=True, exist_ok=True)
+    staged = StagedVersion(settings.store)
+    try:
+        staged.load_quads(tqdm(result.quads, desc="storing", unit="quad", disable=quiet,
+                               mininterval=0.5))
+        result.report["timings"]["store_s"] = round(time.perf_counter() - started, 3)
+        result.report["version"] = staged.name
+        staged.publish(result.report)
+    except BaseException:
+        staged.abandon()
+        raise
+    return result.report

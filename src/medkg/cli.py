@@ -1,0 +1,274 @@
+"""The `medkg` command line: build, query, validate, export, stats, push, docs, serve.
+
+Heavy imports happen inside commands so that `medkg --help` stays fast. Library errors are
+turned into one clear line on stderr and an exit code; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from medkg import __version__
+
+EXIT_INPUT = 2
+
+store_option = click.option(
+    "--store", "store", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Store folder (default: $MEDKG_STORE, else .medkg/store in the project).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"medkg: error: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_for(store: Path | None) -> Any:
+    from medkg.config import ConfigError, load_settings
+
+    try:
+        return load_settings(store=store)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_INPUT)
+
+
+def open_store(settings: Any) -> Any:
+    from medkg.store import StoreError, open_read_only
+
+    try:
+        return open_read_only(settings.store)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="medkg")
+def main() -> None:
+    """medkg: a knowledge graph of public medical imaging datasets."""
+
+
+@main.command()
+@store_option
+@click.option("--sources", "extra", multiple=True, type=str,
+              help="Extra markdown list (file, folder or http(s) URL); repeatable.")
+@click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
+@quiet_option
+def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: bool) -> None:
+    """Build the graph from data/ and replace the store atomically."""
+    from medkg.build import BuildError, ValidationFailed, build as run_build
+    from medkg.ontology import OntologyError
+    from medkg.sources import SourceError
+    from medkg.tables import TableError as CurationError
+
+    settings = settings_for(store)
+    try:
+        report = run_build(settings, [Path(p) for p in extra], run_validation=not no_validate,
+                           quiet=quiet)
+    except ValidationFailed as exc:
+        click.echo(exc.report["validation"]["text"], err=True)
+        fail(f"{exc} (previous store kept at {settings.store})")
+    except (BuildError, SourceError, OntologyError, CurationError) as exc:
+        fail(f"{exc} (previous store kept at {settings.store})", EXIT_INPUT)
+    if not quiet:
+        click.echo(render_report(report))
+    click.echo(f"built {report['datasets']} datasets ({report['quads']} quads) into {settings.store}"
+               f" [version {report['version']}]", err=quiet)
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The build report as a table a person reads on screen."""
+    lines = ["", f"{'source':24} {'rows':>5} {'entries':>7} {'datasets':>8} {'skipped':>7}"]
+    for src in report["sources"]:
+        lines.append(f"{src['id']:24} {src['rows_read']:>5} {src['entries']:>7} "
+                     f"{src['datasets']:>8} {len(src['skipped']):>7}")
+    lines.append(f"{'total':24} {'':>5} {report['entries']:>7} {report['datasets']:>8}"
+                 f"   ({report['datasets_in_several_lists']} datasets appear in several lists)")
+    lines.append("")
+    lines.append("skipped rows (file:line  reason):")
+    for src in report["sources"]:
+        for skip in src["skipped"]:
+            lines.append(f"  {skip['file']}:{skip['line']}  {skip['reason']}")
+    mapping = report["mapping"]
+    kinds = ", ".join(f"{k} {v['mapped']}/{v['mentions']} ({v['percent']}%)"
+                      for k, v in mapping["kinds"].items())
+    lines.append("")
+    lines.append(f"vocabulary mapping: {mapping['percent']}% of organ, modality and stain mentions ({kinds})")
+    unmatched = [u for u in report["unmatched_mentions"] if u["kind"] in mapping["kinds"]]
+    if unmatched:
+        lines.append("unmapped mentions:")
+        for u in unmatched:
+            lines.append(f"  {u['file']}:{u['line']}  {u['kind']}: {u['text']!r}")
+    if report.get("refused_merges"):
+        lines.append("merges kept apart:")
+        lines += [f"  {r}" for r in report["refused_merges"]]
+    validation = report.get("validation", {})
+    if validation.get("skipped"):
+        lines.append("SHACL validation: skipped (--no-validate)")
+    elif validation:
+        counts = validation["counts"]
+        lines.append(f"SHACL validation: {'conforms' if validation['conforms'] else 'DOES NOT CONFORM'}"
+                     f" ({counts['Violation']} violations, {counts['Warning']} warnings, "
+                     f"{counts['Info']} info) in {validation['seconds']} s")
+    return "\n".join(lines)
+
+
+@main.command()
+@store_option
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld"]))
+@click.option("--endpoint", default=None, help="Query a remote SPARQL endpoint instead of the store.")
+@click.argument("query")
+def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> None:
+    """Run SPARQL QUERY (text, @file.rq, or - for stdin) on the store."""
+    from medkg.query import QueryError, read_query_argument, run, write
+
+    try:
+        text = read_query_argument(query, sys.stdin.read() if query == "-" else None)
+    except QueryError as exc:
+        fail(str(exc), EXIT_INPUT)
+    if endpoint:
+        from medkg.remote import RemoteError, query as remote_query
+
+        try:
+            click.echo(remote_query(endpoint, text, fmt))
+        except RemoteError as exc:
+            fail(str(exc))
+        return
+    from medkg.namespaces import Namespaces
+
+    settings = settings_for(store)
+    db = open_store(settings)
+    try:
+        click.echo(write(run(db, text, Namespaces(settings.base)), fmt))
+    except QueryError as exc:
+        fail(str(exc), EXIT_INPUT)
+
+
+@main.command()
+@store_option
+@click.option("--report-ttl", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the SHACL validation report as Turtle.")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def validate(store: Path | None, report_ttl: Path | None, files: tuple[Path, ...]) -> None:
+    """SHACL-validate the store, or the given RDF files (exit 0 conforms, 1 not, 2 bad input)."""
+    from medkg.validation import InputError, format_report, validate_files, validate_graph, write_report_turtle
+
+    settings = settings_for(store)
+    try:
+        if files:
+            result = validate_files(list(files), settings)
+        else:
+            from medkg.graph import quads_to_rdflib
+
+            db = open_store(settings)
+            result = validate_graph(quads_to_rdflib(list(db)), settings)
+    except InputError as exc:
+        fail(str(exc), EXIT_INPUT)
+    click.echo(format_report(result))
+    if report_ttl:
+        write_report_turtle(result, report_ttl)
+    sys.exit(0 if result.conforms else 1)
+
+
+@main.command()
+@store_option
+@click.option("--format", "fmt", required=True, help="ttl, nt, nq, trig, jsonld, rdfxml, csv, "
+              "croissant, dcat, schemaorg, sssom")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
+@quiet_option
+def export(store: Path | None, fmt: str, out: Path, quiet: bool) -> None:
+    """Write a dump or a catalogue format of the graph."""
+    from medkg.export import ExportError, export as run_export
+
+    settings = settings_for(store)
+    open_store(settings)  # a clear error when nothing was built yet
+    try:
+        written = run_export(settings, fmt, out, quiet=quiet)
+    except ExportError as exc:
+        fail(str(exc), EXIT_INPUT)
+    click.echo(f"wrote {written}", err=True)
+
+
+@main.command()
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def stats(store: Path | None, as_json: bool) -> None:
+    """Counts: datasets per source, modality, organ, stain, task, challenge, year."""
+    from medkg.namespaces import Namespaces
+    from medkg.stats import all_stats
+
+    settings = settings_for(store)
+    data = all_stats(open_store(settings), Namespaces(settings.base))
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    totals = data.pop("totals")
+    click.echo(f"{totals['datasets']} datasets from {totals['entries']} list entries, {totals['quads']} quads")
+    for facet, rows in data.items():
+        click.echo(f"\ndatasets per {facet}:")
+        for label, n in rows:  # type: ignore[union-attr]
+            click.echo(f"  {n:>5}  {label}")
+
+
+@main.command()
+@store_option
+@click.option("--endpoint", required=True, help="SPARQL endpoint (Graph Store Protocol or Update).")
+@click.option("--graph", default=None, help="Put everything into this one named graph.")
+@click.option("--token", default=None, envvar="MEDKG_PUSH_TOKEN", help="Bearer token.")
+@click.option("--batch", default=50_000, show_default=True, help="Triples per request.")
+@quiet_option
+def push(store: Path | None, endpoint: str, graph: str | None, token: str | None, batch: int,
+         quiet: bool) -> None:
+    """Load the graph into another triple store, replacing the graphs medkg owns."""
+    from medkg.push import PushError, push as run_push
+
+    settings = settings_for(store)
+    open_store(settings)
+    try:
+        report = run_push(settings, endpoint, graph, token, batch, quiet)
+    except PushError as exc:
+        fail(str(exc))
+    click.echo(str(report), err=True)
+
+
+@main.command()
+@store_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: <store>/docs).")
+def docs(store: Path | None, out: Path | None) -> None:
+    """Generate HTML documentation of the ontology and vocabularies."""
+    from medkg.docs import build_docs
+
+    settings = settings_for(store)
+    index = build_docs(settings, out or settings.store / "docs")
+    click.echo(f"wrote {index}")
+
+
+@main.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MEDKG_HOST")
+@click.option("--port", default=8000, show_default=True, envvar="MEDKG_PORT", type=int)
+@click.option("--workers", default=2, show_default=True, envvar="MEDKG_WORKERS", type=int)
+@quiet_option
+def serve(store: Path | None, host: str, port: int, workers: int, quiet: bool) -> None:
+    """Serve the SPARQL endpoint and linked-data pages (builds the store first if there is none)."""
+    from medkg.store import exists
+
+    settings = settings_for(store)
+    if not exists(settings.store):
+        click.echo(f"no store at {settings.store}: building it first", err=True)
+        ctx = click.get_current_context()
+        ctx.invoke(build, store=settings.store, extra=(), no_validate=False, quiet=quiet)
+    from medkg_server import serve as run_server
+
+    run_server(settings, host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":
+    main()

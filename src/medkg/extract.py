@@ -1,0 +1,397 @@
+"""Turn parsed markdown blocks into entry records: one per dataset row or dataset heading.
+
+Column roles come from header names through data/column-roles.tsv (a manifest entry may override
+them); organs, modalities, stains and tasks are matched against the vocabularies; everything else
+(dates, counts, dimensions, links, challenges) is read by small patterns. A block that is not a
+dataset (a loss-function table, an empty row) becomes a Skip with its file, line and reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medkg.markdown import Cell, Document, HeadingEntry, Link, Row, Table
+from medkg.namespaces import Namespaces, slugify
+from medkg.records import ChallengeRef, Count, EntryRecord, Issued, Mention, Skip
+from medkg.sources import Source
+from medkg.tables import read_tsv
+from medkg.vocabulary import Vocabulary, fold
+
+REF_MARKER = re.compile(r"\[(\d+[a-z]?)\]")
+DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-/.](0?[1-9]|1[0-2]))?(?:[-/.](0?[1-9]|[12]\d|3[01]))?(?!\d)")
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+DIMENSION = re.compile(r"(?<![a-z0-9])([234])\s*d(?:\s*\+\s*(t|time))?(?![a-z0-9])", re.I)
+NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+(?:\.\d+)?)\s*([km])?"
+MAGNIFICATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[x×](?![a-z0-9])", re.I)
+DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;)\]]+)")
+PAPER_HOSTS = ("arxiv.org", "doi.org", "ieeexplore", "pubmed", "ncbi.nlm.nih.gov", "sciencedirect",
+               "springer", "nature.com", "academic.oup.com", "openaccess.thecvf", "openreview",
+               "biomedcentral", "frontiersin", "wiley", "ssrn", "thelancet", "cell.com",
+               "ashpublications", "midasjournal", "t.co/")
+CODE_HOSTS = ("github.com", "github.io", "gitlab.com")
+SPLIT = re.compile(r"\s*(?:,|;|/|\+|\(|\)|\band\b|&(?!e\b))\s*", re.I)
+
+
+@dataclass
+class Rules:
+    """The data-file side of extraction: header roles, skip lists and count units."""
+
+    roles: dict[str, str]
+    non_dataset_sections: dict[str, str]
+    units: dict[str, str]
+    not_concepts: set[str]
+    unit_pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        words = sorted(self.units, key=len, reverse=True)
+        alternation = "|".join(re.escape(w) for w in words)
+        self.unit_pattern = re.compile(
+            rf"(?<![\w.,]){NUMBER}\+?\s*(?:[a-z-]+\s+)?({alternation})(?![a-z])", re.I
+        )
+
+
+def load_rules(data_dir: Path) -> Rules:
+    """Read the header-role, section, unit and not-a-concept tables from data/."""
+    roles = {r["header"].lower(): r["role"] for r in read_tsv(data_dir / "column-roles.tsv", ("header", "role"))}
+    sections = {
+        r["heading"].lower(): r["reason"]
+        for r in read_tsv(data_dir / "non-dataset-sections.tsv", ("heading", "reason"))
+    }
+    units = {r["word"].lower(): r["unit"] for r in read_tsv(data_dir / "count-units.tsv", ("word", "unit"))}
+    not_concepts = {
+        fold(r["text"]) or r["text"]
+        for r in read_tsv(data_dir / "curation" / "not-a-concept.tsv", ("text", "reason"))
+    }
+    return Rules(roles, sections, units, not_concepts)
+
+
+def heading_key(text: str) -> str:
+    """A heading without emoji or decoration, lower-cased, for the non-dataset table."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s/&'-]", " ", text)).strip().lower()
+
+
+class Extractor:
+    """Reads one parsed source document into entry records and skips."""
+
+    def __init__(self, source: Source, doc: Document, vocab: Vocabulary, rules: Rules, ns: Namespaces):
+        self.source = source
+        self.doc = doc
+        self.vocab = vocab
+        self.rules = rules
+        self.ns = ns
+        self.file = source.file_name
+        self.records: list[EntryRecord] = []
+        self.skips: list[Skip] = []
+
+    def run(self) -> tuple[list[EntryRecord], list[Skip]]:
+        for table in self.doc.tables:
+            self._table(table)
+        for entry in self.doc.heading_entries:
+            self._heading_entry(entry)
+        for link_list in self.doc.link_lists:
+            self._skip(link_list.line, self._section_skip_reason(link_list.section)
+                       or "a list of links outside any dataset table", f"{len(link_list.items)} links")
+        self.records.sort(key=lambda r: r.line)
+        return self.records, self.skips
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def roles_of(self, table: Table) -> list[str | None]:
+        roles: list[str | None] = []
+        for cell in table.header:
+            header = cell.text.strip().lower()
+            roles.append(self.source.columns.get(header) or self.rules.roles.get(header))
+        return roles
+
+    def _section_skip_reason(self, section: tuple[str, ...]) -> str | None:
+        for heading in reversed(section):
+            reason = self.rules.non_dataset_sections.get(heading_key(heading))
+            if reason:
+                return f"section '{heading}': {reason}"
+        return None
+
+    def _table(self, table: Table) -> None:
+        roles = self.roles_of(table)
+        reason = self._section_skip_reason(table.section)
+        if reason is None and "name" not in roles:
+            headers = ", ".join(c.text for c in table.header)
+            reason = f"table without a dataset-name column (headers: {headers}): not a dataset table"
+        if reason:
+            for row in table.rows:
+                if any(c.text for c in row.cells):
+                    self._skip(row.line, reason, row.raw)
+            return
+        for row in table.rows:
+            self._row(table, row, roles)
+
+    def _row(self, table: Table, row: Row, roles: list[str | None]) -> None:
+        cells: dict[str, list[Cell]] = {}
+        for role, cell in zip(roles, row.cells):
+            if role:
+                cells.setdefault(role, []).append(cell)
+        if not any(c.text or c.links for c in row.cells):
+            self._skip(row.line, "empty row", row.raw)
+            return
+        name_cell = cells.get("name", [Cell("")])[0]
+        raw_name = name_cell.text
+        refs = REF_MARKER.findall(raw_name)
+        name = self._clean_name(name_cell)
+        if not name:
+            self._skip(row.line, "row has no dataset name (empty or shifted name column)", row.raw)
+            return
+        record = EntryRecord(self.source.id, row.line, raw_name, name, table.section, row.raw)
+        if name_cell.links:
+            self._links(record, name_cell.links)
+        record.citations.extend(self.doc.references[r] for r in refs if r in self.doc.references)
+        self._fill(record, cells)
+        self._context(record)
+        self.records.append(record)
+
+    def _clean_name(self, cell: Cell) -> str:
+        text = REF_MARKER.sub("", cell.text)
+        text = re.sub(r"\s*,\s*(,\s*)*$", "", text).strip(" ,-*")
+        first_link = cell.links[0].text.strip() if cell.links else ""
+        if first_link and text.startswith(first_link):
+            return first_link
+        return re.sub(r"\s+", " ", text)
+
+    def _fill(self, record: EntryRecord, cells: dict[str, list[Cell]]) -> None:
+        for cell in cells.get("description", []):
+            self._description(record, cell.text)
+        for cell in cells.get("links", []) + cells.get("paper", []):
+            self._links(record, cell.links, papers_only="paper" in cells and cell in cells["paper"])
+        for cell in cells.get("task", []):
+            self._concept_cell(record, "task", cell.text, "task")
+        for cell in cells.get("organ", []):
+            self._concept_cell(record, "anatomy", cell.text, "organ")
+        for cell in cells.get("stain", []):
+            self._concept_cell(record, "stain", cell.text, "stain")
+        self._modality_and_dimension(record, cells.get("modality", []), cells.get("dimension", []))
+        for cell in cells.get("granularity", []):
+            record.add_concepts("modality", self.vocab.find("modality", cell.text))
+        for cell in cells.get("release", []):
+            self._release(record, cell.text)
+        for cell in cells.get("challenge", []):
+            self._challenge(record, cell.text)
+        for cell in cells.get("size", []):
+            record.counts.extend(self._counts(cell.text))
+        for cell in cells.get("acquisition", []):
+            self._acquisition(record, cell.text)
+
+    # -- heading entries ------------------------------------------------------------------
+
+    def _heading_entry(self, entry: HeadingEntry) -> None:
+        reason = self._section_skip_reason(entry.section)
+        if reason:
+            self._skip(entry.line, reason, entry.raw)
+            return
+        name = entry.title.links[0].text.strip() or entry.title.text
+        record = EntryRecord(self.source.id, entry.line, entry.title.text, name, entry.section,
+                             entry.raw)
+        self._links(record, entry.title.links)
+        for quote in entry.quotes:
+            record.citations.append(quote.text)
+            record.dois.extend(d.rstrip(".") for d in DOI.findall(quote.text) if d not in record.dois)
+            self._links(record, quote.links, papers_only=True)
+        facts: list[str] = []
+        for bullet in entry.bullets:
+            if bullet.bold and len(bullet.text) < 60:
+                self._concept_cell(record, "anatomy", bullet.text, "organ")
+            else:
+                facts.append(bullet.text)
+        if facts:
+            self._description(record, " ".join(facts), prefix_modality=False)
+            for fact in facts:
+                self._acquisition(record, fact, scanner=False)
+        self._context(record)
+        self.records.append(record)
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def _description(self, record: EntryRecord, text: str, prefix_modality: bool = True) -> None:
+        if not text:
+            return
+        record.description = text if record.description is None else f"{record.description} {text}"
+        head = text.split(",", 1)[0]
+        for dim in self._dimensions(head if prefix_modality else text):
+            if dim not in record.dimensions:
+                record.dimensions.append(dim)
+        if prefix_modality:
+            # The first comma-part of these lists' descriptions states dimension and modality.
+            stripped = DIMENSION.sub("", head).strip(" :")
+            found = self.vocab.find("modality", stripped)
+            if stripped and re.search(r"[a-z]", stripped, re.I) and not re.search(r"\d", stripped):
+                self._mention(record, "modality", stripped, found, "description")
+            record.add_concepts("modality", found)
+        record.add_concepts("modality", self.vocab.find("modality", text))
+        record.add_concepts("anatomy", self.vocab.find("anatomy", text))
+        record.add_concepts("stain", self.vocab.find("stain", text))
+        record.add_concepts("task", self.vocab.find("task", text))
+        record.counts.extend(c for c in self._counts(text) if c not in record.counts)
+        for doi in DOI.findall(text):
+            if doi not in record.dois:
+                record.dois.append(doi.rstrip("."))
+        self._challenge_in_text(record, text)
+
+    def _concept_cell(self, record: EntryRecord, kind: str, text: str, field_name: str) -> None:
+        """Match a whole cell, then each of its parts, recording every part as a mention."""
+        record.add_concepts(kind, self.vocab.find(kind, text))
+        for part in SPLIT.split(text):
+            part = part.strip(" .*-'\"")
+            if not part or fold(part) in self.rules.not_concepts or re.fullmatch(r"[\d\s.x]+", part):
+                continue
+            found = tuple(self.vocab.find(kind, part))
+            record.add_concepts(kind, found)
+            self._mention(record, kind, part, found, field_name)
+
+    def _mention(self, record: EntryRecord, kind: str, text: str, found: tuple[str, ...] | list[str],
+                 field_name: str) -> None:
+        record.mentions.append(Mention(kind, text, tuple(found), field_name))
+
+    def _modality_and_dimension(self, record: EntryRecord, modality: list[Cell], dimension: list[Cell]) -> None:
+        mod_text = " ".join(c.text for c in modality)
+        dim_text = " ".join(c.text for c in dimension)
+        # A shifted row puts the dimension under "Type" and the modality under "Dim.": swap back.
+        if dim_text and not self._dimensions(dim_text) and self._dimensions(mod_text):
+            mod_text, dim_text = dim_text, mod_text
+        for dim in self._dimensions(dim_text):
+            if dim not in record.dimensions:
+                record.dimensions.append(dim)
+        if mod_text:
+            self._concept_cell(record, "modality", mod_text, "modality")
+
+    @staticmethod
+    def _dimensions(text: str) -> list[str]:
+        dims: list[str] = []
+        for number, time_part in DIMENSION.findall(text):
+            dim = f"{number}D+time" if time_part else f"{number}D"
+            if re.search(rf"{number}\s*d\s*\+\s*(t|time)", text, re.I) and not time_part:
+                continue
+            if dim not in dims:
+                dims.append(dim)
+        return dims
+
+    def _links(self, record: EntryRecord, links: tuple[Link, ...], papers_only: bool = False) -> None:
+        for link in links:
+            href = link.href.strip()
+            if not href.startswith(("http://", "https://")):
+                continue  # relative links into the upstream repo, anchors and <Link to ...> placeholders
+            label = link.text.lower()
+            doi = DOI.search(href)
+            if "doi.org/" in href and doi:
+                if doi.group(1) not in record.dois:
+                    record.dois.append(doi.group(1))
+            if papers_only or label in ("paper", "report", "arxiv") or (
+                label not in ("data", "website", "project homepage", "grand challenge")
+                and any(h in href for h in PAPER_HOSTS)
+            ):
+                target = record.papers
+            elif label in ("github", "code") or (label not in ("data", "website") and any(h in href for h in CODE_HOSTS) and "github" in label):
+                target = record.code
+            else:
+                target = record.landing_pages
+            if href not in target:
+                target.append(href)
+
+    def _release(self, record: EntryRecord, text: str) -> None:
+        match = DATE.search(text)
+        if not match:
+            return
+        year, month, day = match.groups()
+        value = year + (f"-{int(month):02d}" if month else "") + (f"-{int(day):02d}" if month and day else "")
+        issued = Issued(value)
+        if issued not in record.issued:
+            record.issued.append(issued)
+
+    def _challenge(self, record: EntryRecord, text: str) -> None:
+        text = text.strip()
+        if not text or text in ("-", "—") or fold(text) in self.rules.not_concepts:
+            return
+        venues = self.vocab.find("venue", text)
+        year_match = YEAR.search(text)
+        year = int(year_match.group(1)) if year_match else None
+        if venues:
+            venue = venues[0]
+            local = venue.rstrip("/").rsplit("/", 1)[-1]
+            slug = f"{local}-{year}" if year else local
+            label = f"{self.vocab.label(venue)} {year}" if year else self.vocab.label(venue)
+            ref = ChallengeRef(label, venue, year, slug)
+        else:
+            short = re.search(r"(?<!\d)(\d{2})$", text)
+            if year is None and short:
+                year = 2000 + int(short.group(1))
+            ref = ChallengeRef(text, None, year, slugify(text))
+        if ref not in record.challenges:
+            record.challenges.append(ref)
+
+    def _challenge_in_text(self, record: EntryRecord, text: str) -> None:
+        for sentence in re.split(r"(?<=\.)\s+", text):
+            if "challenge" in sentence.lower() and YEAR.search(sentence) and self.vocab.find("venue", sentence):
+                self._challenge(record, sentence.split("Challenge")[0].split("challenge")[0])
+
+    def _counts(self, text: str) -> list[Count]:
+        counts: list[Count] = []
+        for match in self.rules.unit_pattern.finditer(text):
+            number, scale, word = match.groups()
+            value = _number(number, scale)
+            if value is None:
+                continue
+            count = Count(value, self.rules.units[word.lower()], match.group(0).strip())
+            if count not in counts:
+                counts.append(count)
+        return counts
+
+    def _acquisition(self, record: EntryRecord, text: str, scanner: bool = True) -> None:
+        for value in MAGNIFICATION.findall(text):
+            mag = f"{value}x"
+            if mag not in record.magnification:
+                record.magnification.append(mag)
+        if not scanner:
+            return
+        rest = MAGNIFICATION.sub(" ", text)
+        rest = re.sub(r"\((?:from )?TCGA\)|\bmultiple\b|\bdifferent scanners?\b", " ", rest, flags=re.I)
+        rest = re.sub(r"^[\s,;:-]+|[\s,;:-]+$", "", re.sub(r"\s+", " ", rest))
+        if re.search(r"[A-Za-z]{3,}", rest) and rest not in record.scanner:
+            record.scanner.append(rest)
+
+    # -- context --------------------------------------------------------------------------
+
+    def _context(self, record: EntryRecord) -> None:
+        """Section headings and the source's declared scope add what the entry leaves unsaid."""
+        for heading in record.section[1:] if len(record.section) > 1 else record.section:
+            if heading == self.doc.title:
+                continue
+            record.add_concepts("anatomy", self.vocab.find("anatomy", heading))
+            if not record.modalities:
+                record.add_concepts("modality", self.vocab.find("modality", heading))
+        for kind, label in self.source.scope.items():
+            scheme = {"organ": "anatomy", "anatomy": "anatomy"}.get(kind, kind)
+            if scheme not in ("anatomy", "modality", "stain", "task"):
+                continue
+            target = {"anatomy": record.organs, "modality": record.modalities,
+                      "stain": record.stains, "task": record.tasks}[scheme]
+            if not target:
+                record.add_concepts(scheme, self.vocab.find(scheme, label))
+
+    def _skip(self, line: int, reason: str, text: str = "") -> None:
+        self.skips.append(Skip(self.source.id, self.file, line, reason, text[:200]))
+
+
+def _number(number: str, scale: str | None) -> float | None:
+    digits = number
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
+        digits = re.sub(r"[.,]", "", number)  # "327,680" and "171.375" are thousands separators
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    multiplier = {"k": 1_000, "m": 1_000_000}.get((scale or "").lower(), 1)
+    return value * multiplier
+
+
+def extract(source: Source, doc: Document, vocab: Vocabulary, rules: Rules,
+            ns: Namespaces) -> tuple[list[EntryRecord], list[Skip]]:
+    """All entry records and skips of one parsed source."""
+    return Extractor(source, doc, vocab, rules, ns).run()

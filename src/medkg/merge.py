@@ -1,0 +1,178 @@
+"""Group entry records that describe the same real-world dataset.
+
+Rules, applied in this order (documented in README "Merging"):
+
+1. `data/curation/aliases.tsv` rewrites a name variant to a canonical name first.
+2. Two entries whose names fold to the same key (case, spaces and punctuation ignored:
+   "SegPC-2021" and "segpc 2021") are the same dataset.
+3. Two entries from *different* lists that give the same specific landing page URL are the same.
+4. `data/curation/merge.tsv` forces `same` pairs together and keeps `different` pairs apart;
+   a `different` pair wins over rules 2 and 3 (the merge that would join them is refused and
+   reported).
+
+Each group becomes one dataset. Its IRI slug comes from the name of its first entry in manifest
+order (source order, then line), so adding a list at the end never renames existing datasets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medkg.namespaces import slugify
+from medkg.records import EntryRecord
+from medkg.tables import read_tsv
+from medkg.vocabulary import fold
+
+GENERIC_PATHS = re.compile(r"^(github\.com/[^/]+/?|[^/]+/?|www\.kaggle\.com/datasets/?)$")
+
+
+def name_key(name: str) -> str:
+    """The merge key of a dataset name: folded, with spaces and punctuation removed."""
+    return fold(name).replace(" ", "").replace("&", "and")
+
+
+def url_key(url: str) -> str | None:
+    """A comparable form of a landing page, or None for pages too generic to identify a dataset."""
+    key = re.sub(r"^https?://(www\.)?", "", url.strip()).rstrip("/")
+    host, _, rest = key.partition("/")
+    key = f"{host.lower()}/{rest}" if rest else host.lower()
+    if GENERIC_PATHS.match(key + "/") or "/" not in key:
+        return None
+    return key
+
+
+@dataclass
+class Curation:
+    aliases: dict[str, str] = field(default_factory=dict)  # name key -> canonical name key
+    same: list[tuple[str, str]] = field(default_factory=list)
+    different: set[frozenset[str]] = field(default_factory=set)
+
+
+def load_curation(data_dir: Path) -> Curation:
+    """Read the alias and merge tables."""
+    curation = Curation()
+    for row in read_tsv(data_dir / "curation" / "aliases.tsv", ("variant", "name", "reason")):
+        curation.aliases[name_key(row["variant"])] = name_key(row["name"])
+    def canonical(name: str) -> str:
+        return curation.aliases.get(name_key(name), name_key(name))
+
+    for row in read_tsv(data_dir / "curation" / "merge.tsv", ("name_a", "name_b", "decision", "reason")):
+        pair = (canonical(row["name_a"]), canonical(row["name_b"]))
+        if row["decision"] == "same":
+            curation.same.append(pair)
+        elif row["decision"] == "different":
+            curation.different.add(frozenset(pair))
+    return curation
+
+
+@dataclass
+class Dataset:
+    """One merged dataset: its stable slug, chosen title and every entry that mentions it."""
+
+    slug: str
+    title: str
+    entries: list[EntryRecord]
+
+    @property
+    def names(self) -> list[str]:
+        names: list[str] = []
+        for entry in self.entries:
+            for name in (entry.name, entry.raw_name):
+                clean = name.strip()
+                if clean and clean not in names:
+                    names.append(clean)
+        return names
+
+
+@dataclass
+class MergeResult:
+    datasets: list[Dataset]
+    refused: list[str]  # merges a 'different' rule kept apart, for the report
+
+
+class _Groups:
+    """Union-find over entry indexes that refuses to join groups a curation rule keeps apart."""
+
+    def __init__(self, keys: list[str], different: set[frozenset[str]]):
+        self.parent = list(range(len(keys)))
+        self.members: dict[int, set[str]] = {i: {k} for i, k in enumerate(keys)}
+        self.different = different
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        for x in self.members[ra]:
+            for y in self.members[rb]:
+                if frozenset((x, y)) in self.different:
+                    return False
+        keep, gone = min(ra, rb), max(ra, rb)
+        self.parent[gone] = keep
+        self.members[keep] |= self.members.pop(gone)
+        return True
+
+
+def _different_links(a: EntryRecord, b: EntryRecord) -> bool:
+    """Both entries give landing pages and none is shared: one list naming two datasets alike."""
+    pages_a = {url_key(u) for u in a.landing_pages} - {None}
+    pages_b = {url_key(u) for u in b.landing_pages} - {None}
+    return bool(pages_a and pages_b and not pages_a & pages_b)
+
+
+def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
+    """Group entries (given in manifest order) into datasets."""
+    keys = [curation.aliases.get(name_key(e.name), name_key(e.name)) for e in entries]
+    groups = _Groups(keys, curation.different)
+    refused: list[str] = []
+
+    def join(a: int, b: int, why: str) -> None:
+        if not groups.union(a, b):
+            refused.append(f"{entries[a].name} ({entries[a].location}) ~ {entries[b].name} "
+                           f"({entries[b].location}): {why}, kept apart by curation/merge.tsv")
+
+    first_by_key: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in first_by_key:
+            first_by_key[key] = i
+            continue
+        first = entries[first_by_key[key]]
+        if first.source_id == entries[i].source_id and _different_links(first, entries[i]):
+            refused.append(f"{first.name} ({first.location}) ~ {entries[i].name} ({entries[i].location}): "
+                           "same name in one list but different links, kept apart")
+            continue
+        join(first_by_key[key], i, "same name")
+    for a_key, b_key in curation.same:
+        if a_key in first_by_key and b_key in first_by_key:
+            join(first_by_key[a_key], first_by_key[b_key], "curated as the same dataset")
+    first_by_url: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        for url in entry.landing_pages:
+            key = url_key(url)
+            if key is None:
+                continue
+            if key in first_by_url and entries[first_by_url[key]].source_id != entry.source_id:
+                join(first_by_url[key], i, f"same landing page {url}")
+            first_by_url.setdefault(key, i)
+    clusters: dict[int, list[int]] = {}
+    for i in range(len(entries)):
+        clusters.setdefault(groups.find(i), []).append(i)
+    datasets: list[Dataset] = []
+    used: set[str] = set()
+    for root in sorted(clusters):
+        members = [entries[i] for i in clusters[root]]
+        title = members[0].name
+        slug = base = slugify(title)
+        n = 2
+        while slug in used:
+            slug, n = f"{base}-{n}", n + 1
+        used.add(slug)
+        datasets.append(Dataset(slug, title, members))
+    return MergeResult(datasets, refused)

@@ -1,0 +1,103 @@
+"""Run SPARQL on the store and write results in the standard formats (or a terminal table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from medkg.namespaces import DCAT, DCTERMS, PROV, RDFS, SCHEMA, SKOS, XSD, Namespaces
+
+RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "xml": ox.RdfFormat.RDF_XML,
+}
+FORMATS = ("table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld")
+
+
+class QueryError(Exception):
+    """The query is malformed, or its results cannot be written in the asked format."""
+
+
+def default_prefixes(ns: Namespaces) -> dict[str, str]:
+    """Prefixes every medkg query may use without declaring them."""
+    return {
+        "mkg": ns.mkg, "medkg": ns.base, "dcat": DCAT, "dcterms": DCTERMS, "schema": SCHEMA,
+        "prov": PROV, "skos": SKOS, "rdfs": RDFS, "xsd": XSD,
+        "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+        "owl": "http://www.w3.org/2002/07/owl#",
+        "obo": "http://purl.obolibrary.org/obo/",
+    }
+
+
+def read_query_argument(text: str, stdin_text: str | None = None) -> str:
+    """QUERY as given on the command line: the text itself, '@file.rq', or '-' for stdin."""
+    if text == "-":
+        return stdin_text or ""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueryError(f"{path}: cannot read query file: {exc.strerror}") from None
+    return text
+
+
+def run(store: ox.Store, query: str, ns: Namespaces) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+    """Evaluate a query; the default graph is the union of all named graphs."""
+    try:
+        return store.query(query, use_default_graph_as_union=True, prefixes=default_prefixes(ns))
+    except SyntaxError as exc:
+        raise QueryError(f"malformed query: {exc}") from None
+
+
+def write(results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str) -> str:
+    """Serialise results: SPARQL JSON/XML/CSV/TSV or a table for SELECT and ASK; RDF for graphs."""
+    if fmt not in FORMATS:
+        raise QueryError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+    if isinstance(results, ox.QueryTriples):
+        rdf_format = GRAPH_FORMATS.get("turtle" if fmt == "table" else fmt)
+        if rdf_format is None:
+            raise QueryError(f"CONSTRUCT/DESCRIBE results cannot be written as {fmt}: "
+                             "use turtle, ntriples, jsonld or xml")
+        return ox.serialize(results, format=rdf_format).decode("utf-8")
+    if fmt == "table":
+        return _table(results)
+    if fmt not in RESULT_FORMATS:
+        raise QueryError(f"SELECT/ASK results cannot be written as {fmt}: use json, xml, csv, tsv or table")
+    return results.serialize(format=RESULT_FORMATS[fmt]).decode("utf-8")
+
+
+def _cell(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.Literal):
+        return term.value
+    if isinstance(term, ox.NamedNode):
+        return term.value
+    return str(term)
+
+
+def _table(results: ox.QuerySolutions | ox.QueryBoolean) -> str:
+    if isinstance(results, ox.QueryBoolean):
+        return "true" if bool(results) else "false"
+    names = [v.value for v in results.variables]
+    rows = [[_cell(solution[name]) for name in names] for solution in results]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    widths = [min(w, 80) for w in widths]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(v[:w].ljust(w) for v, w in zip(values, widths)).rstrip()
+
+    out = [line(names), "-+-".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)

@@ -1,0 +1,104 @@
+"""Typed records: what one list entry says about one dataset, before merging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A release date at the precision the list gives: 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD'."""
+
+    value: str
+
+    @property
+    def year(self) -> int:
+        return int(self.value[:4])
+
+    @property
+    def xsd_type(self) -> str:
+        return {4: "gYear", 7: "gYearMonth", 10: "date"}[len(self.value)]
+
+
+@dataclass(frozen=True)
+class Count:
+    """A size figure with its unit: 327680 cases, 547 WSIs."""
+
+    value: float
+    unit: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChallengeRef:
+    """A challenge the dataset belongs to: a venue and year, or a named challenge."""
+
+    label: str
+    venue: str | None  # venue concept IRI
+    year: int | None
+    slug: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A piece of text meant to name a concept, and what it matched (empty when nothing did)."""
+
+    kind: str
+    text: str
+    concepts: tuple[str, ...]
+    field: str
+
+
+@dataclass
+class EntryRecord:
+    """One dataset entry of one source list, as read."""
+
+    source_id: str
+    line: int
+    raw_name: str
+    name: str
+    section: tuple[str, ...] = ()
+    raw_text: str = ""
+    description: str | None = None
+    landing_pages: list[str] = field(default_factory=list)
+    papers: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    dois: list[str] = field(default_factory=list)
+    issued: list[Issued] = field(default_factory=list)
+    counts: list[Count] = field(default_factory=list)
+    dimensions: list[str] = field(default_factory=list)
+    organs: list[str] = field(default_factory=list)
+    modalities: list[str] = field(default_factory=list)
+    stains: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    challenges: list[ChallengeRef] = field(default_factory=list)
+    magnification: list[str] = field(default_factory=list)
+    scanner: list[str] = field(default_factory=list)
+    citations: list[str] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.source_id}:{self.line}"
+
+    def add_concepts(self, kind: str, iris: tuple[str, ...] | list[str]) -> None:
+        target = {
+            "anatomy": self.organs,
+            "modality": self.modalities,
+            "stain": self.stains,
+            "task": self.tasks,
+        }[kind]
+        for iri in iris:
+            if iri not in target:
+                target.append(iri)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A row or block that produced no dataset, and why."""
+
+    source_id: str
+    file: str
+    line: int
+    reason: str
+    text: str = ""

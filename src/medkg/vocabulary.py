@@ -1,0 +1,112 @@
+"""Match free text against the labels of the controlled vocabularies in ontology/vocab/.
+
+Each concept's prefLabel, altLabels and hiddenLabels become search keys. Text and labels are
+folded the same way (case, accents, punctuation), and the longest label wins where labels overlap,
+so "T1-MRI" finds the T1 concept rather than plain MRI.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import rdflib
+from rdflib.namespace import RDF, SKOS
+
+from medkg.config import Settings
+from medkg.namespaces import CONCEPT_KINDS, Namespaces
+from medkg.ontology import vocabulary_graph
+
+LABEL_PROPERTIES = (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel)
+
+
+def fold(text: str) -> str:
+    """Fold text for matching: lower case, no accents, punctuation to spaces ('&' and '+' kept)."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower().replace("’", "'").replace("'s ", " ")
+    text = re.sub(r"[^a-z0-9&+]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass
+class KindIndex:
+    """Labels of one concept scheme, compiled into one longest-first pattern."""
+
+    kind: str
+    labels: dict[str, str] = field(default_factory=dict)  # folded label -> concept IRI
+    pattern: re.Pattern[str] | None = None
+
+    def compile(self) -> None:
+        keys = sorted(self.labels, key=len, reverse=True)
+        if keys:
+            alternation = "|".join(re.escape(k) for k in keys)
+            self.pattern = re.compile(rf"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])")
+
+    def find(self, text: str) -> list[str]:
+        """Concept IRIs named anywhere in the text, in order of appearance, without repeats."""
+        if self.pattern is None or not text:
+            return []
+        found: list[str] = []
+        for match in self.pattern.finditer(fold(text)):
+            iri = self.labels[match.group(0)]
+            if iri not in found:
+                found.append(iri)
+        return found
+
+    def exact(self, text: str) -> str | None:
+        return self.labels.get(fold(text))
+
+
+@dataclass
+class Vocabulary:
+    """Label indexes for every concept scheme, plus preferred labels for display."""
+
+    indexes: dict[str, KindIndex]
+    pref_labels: dict[str, str]
+    broader: dict[str, set[str]]
+
+    def find(self, kind: str, text: str) -> list[str]:
+        return self.indexes[kind].find(text)
+
+    def exact(self, kind: str, text: str) -> str | None:
+        return self.indexes[kind].exact(text)
+
+    def label(self, iri: str) -> str:
+        return self.pref_labels.get(iri, iri.rsplit("/", 1)[-1])
+
+
+def build_vocabulary(graph: rdflib.Graph, ns: Namespaces) -> Vocabulary:
+    """Index the concepts of a SKOS graph by their scheme."""
+    indexes = {kind: KindIndex(kind) for kind in CONCEPT_KINDS}
+    scheme_kind = {rdflib.URIRef(ns.scheme(kind)): kind for kind in CONCEPT_KINDS}
+    pref: dict[str, str] = {}
+    broader: dict[str, set[str]] = {}
+    for concept, scheme in graph.subject_objects(SKOS.inScheme):
+        kind = scheme_kind.get(scheme)  # type: ignore[call-overload]
+        if kind is None:
+            continue
+        iri = str(concept)
+        for prop in LABEL_PROPERTIES:
+            for label in graph.objects(concept, prop):
+                key = fold(str(label))
+                if key:
+                    indexes[kind].labels.setdefault(key, iri)
+        label = graph.value(concept, SKOS.prefLabel)
+        if label is not None:
+            pref[iri] = str(label)
+        broader[iri] = {str(b) for b in graph.objects(concept, SKOS.broader)}
+    for index in indexes.values():
+        index.compile()
+    return Vocabulary(indexes, pref, broader)
+
+
+def load_vocabulary(settings: Settings) -> Vocabulary:
+    """Read ontology/vocab/*.ttl and index every scheme."""
+    return build_vocabulary(vocabulary_graph(settings), Namespaces(settings.base))
+
+
+def concepts_of(graph: rdflib.Graph) -> Iterable[rdflib.term.Node]:
+    return graph.subjects(RDF.type, SKOS.Concept)
