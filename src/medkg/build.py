@@ -55,7 +55,7 @@ class BuildResult:
     sources: list[SourceResult] = field(default_factory=list)
 
 
-def collect_sources(settings: Settings, extra: list[Path] | None = None) -> list[Source]:
+def collect_sources(settings: Settings, extra: list[str | Path] | None = None) -> list[Source]:
     """The manifest's sources, then any given on the command line, in that order."""
     sources = load_manifest(settings.manifest)
     if extra:
@@ -76,7 +76,7 @@ def read_all(settings: Settings, sources: list[Source], quiet: bool = True) -> t
     return results, rules
 
 
-def assemble(settings: Settings, extra: list[Path] | None = None, quiet: bool = True) -> BuildResult:
+def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: bool = True) -> BuildResult:
     """Read, merge and turn into quads everything the build will store (no validation, no store)."""
     started = time.perf_counter()
     ns = Namespaces(settings.base)
@@ -155,7 +155,7 @@ def validate(settings: Settings, result: BuildResult) -> dict[str, Any]:
     return section
 
 
-def build(settings: Settings, extra: list[Path] | None = None, run_validation: bool = True,
+def build(settings: Settings, extra: list[str | Path] | None = None, run_validation: bool = True,
           quiet: bool = True) -> dict[str, Any]:
     """Build the graph and publish it atomically into settings.store; returns the report.
 

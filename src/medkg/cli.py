@@ -68,7 +68,7 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
 
     settings = settings_for(store)
     try:
-        report = run_build(settings, [Path(p) for p in extra], run_validation=not no_validate,
+        report = run_build(settings, list(extra), run_validation=not no_validate,
                            quiet=quiet)
     except ValidationFailed as exc:
         click.echo(exc.report["validation"]["text"], err=True)

@@ -38,7 +38,10 @@ def url_key(url: str) -> str | None:
     key = re.sub(r"^https?://(www\.)?", "", url.strip()).rstrip("/")
     host, _, rest = key.partition("/")
     key = f"{host.lower()}/{rest}" if rest else host.lower()
-    if GENERIC_PATHS.match(key + "/") or "/" not in key:
+    if "/" not in key:
+        # a bare host names a dataset only when it is a dataset's own subdomain
+        return key if key.count(".") >= 2 and not key.startswith("www.") else None
+    if GENERIC_PATHS.match(key + "/"):
         return None
     return key
 

@@ -93,14 +93,14 @@ def load_manifest(path: Path) -> list[Source]:
     return sources
 
 
-def extra_sources(paths: list[Path], taken: set[str]) -> list[Source]:
-    """Sources for files or folders given on the command line (folders: every markdown file)."""
+def extra_sources(paths: list[str | Path], taken: set[str]) -> list[Source]:
+    """Sources for files, folders or URLs given on the command line (folders: every markdown file)."""
     found: list[Source] = []
-    for given in paths:
-        text = str(given)
-        if text.startswith(("http://", "https://")):
-            found.append(_extra(text, None, taken))
+    for item in paths:
+        if isinstance(item, str) and item.startswith(("http://", "https://")):
+            found.append(_extra(item, None, taken))
             continue
+        given = Path(item)
         if given.is_dir():
             files = sorted(p for p in given.iterdir() if p.suffix.lower() in MARKDOWN_SUFFIXES)
         elif given.is_file():
@@ -144,8 +144,10 @@ def read_source(source: Source) -> SourceText:
     return SourceText(source, text, digest, retrieved)
 
 
-def fetch_url(url: str, timeout: float = URL_TIMEOUT, max_bytes: int = URL_MAX_BYTES) -> bytes:
+def fetch_url(url: str, timeout: float | None = None, max_bytes: int | None = None) -> bytes:
     """GET a raw markdown list over http(s); refuses redirects to other schemes and big bodies."""
+    timeout = timeout or URL_TIMEOUT
+    max_bytes = max_bytes or URL_MAX_BYTES
     request = urllib.request.Request(url, headers={"User-Agent": "medkg (markdown list ingest)"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked by caller)

@@ -1,0 +1,70 @@
+"""The markdown reader: tables with line numbers, heading entries, references, link lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medkg.markdown import parse_document
+
+SOURCES = Path(__file__).parent / "fixtures" / "mini" / "data" / "sources"
+
+
+def read(name: str):
+    return parse_document((SOURCES / name).read_text(encoding="utf-8"))
+
+
+def test_tables_keep_sections_and_file_lines() -> None:
+    doc = read("tables.md")
+    assert doc.title == "Tiny Imaging Datasets"
+    first = doc.tables[0]
+    assert first.section == ("Tiny Imaging Datasets", "Imaging", "Chest")
+    assert [c.text for c in first.header][:2] == ["Dataset", "Description"]
+    lines = (SOURCES / "tables.md").read_text(encoding="utf-8").splitlines()
+    for row in first.rows:
+        assert lines[row.line - 1].strip() == row.raw
+    assert first.rows[0].raw.startswith("| [LungAlpha]")
+
+
+def test_table_inside_details_block_is_read() -> None:
+    doc = read("tables.md")
+    names = [r.cells[0].text for t in doc.tables for r in t.rows]
+    assert "LungAlpha" in names and "BreastBeta" in names
+
+
+def test_cells_keep_links_and_bold() -> None:
+    row = read("tables.md").tables[0].rows[0]
+    name, description, website = row.cells[0], row.cells[1], row.cells[2]
+    assert name.links[0].href == "./resources/LungAlpha.md"
+    assert description.bold and "lung" in description.text
+    assert website.links[0].href == "https://lungalpha.grand-challenge.org/"
+
+
+def test_placeholder_link_target_is_kept_verbatim() -> None:
+    rows = read("tables.md").tables[0].rows
+    placeholder = [r for r in rows if r.cells[0].text == "Placeholder Set"][0]
+    assert not placeholder.cells[2].links[0].href.startswith("http")
+
+
+def test_pipe_tables_without_leading_pipes_and_references() -> None:
+    doc = read("numbered.md")
+    table = doc.tables[0]
+    assert [c.text for c in table.header][-1] == "year"
+    assert table.rows[0].cells[0].text == "Breast-Beta [1a], [1b]"
+    assert doc.references["1a"].startswith("Doe, Jane")
+    assert set(doc.references) == {"1a", "1b", "2"}
+
+
+def test_heading_entries_carry_quotes_and_bullets() -> None:
+    doc = read("headings.md")
+    names = [e.title.links[0].text for e in doc.heading_entries]
+    assert names == ["ZetaCyto", "Breast Beta", "EtaSmear"]
+    zeta = doc.heading_entries[0]
+    assert zeta.line == 4 and zeta.level == 3
+    assert "doi: 10.17632/abcd1234.2" in zeta.quotes[0].text
+    assert zeta.bullets[0].bold and zeta.bullets[0].text == "Cervical Cancer"
+    assert doc.heading_entries[2].section[-1] == "Client/Plugin or Request Needed"
+
+
+def test_empty_document_has_nothing() -> None:
+    doc = parse_document("")
+    assert doc.tables == [] and doc.heading_entries == [] and doc.title == ""

@@ -1,0 +1,75 @@
+"""Merging entries into datasets: names, landing pages, curation rules, stable slugs."""
+
+from __future__ import annotations
+
+from medkg.merge import Curation, merge, name_key, url_key
+from medkg.records import EntryRecord
+
+
+def entry(source: str, line: int, name: str, *pages: str) -> EntryRecord:
+    return EntryRecord(source, line, name, name, landing_pages=list(pages))
+
+
+def groups(result) -> list[list[str]]:
+    return [[f"{e.source_id}:{e.line}" for e in d.entries] for d in result.datasets]
+
+
+def test_name_key_ignores_case_space_and_punctuation() -> None:
+    assert name_key("SegPC-2021") == name_key("segpc 2021") == "segpc2021"
+    assert name_key("MIDOG++") != name_key("MIDOG")
+
+
+def test_url_key_keeps_queries_and_rejects_generic_pages() -> None:
+    tcia = "https://wiki.cancerimagingarchive.net/pages/viewpage.action?pageId="
+    assert url_key(tcia + "1") != url_key(tcia + "2")
+    assert url_key("https://github.com/someone") is None
+    assert url_key("https://www.example.org/") is None
+    assert url_key("https://www.Example.org/data/") == "example.org/data"
+
+
+def test_same_name_across_lists_merges() -> None:
+    result = merge([entry("a", 1, "PanNuke"), entry("b", 7, "pannuke")], Curation())
+    assert groups(result) == [["a:1", "b:7"]]
+    assert result.datasets[0].slug == "pannuke"
+    assert result.datasets[0].names == ["PanNuke", "pannuke"]
+
+
+def test_same_landing_page_merges_across_lists_only() -> None:
+    url = "https://segpc-2021.grand-challenge.org/"
+    across = merge([entry("a", 1, "SegPC21", url), entry("b", 2, "SegPC", url)], Curation())
+    assert groups(across) == [["a:1", "b:2"]]
+    within = merge([entry("a", 1, "Task 1", url), entry("a", 2, "Task 2", url)], Curation())
+    assert groups(within) == [["a:1"], ["a:2"]]
+
+
+def test_same_name_in_one_list_with_different_links_stays_apart() -> None:
+    result = merge([entry("a", 1, "Kather et al.", "https://x.org/1"),
+                    entry("a", 2, "Kather et al.", "https://x.org/2")], Curation())
+    assert groups(result) == [["a:1"], ["a:2"]]
+    assert [d.slug for d in result.datasets] == ["kather-et-al", "kather-et-al-2"]
+    assert "kept apart" in result.refused[0]
+
+
+def test_curation_forces_and_forbids() -> None:
+    curation = Curation(same=[("bachicia2018", "iciar2018bachtask1")],
+                        different={frozenset(("lungalpha", "shiftedset"))})
+    result = merge([
+        entry("a", 1, "BACH - ICIA2018"), entry("b", 2, "ICIAR 2018 BACH Task1"),
+        entry("a", 3, "LungAlpha", "https://x.org/same"), entry("b", 4, "ShiftedSet", "https://x.org/same"),
+    ], curation)
+    assert ["a:1", "b:2"] in groups(result)
+    assert ["a:3"] in groups(result) and ["b:4"] in groups(result)
+    assert any("kept apart by curation" in r for r in result.refused)
+
+
+def test_aliases_rewrite_names_before_merging() -> None:
+    curation = Curation(aliases={name_key("PANDA"): name_key("The PANDA challenge")})
+    result = merge([entry("a", 1, "The PANDA challenge"), entry("b", 1, "PANDA")], curation)
+    assert groups(result) == [["a:1", "b:1"]]
+
+
+def test_slug_comes_from_first_entry_in_manifest_order() -> None:
+    first = merge([entry("a", 5, "SegPC-2021"), entry("b", 1, "segpc 2021")], Curation())
+    later = merge([entry("a", 5, "SegPC-2021"), entry("b", 1, "segpc 2021"), entry("c", 1, "SEGPC2021")],
+                  Curation())
+    assert first.datasets[0].slug == later.datasets[0].slug == "segpc-2021"
