@@ -1,0 +1,144 @@
+"""The catalogue as DCAT 3, shaped for DCAT-AP 3 harvesters (Turtle, or JSON-LD for `.jsonld`).
+
+What DCAT-AP makes mandatory is always present: the catalogue's title, description and publisher
+(an agent with foaf:name); each dataset's title and description; a dcat:CatalogRecord per dataset
+with foaf:primaryTopic and dct:modified; dct:title on each theme scheme. medkg lists datasets it
+does not host, so each landing page becomes a dcat:Distribution whose dcat:accessURL is that page
+(no dcat:downloadURL: the lists give no direct files). A record's dct:modified is the latest date
+on which one of the lists that mention the dataset was received, and dct:source names those lists.
+Minted IRIs: `<dataset>/record` and `<dataset>/distribution/<n>`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+
+from medkg.config import Settings
+from medkg.export.context import context_url, load_context, write_json
+from medkg.export.progress import progress
+from medkg.export.records import Catalogue, DatasetRecord
+from medkg.export.schemaorg import describe
+from medkg.export.terms import to_rdflib_triple
+from medkg.namespaces import DCAT, DCTERMS, FOAF, SKOS, Namespaces
+
+DCAT_NS = Namespace(DCAT)
+DCT = Namespace(DCTERMS)
+FOAF_NS = Namespace(FOAF)
+SKOS_NS = Namespace(SKOS)
+
+
+def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
+    """Theme schemes and their concepts (labels, scheme, external matches) from the vocabulary graph."""
+    graph = Graph()
+    values = " ".join(f"<{s}>" for s in schemes)
+    query = f"""CONSTRUCT {{
+          ?scheme a <{SKOS}ConceptScheme> ; <{DCTERMS}title> ?title ; <{SKOS}prefLabel> ?slabel .
+          ?c a <{SKOS}Concept> ; <{SKOS}prefLabel> ?label ; <{SKOS}inScheme> ?scheme ; ?match ?ext .
+        }} WHERE {{ GRAPH <{ns.graph('vocabulary')}> {{
+          VALUES ?scheme {{ {values} }}
+          OPTIONAL {{ ?scheme <{DCTERMS}title> ?title }}
+          OPTIONAL {{ ?scheme <{SKOS}prefLabel> ?slabel }}
+          OPTIONAL {{ ?c <{SKOS}inScheme> ?scheme ; <{SKOS}prefLabel> ?label .
+            OPTIONAL {{ ?c ?match ?ext FILTER(?match IN (<{SKOS}exactMatch>, <{SKOS}closeMatch>)) }} }}
+        }} }}"""
+    for triple in store.query(query):  # type: ignore[union-attr]
+        graph.add(to_rdflib_triple(triple))
+    for scheme in schemes:
+        if (URIRef(scheme), DCT.title, None) not in graph:
+            # DCAT-AP requires a title; the scheme's local name is the best fact at hand
+            graph.add((URIRef(scheme), DCT.title, Literal(scheme.rstrip("/").rsplit("/", 1)[-1])))
+    return graph
+
+
+def _catalogue_node(graph: Graph, catalogue: Catalogue) -> URIRef:
+    node = URIRef(catalogue.iri)
+    graph.add((node, RDF.type, DCAT_NS.Catalog))
+    graph.add((node, DCT.title, Literal(catalogue.title or "medkg", lang="en")))
+    description = catalogue.description or (
+        f"{len(catalogue.datasets)} public medical imaging datasets gathered from "
+        f"{len(catalogue.sources)} community lists."
+    )
+    graph.add((node, DCT.description, Literal(description, lang="en")))
+    publisher = URIRef(catalogue.publisher or catalogue.iri.rsplit("catalogue", 1)[0])
+    graph.add((node, DCT.publisher, publisher))
+    graph.add((publisher, RDF.type, FOAF_NS.Agent))
+    graph.add((publisher, FOAF_NS.name, Literal(catalogue.publisher_name or "medkg")))
+    if catalogue.license:
+        license_ = URIRef(catalogue.license) if catalogue.license.startswith("http") else Literal(catalogue.license)
+        graph.add((node, DCT.license, license_))
+    for scheme in catalogue.theme_taxonomies:
+        graph.add((node, DCAT_NS.themeTaxonomy, URIRef(scheme)))
+    for source in catalogue.sources:
+        graph.add((URIRef(source.iri), RDF.type, DCAT_NS.Catalog))
+        graph.add((URIRef(source.iri), DCT.title, Literal(source.title)))
+    return node
+
+
+def _dataset_node(graph: Graph, catalogue_node: URIRef, record: DatasetRecord, received: dict[str, str]) -> None:
+    node = URIRef(record.iri)
+    graph.add((catalogue_node, DCAT_NS.dataset, node))
+    graph.add((node, RDF.type, DCAT_NS.Dataset))
+    graph.add((node, DCT.title, Literal(record.title)))
+    graph.add((node, DCT.description, Literal(describe(record), lang="en")))
+    graph.add((node, DCT.identifier, Literal(record.iri)))
+    for concept in (*record.organs, *record.modalities, *record.stains, *record.tasks):
+        graph.add((node, DCAT_NS.theme, URIRef(concept.iri)))
+        graph.add((node, DCAT_NS.keyword, Literal(concept.label, lang="en")))
+    earliest = record.earliest_issued
+    if earliest is not None:
+        graph.add((node, DCT.issued, Literal(earliest.value, datatype=URIRef(earliest.datatype))))
+    for paper in record.papers:
+        graph.add((node, DCT.isReferencedBy, URIRef(paper)))
+    for number, page in enumerate(record.landing_pages, start=1):
+        graph.add((node, DCAT_NS.landingPage, URIRef(page)))
+        distribution = URIRef(f"{record.iri}/distribution/{number}")
+        graph.add((node, DCAT_NS.distribution, distribution))
+        graph.add((distribution, RDF.type, DCAT_NS.Distribution))
+        graph.add((distribution, DCAT_NS.accessURL, URIRef(page)))
+        graph.add((distribution, DCT.description, Literal(
+            "Access through the dataset's landing page; the source lists give no direct download.",
+            lang="en")))  # fmt: skip
+    record_node = URIRef(f"{record.iri}/record")
+    graph.add((catalogue_node, DCAT_NS.record, record_node))
+    graph.add((record_node, RDF.type, DCAT_NS.CatalogRecord))
+    graph.add((record_node, FOAF_NS.primaryTopic, node))
+    dates = [received[s.iri] for s in record.sources if s.iri in received]
+    if dates:
+        graph.add((record_node, DCT.modified, Literal(max(dates), datatype=XSD.date)))
+    for source in record.sources:
+        graph.add((record_node, DCT.source, URIRef(source.iri)))
+
+
+def _received_dates(store: ox.Store, ns: Namespaces) -> dict[str, str]:
+    """Source list IRI -> the date its copy was received (dcterms:issued or prov:generatedAtTime)."""
+    query = f"""SELECT ?s ?date WHERE {{ GRAPH <{ns.graph('catalogue')}> {{
+          ?s a <{ns.term('SourceList')}> .
+          {{ ?s <{DCTERMS}issued> ?date }} UNION {{ ?s <http://www.w3.org/ns/prov#generatedAtTime> ?date }} }} }}"""
+    return {r["s"].value: r["date"].value[:10] for r in store.query(query)}  # type: ignore[union-attr]
+
+
+def dcat_graph(store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: bool) -> Graph:
+    """The whole catalogue as a DCAT graph."""
+    graph = _vocabulary_part(store, ns, catalogue.theme_taxonomies)
+    node = _catalogue_node(graph, catalogue)
+    received = _received_dates(store, ns)
+    for record in progress(catalogue.datasets, "dcat", quiet):
+        _dataset_node(graph, node, record, received)
+    for prefix, namespace in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("skos", SKOS)):
+        graph.bind(prefix, namespace)
+    return graph
+
+
+def write_dcat(graph: Graph, settings: Settings, out: Path) -> Path:
+    """Turtle, or JSON-LD compacted with the published context when `out` ends in .jsonld."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix != ".jsonld":
+        graph.serialize(destination=str(out), format="turtle")
+        return out
+    compacted = json.loads(graph.serialize(format="json-ld", context=load_context(settings), auto_compact=True))
+    compacted["@context"] = context_url(settings)
+    return write_json(compacted, out)

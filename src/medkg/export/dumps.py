@@ -1,0 +1,79 @@
+"""Plain RDF dumps of the whole store.
+
+`nq` and `trig` keep the named graphs. `nt`, `ttl`, `rdfxml` and `jsonld` cannot hold named graphs
+(or, for JSON-LD, are read by most consumers as one graph), so they hold the triples of the union
+of all graphs, each triple once: the provenance of which list said what is then lost, and readers
+who need it should take `nq` or `trig`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib
+
+from medkg.config import Settings
+from medkg.export.context import context_url, load_context, write_json
+from medkg.export.progress import progress
+from medkg.export.terms import to_rdflib_triple
+from medkg.namespaces import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD, Namespaces
+
+QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+TRIPLE_FORMATS = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML}
+
+
+def prefixes(settings: Settings) -> dict[str, str]:
+    """Prefixes that make Turtle and TriG dumps readable."""
+    ns = Namespaces(settings.base)
+    return {
+        "mkg": ns.mkg, "dcat": DCAT, "dcterms": DCTERMS, "schema": SCHEMA, "prov": PROV,
+        "skos": SKOS, "rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "foaf": FOAF,
+    }  # fmt: skip
+
+
+def union_triples(store: ox.Store, quiet: bool) -> Iterator[ox.Triple]:
+    """Every triple of every graph, once."""
+    seen: set[ox.Triple] = set()
+    for quad in progress(store, "triples", quiet, total=len(store)):
+        triple = quad.triple
+        if triple not in seen:
+            seen.add(triple)
+            yield triple
+
+
+def dump_quads(store: ox.Store, settings: Settings, fmt: str, out: Path) -> Path:
+    """N-Quads or TriG of the store, named graphs kept."""
+    store.dump(str(out), format=QUAD_FORMATS[fmt], prefixes=prefixes(settings) if fmt == "trig" else None)
+    return out
+
+
+def dump_triples(store: ox.Store, settings: Settings, fmt: str, out: Path, quiet: bool) -> Path:
+    """N-Triples, Turtle or RDF/XML of the union graph."""
+    wants_prefixes = fmt != "nt"
+    ox.serialize(
+        union_triples(store, quiet),
+        str(out),
+        format=TRIPLE_FORMATS[fmt],
+        prefixes=prefixes(settings) if wants_prefixes else None,
+    )
+    return out
+
+
+def dump_jsonld(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
+    """JSON-LD of the union graph, compacted with the published context and naming it by URL."""
+    graph = rdflib.Graph()
+    for triple in union_triples(store, quiet):
+        graph.add(to_rdflib_triple(triple))
+    context = load_context(settings)
+    compacted = graph.serialize(format="json-ld", context=context, auto_compact=True)
+    document = _json_object(compacted)
+    document["@context"] = context_url(settings)
+    return write_json(document, out)
+
+
+def _json_object(text: str) -> dict:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"@graph": value}

@@ -1,0 +1,47 @@
+"""One flat CSV row per dataset, for spreadsheet users.
+
+Several values in one cell are joined with " | ". Counts read "399 wsis (alpha)", naming the list
+that gave each, because lists often count different things (training split, whole set ...).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from medkg.export.records import DatasetRecord
+from medkg.export.progress import progress
+
+JOIN = " | "
+
+COLUMNS: tuple[tuple[str, Callable[[DatasetRecord], Iterable[str]]], ...] = (
+    ("iri", lambda r: [r.iri]),
+    ("title", lambda r: [r.title]),
+    ("alt_names", lambda r: [n for n in r.alt_names if n != r.title]),
+    ("organs", lambda r: [c.label for c in r.organs]),
+    ("modalities", lambda r: [c.label for c in r.modalities]),
+    ("stains", lambda r: [c.label for c in r.stains]),
+    ("tasks", lambda r: [c.label for c in r.tasks]),
+    ("challenges", lambda r: [c.label for c in r.challenges]),
+    ("years", lambda r: r.years),
+    ("counts", lambda r: [f"{c.value} {c.unit} ({c.source})" for c in r.counts]),
+    ("landing_pages", lambda r: r.landing_pages),
+    ("dois", lambda r: r.dois),
+    ("sources", lambda r: [s.source_id for s in r.sources]),
+)
+
+
+def row(record: DatasetRecord) -> dict[str, str]:
+    """The CSV cells of one dataset."""
+    return {name: JOIN.join(values(record)) for name, values in COLUMNS}
+
+
+def write_csv(records: list[DatasetRecord], out: Path, quiet: bool) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[name for name, _ in COLUMNS])
+        writer.writeheader()
+        for record in progress(records, "csv", quiet):
+            writer.writerow(row(record))
+    return out
