@@ -82,7 +82,9 @@ class StagedVersion:
         versions = store_dir / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(store_dir)
-        name = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        now = time.time_ns()
+        # sortable by time (nanoseconds break ties within a second), unique across machines
+        name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         self.dir = versions / f".staging-{name}"
         self.dir.mkdir()
         self.name = name

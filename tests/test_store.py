@@ -1,0 +1,63 @@
+"""The on-disk store: staged builds, atomic publication, clean-up after failed builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from medkg import store
+
+
+def quad(n: int) -> ox.Quad:
+    return ox.Quad(ox.NamedNode(f"http://example.org/s{n}"), ox.NamedNode("http://example.org/p"),
+                   ox.Literal(str(n)), ox.NamedNode("http://example.org/g"))
+
+
+def publish(store_dir: Path, n: int) -> str:
+    staged = store.StagedVersion(store_dir)
+    staged.load_quads([quad(i) for i in range(n)])
+    staged.publish({"n": n})
+    version = store.current_version(store_dir)
+    assert version is not None
+    return version
+
+
+def test_nothing_published_reads_as_missing(tmp_path: Path) -> None:
+    assert store.current_version(tmp_path) is None
+    with pytest.raises(store.StoreError, match="run `medkg build` first"):
+        store.open_read_only(tmp_path)
+
+
+def test_publish_swaps_current_and_keeps_report(tmp_path: Path) -> None:
+    first = publish(tmp_path, 3)
+    assert len(store.open_read_only(tmp_path)) == 3
+    second = publish(tmp_path, 5)
+    assert second != first
+    assert len(store.open_read_only(tmp_path)) == 5
+    assert store.read_report(tmp_path) == {"n": 5}
+
+
+def test_abandoned_build_leaves_published_version(tmp_path: Path) -> None:
+    publish(tmp_path, 2)
+    staged = store.StagedVersion(tmp_path)
+    staged.load_quads([quad(i) for i in range(10)])
+    staged.abandon()
+    assert len(store.open_read_only(tmp_path)) == 2
+    assert not list((tmp_path / "versions").glob(".staging-*"))
+
+
+def test_staging_left_by_a_killed_build_is_removed_by_the_next(tmp_path: Path) -> None:
+    publish(tmp_path, 1)
+    (tmp_path / "versions" / ".staging-dead").mkdir()
+    (tmp_path / ".current.dead").symlink_to("versions/nowhere")
+    publish(tmp_path, 4)
+    assert not (tmp_path / "versions" / ".staging-dead").exists()
+    assert not (tmp_path / ".current.dead").is_symlink()
+
+
+def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
+    versions = [publish(tmp_path, n) for n in (1, 2, 3, 4)]
+    kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
+    assert kept == versions[-store.KEEP_VERSIONS:]
