@@ -34,7 +34,7 @@ def fixture_dataset() -> rdflib.Dataset:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def export_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home")
     (home / "ontology").mkdir()
     shutil.copy(REPO / "ontology" / "context.jsonld", home / "ontology" / "context.jsonld")

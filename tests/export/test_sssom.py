@@ -1,0 +1,57 @@
+"""The SSSOM export parses and validates with the `sssom` package and keeps its header."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from medkg.export import ExportError, export
+
+
+def _split(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    body = "\n".join(line for line in lines if not line.startswith("#"))
+    return header, list(csv.DictReader(io.StringIO(body), delimiter="\t"))
+
+
+def test_sssom_rows_and_header(export_settings, out_dir: Path) -> None:
+    path = export(export_settings, "sssom", out_dir / "mappings.sssom.tsv", quiet=True)
+    header, rows = _split(path)
+    assert "# mapping_set_id: https://w3id.org/medkg/mappings.sssom.tsv" in header
+    assert "# license: https://creativecommons.org/publicdomain/zero/1.0/" in header
+    assert len(rows) == 6
+    breast = next(r for r in rows if r["subject_id"] == "medkg.anatomy:breast")
+    assert breast["predicate_id"] == "skos:exactMatch"
+    assert breast["object_id"] == "UBERON:0000310"
+    assert breast["object_label"] == "breast"
+    assert breast["mapping_justification"] == "semapv:ManualMappingCuration"
+    assert "same anatomical region" in breast["comment"]
+    wsi = next(r for r in rows if r["subject_id"] == "medkg.modality:whole-slide-imaging")
+    assert wsi["predicate_id"] == "skos:closeMatch" and wsi["object_id"] == "OBI:0002564"
+
+
+def test_sssom_package_parses_and_validates(export_settings, out_dir: Path) -> None:
+    parsers = pytest.importorskip("sssom.parsers")
+    path = export(export_settings, "sssom", out_dir / "mappings.sssom.tsv", quiet=True)
+    msdf = parsers.parse_sssom_table(path)
+    assert len(msdf.df) == 6
+    assert msdf.metadata["mapping_set_id"] == "https://w3id.org/medkg/mappings.sssom.tsv"
+    assert msdf.metadata["license"] != "https://w3id.org/sssom/license/unspecified"
+    if shutil.which("sssom"):
+        result = subprocess.run(["sssom", "validate", str(path)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_missing_verification_table_is_a_clear_error(export_settings, out_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "ontology").mkdir(parents=True)
+    shutil.copy(export_settings.ontology_dir / "context.jsonld", home / "ontology" / "context.jsonld")
+    with pytest.raises(ExportError, match="mappings-verified.tsv"):
+        export(replace(export_settings, home=home), "sssom", out_dir / "m.tsv", quiet=True)
