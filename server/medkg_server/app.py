@@ -1,0 +1,107 @@
+"""The Flask application factory: settings, blueprints, CORS, error pages and request logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from medkg_server import linked_data, pages, sparql
+from medkg_server.http import plain_error
+from medkg_server.settings import ServerSettings, resolve
+from medkg_server.state import EXTENSION, ServerState
+
+access_log = logging.getLogger("medkg_server.access")
+error_log = logging.getLogger("medkg_server.error")
+SETTING_KEYS = (
+    "STORE", "HOST", "PORT", "WORKERS", "THREADS", "EXECUTORS", "QUERY_TIMEOUT", "MAX_QUERY_TIMEOUT",
+    "ROW_CAP", "MAX_REQUEST_BYTES", "CACHE_ENTRIES", "CACHE_MAX_BYTES", "UPDATE_TOKEN",
+    "FEDERATION_ALLOW", "CORS_ORIGINS", "LD_PREFIX",
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the web application; `config` overrides MEDKG_* environment variables."""
+    app = Flask(__name__)
+    app.config.from_prefixed_env("MEDKG")
+    app.config.update(config or {})
+    settings = resolve({key: app.config.get(key) for key in SETTING_KEYS})
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["MEDKG_SETTINGS"] = settings
+    app.extensions[EXTENSION] = ServerState.create(settings)
+    app.register_blueprint(sparql.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
+    app.jinja_env.globals["local_url"] = _local_url_function(settings)
+    _install_hooks(app, settings)
+    return app
+
+
+def _local_url_function(settings: ServerSettings):  # type: ignore[no-untyped-def]
+    """Map an IRI under the base to this server's path for it; leave other IRIs alone."""
+
+    def local_url(iri: str | None) -> str:
+        if iri and iri.startswith(settings.base):
+            return settings.ld_prefix + iri[len(settings.base):]
+        return iri or ""
+
+    return local_url
+
+
+def _install_hooks(app: Flask, settings: ServerSettings) -> None:
+    @app.before_request
+    def _start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        _cors(response, settings)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            '%s "%s %s" %s %d %.1fms',
+            request.remote_addr, request.method, request.full_path.rstrip("?"),
+            response.status_code, response.calculate_content_length() or 0, duration,
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        if exc.code == 404 and request.accept_mimetypes.accept_html:
+            body = render_template("error.html", code=404, message="No such page or resource.")
+            return Response(body, status=404, content_type="text/html; charset=utf-8")
+        headers = dict(exc.get_headers())
+        headers.pop("Content-Type", None)
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = f"the request is larger than {settings.max_request_bytes} bytes"
+        return plain_error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Log the traceback for the operator; the client gets a short message, never the trace.
+        error_log.exception("unhandled error on %s %s", request.method, request.path)
+        return plain_error(500, "internal server error; the server log has the details")
+
+
+def _cors(response: Response, settings: ServerSettings) -> None:
+    """Let browser clients on allowed origins read answers; never with credentials."""
+    origin = request.headers.get("Origin")
+    if not origin or not settings.cors_origins:
+        return
+    if "*" in settings.cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin in settings.cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+    else:
+        return
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, Authorization, If-None-Match"
+    response.headers["Access-Control-Expose-Headers"] = (
+        "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version"
+    )
+    response.headers["Access-Control-Max-Age"] = "600"

@@ -1,0 +1,339 @@
+"""What the HTML pages show, read from the store with the queries under queries/.
+
+Each function returns plain dicts and lists for a template; nothing here renders HTML.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
+from medkg_server import queries
+from medkg_server.state import ServerState
+
+Binding = dict[str, dict[str, str]]
+PAGE_SIZE = 50
+SHORT_PREFIXES = {
+    "rdf": RDF, "rdfs": RDFS, "skos": SKOS, "dcterms": DCTERMS, "dcat": DCAT, "schema": SCHEMA,
+    "prov": PROV, "xsd": XSD, "owl": "http://www.w3.org/2002/07/owl#",
+}
+
+
+@dataclass(frozen=True)
+class Facet:
+    key: str
+    title: str
+    property: str
+    label: str
+
+
+@lru_cache(maxsize=None)
+def _facet_table() -> tuple[dict[str, str], ...]:
+    with open(queries.QUERY_DIR / "facets.toml", "rb") as handle:
+        return tuple(tomllib.load(handle)["facet"])
+
+
+def facets(st: ServerState) -> list[Facet]:
+    """The browse facets of facets.toml, with their properties expanded under this base."""
+    prefixes = {**SHORT_PREFIXES, "mkg": st.ns.mkg}
+
+    def expand(name: str) -> str:
+        prefix, _, local = name.partition(":")
+        return prefixes[prefix] + local
+
+    return [Facet(f["key"], f["title"], expand(f["property"]), expand(f["label"])) for f in _facet_table()]
+
+
+def curie(st: ServerState, iri: str) -> str:
+    """A short display name for a property IRI (mkg:organ, dcterms:title, ...)."""
+    for prefix, ns in {"mkg": st.ns.mkg, **SHORT_PREFIXES}.items():
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    return iri
+
+
+def value(binding: Binding, name: str) -> str | None:
+    cell = binding.get(name)
+    return cell["value"] if cell else None
+
+
+# --- browse ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the visitor filtered on: facet key -> IRI, a year, a search text, a page."""
+
+    chosen: dict[str, str]
+    year: str | None
+    text: str
+    page: int
+
+    def url_args(self, **change: str | None) -> str:
+        args: dict[str, str] = dict(self.chosen)
+        if self.year:
+            args["year"] = self.year
+        if self.text:
+            args["q"] = self.text
+        for key, new in change.items():
+            if new is None:
+                args.pop(key, None)
+            else:
+                args[key] = new
+        return urlencode(args)
+
+
+def read_selection(st: ServerState, args: Any) -> Selection:
+    """Read and check the browse filters from URL arguments (bad values raise BadValue)."""
+    chosen = {}
+    for facet in facets(st):
+        raw = args.get(facet.key)
+        if raw:
+            queries.iri(raw)
+            chosen[facet.key] = raw
+    year = args.get("year") or None
+    if year is not None and not (len(year) == 4 and year.isdigit()):
+        raise queries.BadValue(f"year must be four digits, not {year!r}")
+    try:
+        page = max(int(args.get("page", "1")), 1)
+    except ValueError:
+        raise queries.BadValue("page must be a number") from None
+    return Selection(chosen, year, (args.get("q") or "").strip()[:200], page)
+
+
+def _filters(st: ServerState, selection: Selection, skip: str | None = None) -> str:
+    """Graph patterns restricting ?d to the selection (leaving out facet `skip`)."""
+    parts = []
+    for facet in facets(st):
+        if facet.key in selection.chosen and facet.key != skip:
+            parts.append(f"?d {queries.iri(facet.property)} {queries.iri(selection.chosen[facet.key])} .")
+    if selection.year and skip != "year":
+        parts.append(
+            f"?d <{DCTERMS}issued> ?fy . FILTER(STRSTARTS(STR(?fy), {queries.literal(selection.year)}))"
+        )
+    if selection.text:
+        needle = queries.literal(selection.text.lower())
+        parts.append(
+            f"?d <{DCTERMS}title> ?ft . OPTIONAL {{ ?d <{DCTERMS}description> ?fdesc }} "
+            f"FILTER(CONTAINS(LCASE(STR(?ft)), {needle}) || CONTAINS(LCASE(STR(COALESCE(?fdesc, \"\"))), {needle}))"
+        )
+    return "\n  ".join(parts)
+
+
+def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:
+    """Facets with counts, the matching datasets (one page) and their total."""
+    dataset_class = queries.iri(st.ns.term("Dataset"))
+    groups = []
+    for facet in facets(st):
+        rows = st.select(
+            queries.load(
+                "facet-counts",
+                dataset_class=dataset_class,
+                filters=_filters(st, selection, skip=facet.key),
+                property=queries.iri(facet.property),
+                label=queries.iri(facet.label),
+            ),
+            version,
+        )
+        groups.append(_facet_group(facet.key, facet.title, rows, selection))
+    years = st.select(
+        queries.load("facet-years", dataset_class=dataset_class, filters=_filters(st, selection, "year")),
+        version,
+    )
+    groups.append(_facet_group("year", "Year", years, selection))
+    filters = _filters(st, selection)
+    total_rows = st.select(queries.load("browse-total", dataset_class=dataset_class, filters=filters), version)
+    datasets = st.select(
+        queries.load(
+            "browse-datasets",
+            dataset_class=dataset_class,
+            filters=filters,
+            limit=str(PAGE_SIZE),
+            offset=str((selection.page - 1) * PAGE_SIZE),
+        ),
+        version,
+    )
+    total = int(value(total_rows[0], "n") or 0) if total_rows else 0
+    return {
+        "facets": groups,
+        "total": total,
+        "datasets": [
+            {"iri": value(r, "d"), "title": value(r, "title"), "description": value(r, "description")}
+            for r in datasets
+        ],
+        "page": selection.page,
+        "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        "selection": selection,
+    }
+
+
+def _facet_group(key: str, title: str, rows: list[Binding], selection: Selection) -> dict[str, Any]:
+    chosen = selection.year if key == "year" else selection.chosen.get(key)
+    values = []
+    for row in rows:
+        raw = value(row, "value") or ""
+        values.append({
+            "value": raw,
+            "label": value(row, "label") or raw.rsplit("/", 1)[-1],
+            "count": int(value(row, "n") or 0),
+            "selected": raw == chosen,
+            "toggle": selection.url_args(**{key: None if raw == chosen else raw}, page=None),
+        })
+    return {"key": key, "title": title, "values": values}
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def statistics(st: ServerState, version: str) -> dict[str, Any]:
+    """Series for the statistics charts and the headline totals."""
+    mkg = queries.iri(st.ns.mkg)
+
+    def series(name: str) -> list[dict[str, Any]]:
+        rows = st.select(queries.load(name, mkg=mkg), version)
+        return [
+            {
+                "iri": value(r, "value") if r.get("value", {}).get("type") == "uri" else None,
+                "label": value(r, "label") or (value(r, "value") or "").rsplit("/", 1)[-1],
+                "count": int(value(r, "n") or 0),
+            }
+            for r in rows
+        ]
+
+    totals = st.select(queries.load("stats-totals", mkg=mkg), version)[0]
+    return {
+        "totals": {k: int(value(totals, k) or 0) for k in ("datasets", "lists", "challenges")},
+        "modality": series("stats-modality"),
+        "organ_system": series("stats-organ-system"),
+        "year": series("stats-year"),
+    }
+
+
+# --- resources ------------------------------------------------------------------------------
+
+
+def statements(st: ServerState, version: str, iri: str) -> list[Binding]:
+    return st.select(queries.load("resource-statements", iri=queries.iri(iri)), version)
+
+
+def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dict[str, Any]:
+    """A generic resource page: statements grouped by property, and what points here."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(value(row, "p") or "", []).append({
+            "value": row["o"],
+            "label": value(row, "label"),
+            "graph": value(row, "g"),
+        })
+    inbound = st.select(queries.load("resource-inbound", iri=queries.iri(iri)), version)
+    return {
+        "iri": iri,
+        "title": _title(rows) or iri,
+        "properties": [
+            {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
+        ],
+        "inbound": [
+            {"iri": value(r, "s"), "property": curie(st, value(r, "p") or ""), "label": value(r, "label")}
+            for r in inbound
+        ],
+    }
+
+
+def _title(rows: list[Binding]) -> str | None:
+    for prop in (f"{DCTERMS}title", f"{SKOS}prefLabel", f"{RDFS}label"):
+        for row in rows:
+            if value(row, "p") == prop:
+                return value(row, "o")
+    return None
+
+
+def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dict[str, Any]:
+    """Everything the dataset page shows, gathered from every list that mentions the dataset."""
+    mkg = queries.iri(st.ns.mkg)
+    node = queries.iri(iri)
+
+    def values(prop: str) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if value(row, "p") == prop:
+                text = value(row, "o") or ""
+                seen.setdefault(text, {"value": text, "label": value(row, "label") or text,
+                                       "type": row["o"]["type"], "graphs": []})
+                seen[text]["graphs"].append(value(row, "g"))
+        return list(seen.values())
+
+    term = st.ns.term
+    view = {
+        "iri": iri,
+        "title": _title(rows) or iri,
+        "alt_names": values(f"{SKOS}altLabel"),
+        "descriptions": values(f"{DCTERMS}description"),
+        "organ": values(term("organ")),
+        "modality": values(term("modality")),
+        "stain": values(term("stain")),
+        "task": values(term("task")),
+        "challenge": values(term("challenge")),
+        "year": values(f"{DCTERMS}issued"),
+        "dimension": values(term("dimension")),
+        "magnification": values(term("magnification")),
+        "scanner": values(term("scanner")),
+        "landing": values(f"{DCAT}landingPage"),
+        "paper": values(term("paper")),
+        "code": values(term("codeRepository")),
+        "doi": values(term("doi")),
+        "citation": values(f"{DCTERMS}bibliographicCitation"),
+        "mentions": values(term("mentionCount")),
+        "counts": [
+            {"value": value(r, "value"), "unit": value(r, "unit"), "text": value(r, "text"), "graph": value(r, "g")}
+            for r in st.select(queries.load("dataset-counts", mkg=mkg, iri=node), version)
+        ],
+        "entries": [
+            {"entry": value(r, "entry"), "list": value(r, "list"), "list_title": value(r, "listTitle"),
+             "line": value(r, "line"), "section": value(r, "section"), "raw": value(r, "raw")}
+            for r in st.select(queries.load("dataset-entries", mkg=mkg, iri=node), version)
+        ],
+        "terms": [
+            {"concept": value(r, "concept"), "concept_label": value(r, "conceptLabel"),
+             "relation": curie(st, value(r, "relation") or ""), "term": value(r, "term")}
+            for r in st.select(queries.load("dataset-terms", mkg=mkg, iri=node), version)
+        ],
+    }
+    view["jsonld"] = schema_org(view)
+    return view
+
+
+def schema_org(view: dict[str, Any]) -> dict[str, Any]:
+    """schema.org Dataset markup (what Google Dataset Search reads) for a dataset page."""
+    description = " ".join(d["value"] for d in view["descriptions"][:1]) or view["title"]
+    doc: dict[str, Any] = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": view["iri"],
+        "name": view["title"],
+        "description": description,
+        "url": view["iri"],
+        "includedInDataCatalog": {"@type": "DataCatalog", "name": "medkg"},
+    }
+    if view["alt_names"]:
+        doc["alternateName"] = [a["value"] for a in view["alt_names"]]
+    keywords = [v["label"] for k in ("organ", "modality", "stain", "task") for v in view[k]]
+    if keywords:
+        doc["keywords"] = keywords
+    if view["modality"]:
+        doc["measurementTechnique"] = [v["label"] for v in view["modality"]]
+    same_as = [v["value"] for v in view["landing"]]
+    if same_as:
+        doc["sameAs"] = same_as
+    identifiers = [f"https://doi.org/{v['value']}" for v in view["doi"]]
+    if identifiers:
+        doc["identifier"] = identifiers
+    citations = [v["value"] for v in view["paper"]] + [v["value"] for v in view["citation"]]
+    if citations:
+        doc["citation"] = citations
+    if view["year"]:
+        doc["datePublished"] = sorted(v["value"] for v in view["year"])[0]
+    return doc

@@ -1,0 +1,229 @@
+"""Self-description: the SPARQL 1.1 Service Description and the VoID description with statistics.
+
+Both are small RDF graphs built with rdflib from statistics queries (cached per store version)
+and served by content negotiation: Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Response, redirect, request, url_for
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, RDF, XSD
+
+from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
+from medkg_server import formats, queries
+from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.state import ServerState, StoreVersion
+
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+VOIDNS = Namespace(VOID)
+W3C_FORMATS = Namespace("http://www.w3.org/ns/formats/")
+FORMAT_IRIS = {
+    "json": "SPARQL_Results_JSON",
+    "xml": "SPARQL_Results_XML",
+    "csv": "SPARQL_Results_CSV",
+    "tsv": "SPARQL_Results_TSV",
+    "turtle": "Turtle",
+    "ntriples": "N-Triples",
+    "jsonld": "JSON-LD",
+    "rdfxml": "RDF_XML",
+    "trig": "TriG",
+    "nquads": "N-Quads",
+}
+RDFLIB_FORMATS = {
+    "turtle": "turtle",
+    "ntriples": "nt",
+    "jsonld": "json-ld",
+    "rdfxml": "xml",
+    "trig": "trig",
+    "nquads": "nquads",
+}
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """VoID numbers of one store version."""
+
+    graphs: tuple[tuple[str, int], ...]
+    subjects: int
+    properties: int
+    objects: int
+    datasets: int
+    classes: tuple[tuple[str, int], ...]
+    links: tuple[tuple[str, str, int], ...]  # (property, target namespace, count)
+
+    @property
+    def triples(self) -> int:
+        return sum(count for _, count in self.graphs)
+
+
+def output_prefixes(st: ServerState) -> tuple[tuple[str, str], ...]:
+    """Prefixes that make Turtle / TriG / RDF-XML answers readable."""
+    return (
+        ("mkg", st.ns.mkg),
+        ("dcat", DCAT),
+        ("dcterms", str(DCTERMS)),
+        ("schema", SCHEMA),
+        ("skos", SKOS),
+        ("prov", PROV),
+        ("rdfs", RDFS),
+    )
+
+
+def namespace_of(iri: str) -> str:
+    """An external term's namespace: OBO PURLs up to the `_`, others up to the last # or /."""
+    obo = "http://purl.obolibrary.org/obo/"
+    if iri.startswith(obo) and "_" in iri[len(obo):]:
+        return iri[: iri.rindex("_") + 1]
+    cut = max(iri.rfind("#"), iri.rfind("/"))
+    return iri[: cut + 1]
+
+
+def statistics(st: ServerState, version: StoreVersion) -> Statistics:
+    """Compute (or recall) the VoID statistics of this store version."""
+    key = ("statistics", version.name)
+    cached = st.memo.get(key)
+    if cached is not None:
+        return cached
+    graphs = st.select(queries.load("void-graphs"), version.name)
+    totals = st.select(queries.load("void-totals", mkg=queries.iri(st.ns.mkg)), version.name)[0]
+    classes = st.select(queries.load("void-classes"), version.name)
+    links_raw = st.select(queries.load("void-links", base=queries.literal(st.settings.base)), version.name)
+    links: dict[tuple[str, str], int] = {}
+    for row in links_raw:
+        key2 = (row["property"]["value"], namespace_of(row["target"]["value"]))
+        links[key2] = links.get(key2, 0) + int(row["links"]["value"])
+    stats = Statistics(
+        graphs=tuple((r["g"]["value"], int(r["triples"]["value"])) for r in graphs),
+        subjects=int(totals["subjects"]["value"]),
+        properties=int(totals["properties"]["value"]),
+        objects=int(totals["objects"]["value"]),
+        datasets=int(totals["datasets"]["value"]),
+        classes=tuple((r["class"]["value"], int(r["entities"]["value"])) for r in classes),
+        links=tuple(sorted((p, ns, n) for (p, ns), n in links.items())),
+    )
+    st.memo.put(key, stats, 0)
+    return stats
+
+
+def void_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:
+    """The VoID description: the catalogue as a void:Dataset with its statistics."""
+    g = _graph()
+    dataset = URIRef(st.ns.catalogue)
+    g.add((dataset, RDF.type, VOIDNS.Dataset))
+    g.add((dataset, VOIDNS.sparqlEndpoint, URIRef(endpoint)))
+    g.add((dataset, VOIDNS.uriSpace, Literal(st.settings.base)))
+    g.add((dataset, VOIDNS.triples, Literal(stats.triples, datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.distinctSubjects, Literal(stats.subjects, datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.properties, Literal(stats.properties, datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.distinctObjects, Literal(stats.objects, datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.classes, Literal(len(stats.classes), datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.entities, Literal(stats.datasets, datatype=XSD.integer)))
+    g.add((dataset, VOIDNS.rootResource, URIRef(st.ns.catalogue)))
+    g.add((dataset, VOIDNS.vocabulary, URIRef(st.ns.mkg)))
+    for name, count in stats.graphs:
+        subset = URIRef(name)
+        g.add((dataset, VOIDNS.subset, subset))
+        g.add((subset, RDF.type, VOIDNS.Dataset))
+        g.add((subset, VOIDNS.triples, Literal(count, datatype=XSD.integer)))
+    for cls, count in stats.classes:
+        part = BNode()
+        g.add((dataset, VOIDNS.classPartition, part))
+        g.add((part, VOIDNS["class"], URIRef(cls)))
+        g.add((part, VOIDNS.entities, Literal(count, datatype=XSD.integer)))
+    for prop, target, count in stats.links:
+        linkset = BNode()
+        g.add((linkset, RDF.type, VOIDNS.Linkset))
+        g.add((linkset, VOIDNS.subjectsTarget, dataset))
+        g.add((linkset, VOIDNS.objectsTarget, URIRef(target)))
+        g.add((linkset, VOIDNS.linkPredicate, URIRef(prop)))
+        g.add((linkset, VOIDNS.triples, Literal(count, datatype=XSD.integer)))
+        g.add((dataset, VOIDNS.subset, linkset))
+    return g
+
+
+def service_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:
+    """The SPARQL 1.1 Service Description of this endpoint."""
+    g = _graph()
+    service = URIRef(endpoint)
+    g.add((service, RDF.type, SD.Service))
+    g.add((service, SD.endpoint, URIRef(endpoint)))
+    g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
+    if st.settings.update_enabled:
+        g.add((service, SD.supportedLanguage, SD.SPARQL11Update))
+    for key in FORMAT_IRIS.values():
+        g.add((service, SD.resultFormat, W3C_FORMATS[key]))
+    g.add((service, SD.feature, SD.UnionDefaultGraph))
+    if st.settings.federation_allow:
+        g.add((service, SD.feature, SD.BasicFederatedQuery))
+    g.add((service, SD.defaultEntailmentRegime, URIRef("http://www.w3.org/ns/entailment/Simple")))
+    dataset = BNode()
+    g.add((service, SD.defaultDataset, dataset))
+    g.add((dataset, RDF.type, SD.Dataset))
+    g.add((dataset, DCTERMS.source, URIRef(st.ns.catalogue)))
+    default = BNode()
+    g.add((dataset, SD.defaultGraph, default))
+    g.add((default, RDF.type, SD.Graph))
+    g.add((default, VOIDNS.triples, Literal(stats.triples, datatype=XSD.integer)))
+    for name, count in stats.graphs:
+        named, graph = BNode(), BNode()
+        g.add((dataset, SD.namedGraph, named))
+        g.add((named, RDF.type, SD.NamedGraph))
+        g.add((named, SD.name, URIRef(name)))
+        g.add((named, SD.graph, graph))
+        g.add((graph, RDF.type, SD.Graph))
+        g.add((graph, VOIDNS.triples, Literal(count, datatype=XSD.integer)))
+    return g
+
+
+def _graph() -> Graph:
+    g = Graph()
+    g.bind("sd", SD)
+    g.bind("void", VOIDNS)
+    g.bind("formats", W3C_FORMATS)
+    g.bind("dcterms", DCTERMS)
+    return g
+
+
+def rdf_response(graph: Graph, fmt: formats.Format) -> Response:
+    """Serialise an rdflib graph in a negotiated RDF format."""
+    body = graph.serialize(format=RDFLIB_FORMATS[fmt.key], encoding="utf-8")
+    response = Response(body, status=200)
+    response.headers["Content-Type"] = fmt.content_type
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _described(st: ServerState, build: str) -> Response:
+    """Negotiate, check validators, then build the VoID or service description graph."""
+    version = st.version()
+    if version is None:
+        return plain_error(503, "the store has not been built yet")
+    values = request.args.getlist("format")
+    fmt = formats.negotiate_graph(request.accept_mimetypes, values, html=True)
+    if fmt == "html":
+        fmt = formats.TURTLE  # browsers get the Turtle text: there is no HTML version
+    if not isinstance(fmt, formats.Format):
+        return plain_error(406, "available as Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads")
+    endpoint = url_for("sparql.sparql", _external=True)
+    etag = etag_for(version, build, fmt.key, endpoint, st.settings.update_enabled)
+    if not_modified(request, etag, version):
+        return with_validators(Response(status=304), etag, version)
+    stats = statistics(st, version)
+    graph = void_graph(st, stats, endpoint) if build == "void" else service_graph(st, stats, endpoint)
+    return with_validators(rdf_response(graph, fmt), etag, version)
+
+
+def service_description_response(st: ServerState) -> Response:
+    """The service description, or for a browser (HTML preferred) a redirect to the query UI."""
+    wanted = formats.negotiate_graph(request.accept_mimetypes, request.args.getlist("format"), html=True)
+    if wanted == "html":
+        return redirect(url_for("pages.index"), code=303)
+    return _described(st, "service")
+
+
+def void_response(st: ServerState) -> Response:
+    return _described(st, "void")
+

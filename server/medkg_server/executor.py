@@ -1,0 +1,140 @@
+"""A small pool of killable query processes, so every query has a time limit that holds.
+
+pyoxigraph has no cancellation: a query runs until it is done. Each pool member is a child
+process (see worker.py) that opens the store read-only. The parent hands a job to an idle child
+and waits at most the time limit; past it, the child is killed, a fresh one is started in the
+background, and the caller gets `QueryTimeout`. Other children keep serving meanwhile.
+
+Children are started with the "spawn" method: forking a process that holds RocksDB or gunicorn
+threads is unsafe. Each child also exits by itself when its parent is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from medkg_server.worker import Job, Outcome, child_main
+
+log = logging.getLogger("medkg_server.executor")
+JOIN_SECONDS = 2.0
+
+
+class ExecutorError(Exception):
+    """A job could not be run to completion; the message is safe to show a client."""
+
+
+class QueryTimeout(ExecutorError):
+    """The job overran its time limit and its process was killed."""
+
+
+class ExecutorBusy(ExecutorError):
+    """No query process became free within the time limit."""
+
+
+class JobFailed(ExecutorError):
+    """The engine refused or failed the job; `kind` says how (syntax, evaluation, store, ...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class _Child:
+    process: BaseProcess
+    conn: Connection
+
+
+class Executor:
+    """A fixed number of query processes for one store, shared by the threads of one process."""
+
+    def __init__(self, store_dir: Path, size: int) -> None:
+        self.store_dir = store_dir
+        self.size = size
+        self._idle: queue.Queue[_Child] = queue.Queue()
+        self._context = mp.get_context("spawn")
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._owner_pid = 0
+
+    def start(self) -> None:
+        """Start the children (once per process; a forked copy starts its own)."""
+        with self._start_lock:
+            if self._started and self._owner_pid == os.getpid():
+                return
+            self._idle = queue.Queue()
+            for _ in range(self.size):
+                self._idle.put(self._spawn())
+            self._started, self._owner_pid = True, os.getpid()
+
+    def run(self, job: Job, timeout: float) -> Outcome:
+        """Run `job` in a child, waiting at most `timeout` seconds in all."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        try:
+            child = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise ExecutorBusy(
+                f"all query processes stayed busy for {timeout:g} s; try again later"
+            ) from None
+        try:
+            child.conn.send(job)
+            if not child.conn.poll(max(deadline - time.monotonic(), 0.0)):
+                self._replace(child)
+                child = None
+                raise QueryTimeout(f"the query ran longer than its time limit of {timeout:g} s")
+            status, payload = child.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            if child is not None:
+                self._replace(child)
+                child = None
+            raise ExecutorError("the query process stopped unexpectedly; try again") from None
+        finally:
+            if child is not None:
+                self._idle.put(child)
+        if status != "ok":
+            raise JobFailed(status, str(payload))
+        assert isinstance(payload, Outcome)
+        return payload
+
+    def close(self) -> None:
+        """Stop every idle child (busy ones are stopped by their own callers or exit alone)."""
+        while True:
+            try:
+                child = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            _kill(child)
+
+    def _spawn(self) -> _Child:
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=child_main,
+            args=(child_conn, str(self.store_dir), os.getpid()),
+            daemon=True,
+            name="medkg-query",
+        )
+        process.start()
+        child_conn.close()
+        return _Child(process, parent_conn)
+
+    def _replace(self, child: _Child) -> None:
+        """Kill a child and start its successor off the request thread."""
+        _kill(child)
+        log.warning("killed query process %s; starting a new one", child.process.pid)
+        threading.Thread(target=lambda: self._idle.put(self._spawn()), daemon=True).start()
+
+
+def _kill(child: _Child) -> None:
+    child.process.kill()
+    child.process.join(JOIN_SECONDS)
+    child.conn.close()

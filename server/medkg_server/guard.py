@@ -1,0 +1,92 @@
+"""Outbound-request guard: SERVICE and LOAD may reach only IRIs on the federation allow-list.
+
+pyoxigraph 0.5 sends every `SERVICE <iri>` and `LOAD <iri>` over HTTP and offers Python no switch
+to stop it, so the server checks the parsed request before the engine sees it. `FROM` and
+`FROM NAMED` are safe: pyoxigraph treats them as names of graphs in the store and fetches nothing
+(tests/server/test_security.py checks both facts against a loopback listener).
+
+Parsing uses rdflib's SPARQL grammar only for this check; evaluation stays with pyoxigraph. A
+request whose text never contains the keyword is let through without parsing: without the word,
+there is no SERVICE or LOAD operation to find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pyparsing import ParseException
+from rdflib.plugins.sparql.algebra import translatePrologue
+from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.term import URIRef, Variable
+
+SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
+LOAD_WORD = re.compile(r"load", re.IGNORECASE)
+
+
+class ForbiddenTarget(Exception):
+    """The request would make the server fetch a URL that is not allowed."""
+
+
+def allowed(iri: str, allow_list: tuple[str, ...]) -> bool:
+    return any(iri.startswith(prefix) for prefix in allow_list)
+
+
+def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) -> None:
+    """Refuse a query with a SERVICE whose IRI is a variable or is not allow-listed."""
+    if not SERVICE_WORD.search(text):
+        return
+    try:
+        parsed = parseQuery(text)
+    except ParseException:
+        raise ForbiddenTarget(
+            "the query mentions SERVICE and could not be checked against the federation allow-list"
+        ) from None
+    prologue = translatePrologue(parsed[0], base_iri)
+    for node in _nodes(parsed[1], "ServiceGraphPattern"):
+        _check_target(node.get("term"), prologue, allow_list, "SERVICE")
+
+
+def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -> None:
+    """Refuse an update with a LOAD or SERVICE whose IRI is not allow-listed."""
+    if not (SERVICE_WORD.search(text) or LOAD_WORD.search(text)):
+        return
+    try:
+        parsed = parseUpdate(text)
+    except ParseException:
+        raise ForbiddenTarget(
+            "the update mentions LOAD or SERVICE and could not be checked against the "
+            "federation allow-list"
+        ) from None
+    prologues = parsed.get("prologue") or []
+    for index, request in enumerate(parsed.get("request") or []):
+        prologue = translatePrologue(prologues[index] if index < len(prologues) else [], base_iri)
+        for node in _nodes(request, "Load"):
+            _check_target(node.get("iri"), prologue, allow_list, "LOAD")
+        for node in _nodes(request, "ServiceGraphPattern"):
+            _check_target(node.get("term"), prologue, allow_list, "SERVICE")
+
+
+def _check_target(term: object, prologue: object, allow_list: tuple[str, ...], what: str) -> None:
+    if isinstance(term, Variable):
+        raise ForbiddenTarget(f"{what} with a variable IRI is not allowed on this server")
+    resolved = prologue.absolutize(term)  # type: ignore[attr-defined]
+    if not isinstance(resolved, URIRef) or not allowed(str(resolved), allow_list):
+        raise ForbiddenTarget(
+            f"{what} <{resolved}> is not on this server's federation allow-list "
+            "(MEDKG_FEDERATION_ALLOW; empty by default)"
+        )
+
+
+def _nodes(tree: object, name: str) -> Iterator[CompValue]:
+    """Every CompValue called `name` anywhere in a parse tree."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, CompValue):
+            if node.name == name:
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)) or hasattr(node, "as_list"):
+            stack.extend(list(node))  # type: ignore[call-overload]

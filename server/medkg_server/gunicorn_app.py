@@ -1,0 +1,80 @@
+"""Production serving: gunicorn, run programmatically with the app built in each worker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Config
+from gunicorn.app.base import BaseApplication
+
+from medkg.config import Settings
+from medkg_server.app import create_app
+from medkg_server.settings import resolve
+from medkg_server.state import EXTENSION
+
+# Gunicorn's own worker timeout must outlast the longest query a client may ask for.
+WORKER_TIMEOUT_MARGIN = 30
+
+
+class MedkgGunicorn(BaseApplication):  # type: ignore[misc]
+    """A gunicorn application whose workers each build their own Flask app and query pool."""
+
+    def __init__(self, options: dict[str, Any], app_config: dict[str, Any]) -> None:
+        self.options = options
+        self.app_config = app_config
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.app_config)
+
+
+def _post_worker_init(worker: Any) -> None:
+    """Start the query processes before the first request, not during it."""
+    worker.wsgi.extensions[EXTENSION].executor.start()
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    if app is not None and EXTENSION in getattr(app, "extensions", {}):
+        app.extensions[EXTENSION].executor.close()
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None,
+          workers: int | None = None, config: dict[str, Any] | None = None) -> None:
+    """Serve the store of `settings` with gunicorn until stopped (blocks)."""
+    app_config = {"STORE": str(settings.store), **(config or {})}
+    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            app_config[key] = value
+    resolved = resolve(_env_and(app_config), core=settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = {
+        "bind": f"{resolved.host}:{resolved.port}",
+        "workers": resolved.workers,
+        "worker_class": "gthread",
+        "threads": resolved.threads,
+        "timeout": int(resolved.max_query_timeout) + WORKER_TIMEOUT_MARGIN,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        # The app enforces its own size limits (MEDKG_MAX_REQUEST_BYTES) with clear messages.
+        "limit_request_line": 0,
+        "accesslog": None,
+        # Several servers may run on one machine (tests, benchmarks): no shared control socket.
+        "control_socket_disable": True,
+        "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
+    }
+    MedkgGunicorn(options, app_config).run()
+
+
+def _env_and(config: dict[str, Any]) -> dict[str, Any]:
+    """The same view of MEDKG_* variables and overrides that create_app will have."""
+    merged = Config(".")
+    merged.from_prefixed_env("MEDKG")
+    merged.update(config)
+    return dict(merged)

@@ -1,0 +1,98 @@
+"""Dereferenceable IRIs: every IRI under the base is served here, as HTML or as RDF.
+
+The base IRI (MEDKG_BASE, e.g. https://w3id.org/medkg/) maps to the server path MEDKG_LD_PREFIX
+(default `/`), so https://w3id.org/medkg/dataset/x is served at /dataset/x.
+
+Convention: direct content negotiation on the IRI itself (no 303). The answer carries
+`Vary: Accept`, and `Link: <...?format=ttl>; rel="alternate"; type="text/turtle"` for every
+representation, so a client can also pick one by URL (`?format=ttl|nt|jsonld|rdfxml|html`).
+HTML goes to browsers (and to clients that send no Accept); RDF clients get Turtle, N-Triples,
+JSON-LD or RDF/XML (also TriG and N-Quads).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from medkg_server import catalogue, formats, queries
+from medkg_server.describe import output_prefixes
+from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.state import ServerState, state
+from medkg_server.worker import Job
+
+KINDS = ("dataset", "anatomy", "modality", "stain", "task", "venue", "scheme", "challenge", "source", "graph")
+SINGLETONS = ("ontology", "catalogue")
+ALTERNATES = (("ttl", formats.TURTLE), ("nt", formats.NTRIPLES), ("jsonld", formats.JSONLD), ("rdfxml", formats.RDFXML))
+
+
+def blueprint(prefix: str) -> Blueprint:
+    """The linked-data routes mounted at `prefix` (the server path of the base IRI)."""
+    bp = Blueprint("ld", __name__)
+    kinds = ",".join(KINDS)
+    bp.add_url_rule(f"{prefix}<any({kinds}):kind>/<path:rest>", "resource", resource)
+    for name in SINGLETONS:
+        bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
+    return bp
+
+
+def resource(kind: str, rest: str | None) -> Response:
+    st = state()
+    iri = st.settings.base + (kind if rest is None else f"{kind}/{rest}")
+    try:
+        queries.iri(iri)
+    except queries.BadValue:
+        abort(404)
+    version = st.version()
+    if version is None:
+        return plain_error(503, "the store has not been built yet")
+    wanted = formats.negotiate_graph(request.accept_mimetypes, request.args.getlist("format"), html=True)
+    if wanted is None:
+        return plain_error(406, "available as HTML, Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads")
+    key = wanted if isinstance(wanted, str) else wanted.key
+    etag = etag_for(version, "ld", iri, key)
+    if not_modified(request, etag, version):
+        return _decorate(with_validators(Response(status=304), etag, version))
+    if isinstance(wanted, formats.Format):
+        response = _rdf(st, version.name, kind, iri, wanted)
+    else:
+        response = _html(st, version.name, kind, iri)
+    return _decorate(with_validators(response, etag, version))
+
+
+def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format) -> Response:
+    whole_graph = kind == "graph" or kind == "ontology"
+    graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
+    text = queries.load("graph-dump" if whole_graph else "resource-describe", iri=queries.iri(graph_iri))
+    job = Job(text, "query", None, fmt.key, st.settings.row_cap, base_iri=st.settings.base,
+              prefixes=output_prefixes(st))
+    outcome = st.run(job, version)
+    if outcome.rows == 0:
+        abort(404)
+    response = Response(outcome.body, status=200)
+    response.headers["Content-Type"] = fmt.content_type
+    if outcome.truncated:
+        response.headers["X-MedKG-Truncated"] = "true"
+    return response
+
+
+def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
+    rows = catalogue.statements(st, version, iri)
+    if not rows and kind not in ("graph",):
+        abort(404)
+    if kind == "dataset" and rows:
+        body = render_template("dataset.html", d=catalogue.dataset(st, version, iri, rows))
+    else:
+        body = render_template("resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind)
+    return Response(body, status=200, content_type="text/html; charset=utf-8")
+
+
+def _decorate(response: Response) -> Response:
+    """Vary and Link headers that make the negotiation visible to clients and caches."""
+    response.headers["Vary"] = "Accept"
+    links = [
+        f'<{request.base_url}?format={name}>; rel="alternate"; type="{fmt.media_type}"'
+        for name, fmt in ALTERNATES
+    ]
+    links.append(f'<{request.base_url}?format=html>; rel="alternate"; type="text/html"')
+    response.headers["Link"] = ", ".join(links)
+    return response

@@ -1,0 +1,103 @@
+"""Pages for people (query UI, browse, statistics) and the small service routes (/health, /void)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request
+
+from medkg_server import catalogue, charts, describe, queries
+from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.state import ServerState, state
+
+bp = Blueprint("pages", __name__)
+# The README's example questions live in data/example-queries/*.rq; until that folder exists the
+# server falls back to the few it ships.
+BUILTIN_EXAMPLES = Path(__file__).with_name("static") / "examples"
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    title: str
+    query: str
+
+
+def example_queries(st: ServerState) -> list[Example]:
+    """Example queries: data/example-queries/*.rq when present, else the built-in ones.
+
+    A file's first comment line (`# ...`) is its title; otherwise its name is.
+    """
+    folder = st.settings.core.data_dir / "example-queries"
+    if not folder.is_dir() or not any(folder.glob("*.rq")):
+        folder = BUILTIN_EXAMPLES
+    examples = []
+    for path in sorted(folder.glob("*.rq")):
+        text = path.read_text(encoding="utf-8")
+        first = text.lstrip().splitlines()[0] if text.strip() else ""
+        title = first.lstrip("#").strip() if first.startswith("#") else path.stem.replace("-", " ")
+        examples.append(Example(path.stem, title, text))
+    return examples
+
+
+@bp.route("/")
+def index() -> str:
+    st = state()
+    return render_template("index.html", examples=example_queries(st))
+
+
+@bp.route("/health")
+def health() -> Response:
+    """Liveness: the process answers; says whether a store version is published."""
+    version = state().version()
+    body = {"status": "ok", "store_version": version.name if version else None}
+    return Response(_json(body), status=200, content_type="application/json")
+
+
+@bp.route("/browse")
+def browse() -> Response:
+    st = state()
+    version = st.version()
+    if version is None:
+        return plain_error(503, "the store has not been built yet")
+    try:
+        selection = catalogue.read_selection(st, request.args)
+    except queries.BadValue as exc:
+        return plain_error(400, str(exc))
+    etag = etag_for(version, "browse", request.query_string)
+    if not_modified(request, etag, version):
+        return with_validators(Response(status=304), etag, version)
+    view = catalogue.browse(st, version.name, selection)
+    body = render_template("browse.html", v=view)
+    return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
+
+
+@bp.route("/stats")
+def stats() -> Response:
+    st = state()
+    version = st.version()
+    if version is None:
+        return plain_error(503, "the store has not been built yet")
+    etag = etag_for(version, "stats")
+    if not_modified(request, etag, version):
+        return with_validators(Response(status=304), etag, version)
+    data = catalogue.statistics(st, version.name)
+    chart_list = [
+        ("Datasets per imaging modality", charts.bar_chart(data["modality"])),
+        ("Datasets per organ system", charts.bar_chart(data["organ_system"])),
+        ("Datasets per year", charts.bar_chart(data["year"])),
+    ]
+    body = render_template("stats.html", totals=data["totals"], charts=chart_list)
+    return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
+
+
+@bp.route("/void")
+@bp.route("/.well-known/void")
+def void() -> Response:
+    return describe.void_response(state())
+
+
+def _json(value: object) -> str:
+    return json.dumps(value) + "\n"

@@ -1,0 +1,133 @@
+"""Server settings: the web layer's configuration on top of medkg.config.Settings.
+
+Each value comes, in order of precedence, from the `config` dict given to `create_app`, from a
+`MEDKG_<NAME>` environment variable (read with Flask's `from_prefixed_env`, so `MEDKG_ROW_CAP=500`
+arrives as the integer 500), then from the default below.
+
+| key                   | default   | meaning                                                         |
+|-----------------------|-----------|-----------------------------------------------------------------|
+| STORE                 | medkg's   | store folder (else medkg.config's MEDKG_STORE / default)        |
+| HOST, PORT            | 127.0.0.1, 8000 | where `serve` listens                                     |
+| WORKERS, THREADS      | 2, 8      | gunicorn worker processes and threads per worker                |
+| EXECUTORS             | 2         | query child processes per worker (each can be killed)           |
+| QUERY_TIMEOUT         | medkg's (30 s) | default time limit of one query, in seconds               |
+| MAX_QUERY_TIMEOUT     | 120       | the most a client may ask for with the `timeout` parameter      |
+| ROW_CAP               | 100000    | most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in an answer |
+| MAX_REQUEST_BYTES     | 1048576   | largest request body or query string accepted                   |
+| CACHE_ENTRIES         | 512       | result cache size per worker (0 turns the cache off)            |
+| CACHE_MAX_BYTES       | 4194304   | largest single answer kept in the cache                         |
+| UPDATE_TOKEN          | unset     | bearer token; SPARQL Update is off unless it is set             |
+| FEDERATION_ALLOW      | empty     | IRI prefixes SERVICE and LOAD may reach (comma separated)       |
+| CORS_ORIGINS          | *         | origins allowed to read cross-origin (comma separated, or *)    |
+| LD_PREFIX             | /         | the server path that the base IRI maps to                       |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medkg.config import ConfigError, Settings, load_settings
+
+DEFAULTS: dict[str, Any] = {
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+    "WORKERS": 2,
+    "THREADS": 8,
+    "EXECUTORS": 2,
+    "MAX_QUERY_TIMEOUT": 120.0,
+    "ROW_CAP": 100_000,
+    "MAX_REQUEST_BYTES": 1 << 20,
+    "CACHE_ENTRIES": 512,
+    "CACHE_MAX_BYTES": 4 << 20,
+    "UPDATE_TOKEN": "",
+    "FEDERATION_ALLOW": "",
+    "CORS_ORIGINS": "*",
+    "LD_PREFIX": "/",
+}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the web application needs, resolved and checked."""
+
+    core: Settings
+    host: str
+    port: int
+    workers: int
+    threads: int
+    executors: int
+    query_timeout: float
+    max_query_timeout: float
+    row_cap: int
+    max_request_bytes: int
+    cache_entries: int
+    cache_max_bytes: int
+    update_token: str
+    federation_allow: tuple[str, ...]
+    cors_origins: tuple[str, ...]
+    ld_prefix: str
+
+    @property
+    def store(self) -> Path:
+        return self.core.store
+
+    @property
+    def base(self) -> str:
+        return self.core.base
+
+    @property
+    def update_enabled(self) -> bool:
+        return bool(self.update_token)
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = str(value).split(",")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _positive(name: str, value: Any, kind: type) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"MEDKG_{name}={value!r} is not a {kind.__name__}") from None
+    if number < 0 or (number == 0 and name not in ("CACHE_ENTRIES",)):
+        raise ConfigError(f"MEDKG_{name} must be positive, got {value!r}")
+    return number
+
+
+def resolve(values: Mapping[str, Any], core: Settings | None = None) -> ServerSettings:
+    """Build ServerSettings from a flat mapping of the keys above (missing keys take defaults)."""
+    merged = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    if core is None:
+        core = load_settings(store=merged.get("STORE") or None)
+    elif merged.get("STORE"):
+        core = core.with_store(merged["STORE"])
+    prefix = str(merged["LD_PREFIX"])
+    if not prefix.startswith("/") or not prefix.endswith("/"):
+        raise ConfigError(f"MEDKG_LD_PREFIX={prefix!r} must start and end with '/'")
+    timeout = _positive("QUERY_TIMEOUT", merged.get("QUERY_TIMEOUT", core.query_timeout), float)
+    max_timeout = max(_positive("MAX_QUERY_TIMEOUT", merged["MAX_QUERY_TIMEOUT"], float), timeout)
+    return ServerSettings(
+        core=core,
+        host=str(merged["HOST"]),
+        port=_positive("PORT", merged["PORT"], int),
+        workers=_positive("WORKERS", merged["WORKERS"], int),
+        threads=_positive("THREADS", merged["THREADS"], int),
+        executors=_positive("EXECUTORS", merged["EXECUTORS"], int),
+        query_timeout=timeout,
+        max_query_timeout=max_timeout,
+        row_cap=_positive("ROW_CAP", merged["ROW_CAP"], int),
+        max_request_bytes=_positive("MAX_REQUEST_BYTES", merged["MAX_REQUEST_BYTES"], int),
+        cache_entries=_positive("CACHE_ENTRIES", merged["CACHE_ENTRIES"], int),
+        cache_max_bytes=_positive("CACHE_MAX_BYTES", merged["CACHE_MAX_BYTES"], int),
+        update_token=str(merged["UPDATE_TOKEN"] or ""),
+        federation_allow=_as_list(merged["FEDERATION_ALLOW"]),
+        cors_origins=_as_list(merged["CORS_ORIGINS"]),
+        ld_prefix=prefix,
+    )

@@ -1,0 +1,140 @@
+"""The SPARQL 1.1 Protocol endpoint: /sparql (query and update), /query and /update.
+
+Default dataset: with no `default-graph-uri` / `named-graph-uri`, the default graph is the union
+of all named graphs (graph/ontology, graph/vocabulary, graph/catalogue, graph/source/<id>) and
+`GRAPH` reaches each named graph. With protocol dataset parameters, exactly the graphs they name
+make up the dataset (they override FROM / FROM NAMED in the query).
+
+Answers are evaluated to completion (within the time limit) before any byte is sent, so a client
+never receives a 200 whose body breaks off; a timeout is a 503 with a clear message.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, request
+
+from medkg_server import describe, formats
+from medkg_server.executor import ExecutorBusy, ExecutorError, JobFailed, QueryTimeout
+from medkg_server.guard import ForbiddenTarget, check_query, check_update
+from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.protocol import Operation, ProtocolError, parse_request
+from medkg_server.state import ServerState, state
+from medkg_server.worker import Job, Outcome
+
+bp = Blueprint("sparql", __name__)
+METHODS = ["GET", "POST"]
+JOB_STATUS = {"syntax": 400, "evaluation": 400, "not_acceptable": 406, "store": 503}
+
+
+@bp.route("/sparql", methods=METHODS, strict_slashes=False)
+def sparql() -> Response:
+    return _handle(("query", "update"))
+
+
+@bp.route("/query", methods=METHODS)
+def query_only() -> Response:
+    return _handle(("query",))
+
+
+@bp.route("/update", methods=["POST"])
+def update_only() -> Response:
+    return _handle(("update",))
+
+
+def _handle(allow: tuple[str, ...]) -> Response:
+    st = state()
+    try:
+        operation = parse_request(request, allow, st.settings.max_request_bytes)
+        if operation.kind == "none":
+            return describe.service_description_response(st)
+        if operation.kind == "update":
+            return _update(st, operation)
+        return _query(st, operation)
+    except ProtocolError as exc:
+        return plain_error(exc.status, exc.message, exc.headers)
+    except ForbiddenTarget as exc:
+        return plain_error(403, str(exc))
+    except QueryTimeout as exc:
+        return plain_error(503, str(exc), {"Retry-After": "5"})
+    except ExecutorBusy as exc:
+        return plain_error(503, str(exc), {"Retry-After": "5"})
+    except JobFailed as exc:
+        prefix = "SPARQL syntax error: " if exc.kind == "syntax" else ""
+        return plain_error(JOB_STATUS.get(exc.kind, 500), prefix + str(exc))
+    except ExecutorError as exc:
+        return plain_error(503, str(exc))
+
+
+def _timeout(st: ServerState, operation: Operation) -> float:
+    wanted = operation.timeout or st.settings.query_timeout
+    return min(wanted, st.settings.max_query_timeout)
+
+
+def _query(st: ServerState, operation: Operation) -> Response:
+    choice = formats.negotiate(request.accept_mimetypes, list(operation.format_values))
+    if choice.tabular is None and choice.graph is None:
+        raise ProtocolError(
+            406,
+            "no acceptable result format: SELECT/ASK answer in SPARQL JSON, XML, CSV or TSV; "
+            "CONSTRUCT/DESCRIBE in Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads",
+        )
+    version = st.version()
+    if version is None:
+        raise ProtocolError(503, "the store has not been built yet")
+    timeout = _timeout(st, operation)
+    job = Job(
+        text=operation.text,
+        operation="query",
+        tabular_format=choice.tabular.key if choice.tabular else None,
+        graph_format=choice.graph.key if choice.graph else None,
+        row_cap=st.settings.row_cap,
+        base_iri=st.settings.base,
+        default_graphs=operation.default_graphs,
+        named_graphs=operation.named_graphs,
+        prefixes=describe.output_prefixes(st),
+    )
+    etag = etag_for(version, job)
+    if not_modified(request, etag, version):
+        return with_validators(Response(status=304), etag, version)
+    check_query(operation.text, st.settings.federation_allow, st.settings.base)
+    outcome = st.run(job, version.name, timeout)
+    return with_validators(_answer(outcome), etag, version)
+
+
+def _answer(outcome: Outcome) -> Response:
+    fmt = formats.BY_KEY[outcome.format_key or "json"]
+    response = Response(outcome.body, status=200)
+    response.headers["Content-Type"] = fmt.content_type
+    response.headers["Vary"] = "Accept"
+    response.headers["X-MedKG-Rows"] = str(outcome.rows)
+    if outcome.truncated:
+        # The answer was cut at the row cap: say so in a header, as clients cannot tell otherwise.
+        response.headers["X-MedKG-Truncated"] = "true"
+        response.headers["Warning"] = f'199 medkg "result truncated to {outcome.rows} rows"'
+    return response
+
+
+def _update(st: ServerState, operation: Operation) -> Response:
+    if not st.settings.update_enabled:
+        raise ProtocolError(403, "SPARQL Update is disabled on this server (read-only)")
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {st.settings.update_token}"
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise ProtocolError(
+            401, "SPARQL Update needs the server's bearer token", {"WWW-Authenticate": "Bearer"}
+        )
+    if operation.default_graphs or operation.named_graphs or _using_graphs():
+        raise ProtocolError(400, "dataset parameters are not supported for updates")
+    check_update(operation.text, st.settings.federation_allow, st.settings.base)
+    job = Job(operation.text, "update", None, None, 0, base_iri=st.settings.base)
+    outcome = st.run(job, "", _timeout(st, operation))
+    response = plain_error(200, f"update applied; store version {outcome.version}")
+    response.headers["X-MedKG-Store-Version"] = outcome.version or ""
+    return response
+
+
+def _using_graphs() -> bool:
+    names = ("using-graph-uri", "using-named-graph-uri")
+    return any(request.args.getlist(n) or request.form.getlist(n) for n in names)

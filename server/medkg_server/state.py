@@ -1,0 +1,79 @@
+"""The per-process server state: settings, the query pool, the answer cache, the store version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from medkg import store as medkg_store
+from medkg.namespaces import Namespaces
+from medkg_server.cache import LRUCache
+from medkg_server.executor import Executor
+from medkg_server.settings import ServerSettings
+from medkg_server.worker import Job, Outcome
+
+EXTENSION = "medkg"
+
+
+@dataclass(frozen=True)
+class StoreVersion:
+    """The published store version and when it was published (for ETag / Last-Modified)."""
+
+    name: str
+    published: datetime
+
+
+@dataclass
+class ServerState:
+    """What every request handler of one process shares."""
+
+    settings: ServerSettings
+    executor: Executor
+    cache: LRUCache[Outcome]
+    ns: Namespaces
+    memo: LRUCache[Any] = field(default_factory=lambda: LRUCache(64, 1 << 30))
+
+    @classmethod
+    def create(cls, settings: ServerSettings) -> "ServerState":
+        return cls(
+            settings=settings,
+            executor=Executor(settings.store, settings.executors),
+            cache=LRUCache(settings.cache_entries, settings.cache_max_bytes),
+            ns=Namespaces(settings.base),
+        )
+
+    def version(self) -> StoreVersion | None:
+        """The version now published, or None when the store has never been built."""
+        target = medkg_store.current_version_dir(Path(self.settings.store))
+        if target is None:
+            return None
+        mtime = target.stat().st_mtime
+        return StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=timezone.utc))
+
+    def run(self, job: Job, version: str, timeout: float | None = None) -> Outcome:
+        """Run a query job through the cache and the pool; updates bypass the cache."""
+        key = (version, job)
+        if job.operation == "query":
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        outcome = self.executor.run(job, timeout or self.settings.query_timeout)
+        if job.operation == "query":
+            self.cache.put(key, outcome, len(outcome.body))
+        return outcome
+
+    def select(self, text: str, version: str) -> list[dict[str, dict[str, str]]]:
+        """Run a SELECT for a page and return its SPARQL JSON bindings."""
+        job = Job(text, "query", "json", None, self.settings.row_cap, base_iri=self.settings.base)
+        outcome = self.run(job, version)
+        return json.loads(outcome.body)["results"]["bindings"]
+
+
+def state() -> ServerState:
+    """The state of the running application."""
+    return current_app.extensions[EXTENSION]

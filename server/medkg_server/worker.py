@@ -1,0 +1,212 @@
+"""The query child process: opens the store read-only, runs one job at a time, serialises answers.
+
+It runs in its own process so that the parent can kill it when a query overruns its time limit
+(pyoxigraph cannot cancel a query). It never imports Flask. The parent sends a `Job` over a pipe
+and gets back `("ok", Outcome)` or `(error kind, message)`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+from dataclasses import dataclass
+from itertools import islice
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from medkg import store as medkg_store
+
+RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+RDF_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "trig": ox.RdfFormat.TRIG,
+    "nquads": ox.RdfFormat.N_QUADS,
+}
+QUAD_ONLY = {"trig", "nquads"}
+PARENT_CHECK_SECONDS = 1.0
+UPDATE_LOCK = ".update.lock"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query or update, with everything the child needs to answer it."""
+
+    text: str
+    operation: str  # "query" or "update"
+    tabular_format: str | None
+    graph_format: str | None
+    row_cap: int
+    base_iri: str | None = None
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    prefixes: tuple[tuple[str, str], ...] = ()  # for Turtle/TriG/RDF-XML output only
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished job: the answer's form ("solutions", "boolean", "graph", "update") and bytes."""
+
+    form: str
+    body: bytes
+    format_key: str | None
+    rows: int = 0
+    truncated: bool = False
+    version: str | None = None
+
+
+class NotAcceptable(Exception):
+    """The query's form has no format the client accepts."""
+
+
+def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
+    """Serve jobs from `conn` until the pipe closes or the parent process is gone."""
+    state = _StoreState(Path(store_dir))
+    while True:
+        if not conn.poll(PARENT_CHECK_SECONDS):
+            if os.getppid() != parent_pid:
+                return
+            continue
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_answer(state, job))
+
+
+def _answer(state: "_StoreState", job: Job) -> tuple[str, object]:
+    try:
+        if job.operation == "update":
+            return "ok", run_update(state.store_dir, job)
+        return "ok", run_query(state.current(), job, state.version)
+    except SyntaxError as exc:
+        return "syntax", str(exc)
+    except NotAcceptable as exc:
+        return "not_acceptable", str(exc)
+    except medkg_store.StoreError as exc:
+        return "store", str(exc)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        # pyoxigraph raises OSError for evaluation failures (e.g. SERVICE) and ValueError for
+        # bad arguments; the message is the engine's own, never a stack trace.
+        return "evaluation", str(exc)
+
+
+class _StoreState:
+    """The open read-only store, reopened when a new version is published."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = store_dir
+        self.version: str | None = None
+        self._store: ox.Store | None = None
+
+    def current(self) -> ox.Store:
+        version = medkg_store.current_version(self.store_dir)
+        if self._store is None or version != self.version:
+            self._store = medkg_store.open_read_only(self.store_dir)
+            self.version = version
+        return self._store
+
+
+def _graphs(names: tuple[str, ...] | None) -> list[ox.NamedNode] | None:
+    return None if names is None else [ox.NamedNode(n) for n in names]
+
+
+def run_query(db: ox.Store, job: Job, version: str | None = None) -> Outcome:
+    """Evaluate a query and serialise at most `job.row_cap` rows or triples."""
+    kwargs: dict[str, object] = {"base_iri": job.base_iri}
+    if job.default_graphs is None and job.named_graphs is None:
+        kwargs["use_default_graph_as_union"] = True
+    else:
+        # Protocol dataset parameters replace FROM / FROM NAMED (SPARQL 1.1 Protocol 2.1.4).
+        # A missing half means "no graphs" there, except that an empty default graph stays empty.
+        kwargs["default_graph"] = _graphs(job.default_graphs) or []
+        kwargs["named_graphs"] = _graphs(job.named_graphs) or []
+    result = db.query(job.text, **kwargs)
+    if isinstance(result, ox.QueryBoolean):
+        return _boolean(result, job, version)
+    if isinstance(result, ox.QuerySolutions):
+        return _solutions(result, job, version)
+    return _triples(result, job, version)
+
+
+def _boolean(result: ox.QueryBoolean, job: Job, version: str | None) -> Outcome:
+    if job.tabular_format is None:
+        raise NotAcceptable("an ASK query answers in SPARQL JSON, XML, CSV or TSV")
+    body = result.serialize(format=RESULT_FORMATS[job.tabular_format])
+    return Outcome("boolean", body, job.tabular_format, rows=1, version=version)
+
+
+def _solutions(result: ox.QuerySolutions, job: Job, version: str | None) -> Outcome:
+    """Rows pass through TSV (terms in N-Triples syntax) so the capped list can be re-serialised."""
+    if job.tabular_format is None:
+        raise NotAcceptable("a SELECT query answers in SPARQL JSON, XML, CSV or TSV")
+    variables = result.variables
+    rows = list(islice(result, job.row_cap + 1))
+    truncated = len(rows) > job.row_cap
+    rows = rows[: job.row_cap]
+    lines = ["\t".join(str(v) for v in variables)]
+    for row in rows:
+        lines.append("\t".join("" if row[v] is None else str(row[v]) for v in variables))
+    tsv = ("\n".join(lines) + "\n").encode("utf-8")
+    if job.tabular_format == "tsv":
+        body = tsv
+    else:
+        capped = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+        body = capped.serialize(format=RESULT_FORMATS[job.tabular_format])
+    return Outcome("solutions", body, job.tabular_format, len(rows), truncated, version)
+
+
+def _triples(result: ox.QueryTriples, job: Job, version: str | None) -> Outcome:
+    if job.graph_format is None:
+        raise NotAcceptable("a CONSTRUCT or DESCRIBE query answers in an RDF format")
+    triples = list(islice(result, job.row_cap + 1))
+    truncated = len(triples) > job.row_cap
+    triples = triples[: job.row_cap]
+    items: list[ox.Triple] | list[ox.Quad] = triples
+    if job.graph_format in QUAD_ONLY:
+        items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
+    body = serialize_rdf(items, job.graph_format, dict(job.prefixes))
+    return Outcome("graph", body, job.graph_format, len(triples), truncated, version)
+
+
+def serialize_rdf(items: list, format_key: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """Serialise triples or quads; prefixes only for the formats that use them."""
+    fmt = RDF_FORMATS[format_key]
+    if format_key in ("turtle", "trig", "rdfxml") and prefixes:
+        return ox.serialize(items, format=fmt, prefixes=prefixes)
+    return ox.serialize(items, format=fmt)
+
+
+def run_update(store_dir: Path, job: Job) -> Outcome:
+    """Apply an update by publishing a new store version: copy, update the copy, swap it in.
+
+    The published store is opened read-only by every reader, so an update never writes to it in
+    place; a file lock serialises concurrent updates so none is lost.
+    """
+    store_dir.mkdir(parents=True, exist_ok=True)
+    with open(store_dir / UPDATE_LOCK, "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        staged = medkg_store.StagedVersion(store_dir)
+        try:
+            if medkg_store.exists(store_dir):
+                dump = io.BytesIO()
+                medkg_store.open_read_only(store_dir).dump(dump, format=ox.RdfFormat.N_QUADS)
+                staged.load_nquads(dump.getvalue())
+            staged.db.update(job.text, base_iri=job.base_iri)
+        except BaseException:
+            staged.abandon()
+            raise
+        report = dict(medkg_store.read_report(store_dir) or {})
+        report["updated_by_sparql"] = True
+        final = staged.publish(report)
+    return Outcome("update", b"", None, version=final.name)
