@@ -1,0 +1,182 @@
+"""Load the built graph into another SPARQL store (Fuseki, GraphDB, Virtuoso, Oxigraph ...).
+
+Each named graph medkg owns (`<base>graph/...`) is replaced on the target through the SPARQL 1.1
+Graph Store HTTP Protocol: PUT of the first batch (which replaces the graph), POST of the next
+ones (which add to it). With `graph=IRI`, the union of all medkg graphs goes into that one graph
+instead. Where the target answers that it has no Graph Store endpoint at the URL (404, 405, 415
+or 501 to the first PUT), medkg falls back to SPARQL Update at the same URL: DROP SILENT GRAPH,
+then INSERT DATA in batches. Either way, pushing twice leaves the same data, and no other graph of
+the target is ever named in a request.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from medkg.config import Settings
+from medkg.store import StoreError, open_read_only
+
+GSP = "graph-store"
+UPDATE = "sparql-update"
+NO_GSP_STATUSES = (404, 405, 415, 501)
+REQUEST_TIMEOUT = 300.0
+N_TRIPLES = "application/n-triples"
+
+
+class PushError(Exception):
+    """A push failed: which graph, which URL, the HTTP status and what the server said."""
+
+
+@dataclass
+class GraphPush:
+    graph: str
+    triples: int
+    method: str
+
+
+@dataclass
+class PushReport:
+    """What one push did, graph by graph."""
+
+    endpoint: str
+    graphs: list[GraphPush] = field(default_factory=list)
+
+    @property
+    def triples(self) -> int:
+        return sum(g.triples for g in self.graphs)
+
+    @property
+    def methods(self) -> set[str]:
+        return {g.method for g in self.graphs}
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    token: str | None
+
+    def send(self, method: str, url: str, body: bytes, content_type: str, graph: str) -> None:
+        request = urllib.request.Request(url, data=body, method=method)
+        request.add_header("Content-Type", content_type)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            message = exc.read().decode("utf-8", "replace").strip()[:500]
+            raise _HttpFailure(exc.code, message, graph, url) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise PushError(f"cannot reach {url} while pushing graph <{graph}>: {reason}") from None
+
+
+class _HttpFailure(PushError):
+    def __init__(self, status: int, message: str, graph: str, url: str) -> None:
+        super().__init__(
+            f"pushing graph <{graph}> to {url} failed: HTTP {status}: {message or '(no message)'}"
+        )
+        self.status = status
+
+
+def owned_graphs(store: ox.Store, settings: Settings) -> list[str]:
+    """The named graphs of the store that medkg owns, sorted."""
+    prefix = f"{settings.base}graph/"
+    names = (g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+    return sorted(name for name in names if name.startswith(prefix))
+
+
+def _batches(triples: Iterator[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:
+    batch: list[ox.Triple] = []
+    for triple in triples:
+        batch.append(triple)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ntriples(batch: list[ox.Triple]) -> bytes:
+    return ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES) or b""
+
+
+def _gsp_url(endpoint: str, graph: str) -> str:
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urllib.parse.urlencode({'graph': graph})}"
+
+
+def _push_gsp(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> None:
+    url = _gsp_url(target.url, graph)
+    # an empty PUT still replaces (empties) the graph, so a shrunken graph never keeps old triples
+    target.send("PUT", url, _ntriples(batches[0]) if batches else b"", N_TRIPLES, graph)
+    for batch in batches[1:]:
+        target.send("POST", url, _ntriples(batch), N_TRIPLES, graph)
+
+
+def _push_update(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> None:
+    target.send("POST", target.url, f"DROP SILENT GRAPH <{graph}>".encode(), "application/sparql-update", graph)
+    for batch in batches:
+        body = b"INSERT DATA { GRAPH <" + graph.encode() + b"> {\n" + _ntriples(batch) + b"} }"
+        target.send("POST", target.url, body, "application/sparql-update", graph)
+
+
+def _plan(store: ox.Store, settings: Settings, graph: str | None) -> list[tuple[str, Iterator[ox.Triple]]]:
+    """(target graph, its triples) for each graph to push."""
+    owned = owned_graphs(store, settings)
+    if graph is None:
+        return [(name, (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(name))))
+                for name in owned]  # fmt: skip
+    return [(graph, _union(store, owned))]
+
+
+def _union(store: ox.Store, graphs: list[str]) -> Iterator[ox.Triple]:
+    seen: set[ox.Triple] = set()
+    for name in graphs:
+        for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(name)):
+            if quad.triple not in seen:
+                seen.add(quad.triple)
+                yield quad.triple
+
+
+def push(
+    settings: Settings,
+    endpoint: str,
+    graph: str | None = None,
+    token: str | None = None,
+    batch_triples: int = 50_000,
+    quiet: bool = False,
+) -> PushReport:
+    """Replace medkg's graphs on the store at `endpoint` (Graph Store Protocol, else SPARQL Update)."""
+    from tqdm import tqdm
+
+    if batch_triples < 1:
+        raise PushError(f"batch size must be positive, got {batch_triples}")
+    if not endpoint.startswith(("http://", "https://")):
+        raise PushError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    try:
+        store = open_read_only(settings.store)
+    except StoreError as exc:
+        raise PushError(str(exc)) from None
+    target = _Target(endpoint, token)
+    report = PushReport(endpoint)
+    method = GSP
+    for name, triples in tqdm(_plan(store, settings, graph), desc="push", unit="graph", disable=quiet):
+        batches = list(_batches(triples, batch_triples))
+        if method == GSP:
+            try:
+                _push_gsp(target, name, batches)
+            except _HttpFailure as failure:
+                if report.graphs or failure.status not in NO_GSP_STATUSES:
+                    raise
+                method = UPDATE  # the first graph tells whether the URL speaks GSP
+        if method == UPDATE:
+            _push_update(target, name, batches)
+        report.graphs.append(GraphPush(name, sum(len(b) for b in batches), method))
+    return report
