@@ -1,0 +1,83 @@
+"""Remote queries against a real `oxigraph serve` give the same output as the local `medkg query`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medkg.config import Settings
+from medkg.namespaces import Namespaces
+from medkg.push import push
+from medkg.query import run, write
+from medkg.remote import RemoteError, query, with_default_prefixes
+from medkg.store import open_read_only
+from test_push import Server, _free_port, fixture_settings, oxigraph_server  # noqa: F401 (fixtures)
+
+SELECT = """SELECT ?d ?title WHERE { GRAPH ?g { ?d a mkg:Dataset ; dcterms:title ?title } } ORDER BY ?d"""
+ASK = """ASK { GRAPH ?g { ?d mkg:organ <https://w3id.org/medkg/anatomy/breast> } }"""
+CONSTRUCT = """CONSTRUCT { ?d dcterms:title ?t } WHERE { GRAPH ?g { ?d a mkg:Dataset ; dcterms:title ?t } }"""
+
+
+@pytest.fixture()
+def loaded(oxigraph_server: Server, fixture_settings: Settings) -> tuple[str, Settings]:  # noqa: F811
+    push(fixture_settings, f"{oxigraph_server.url}/store", quiet=True)
+    return f"{oxigraph_server.url}/query", fixture_settings
+
+
+def _local(settings: Settings, text: str, fmt: str) -> str:
+    store = open_read_only(settings.store)
+    return write(run(store, text, Namespaces(settings.base)), fmt)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv", "table"])
+def test_select_matches_the_local_output(loaded: tuple[str, Settings], fmt: str) -> None:
+    endpoint, settings = loaded
+    assert query(endpoint, SELECT, fmt) == _local(settings, SELECT, fmt)
+
+
+def test_select_json_holds_the_datasets(loaded: tuple[str, Settings]) -> None:
+    endpoint, _ = loaded
+    bindings = json.loads(query(endpoint, SELECT, "json"))["results"]["bindings"]
+    assert [b["title"]["value"] for b in bindings] == ["BACH", "CAMELYON16", "PANDA", "Tiny Nuclei"]
+
+
+def test_ask(loaded: tuple[str, Settings]) -> None:
+    endpoint, _ = loaded
+    assert query(endpoint, ASK, "table") == "true"
+    assert json.loads(query(endpoint, ASK, "json"))["boolean"] is True
+
+
+@pytest.mark.parametrize("fmt", ["turtle", "ntriples", "jsonld", "xml"])
+def test_construct_in_graph_formats(loaded: tuple[str, Settings], fmt: str) -> None:
+    import rdflib
+    from rdflib.compare import isomorphic
+
+    endpoint, settings = loaded
+    parse_as = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "xml": "xml"}[fmt]
+    remote = rdflib.Graph().parse(data=query(endpoint, CONSTRUCT, fmt), format=parse_as)
+    local = rdflib.Graph().parse(data=_local(settings, CONSTRUCT, fmt), format=parse_as)
+    assert len(remote) == 4 and isomorphic(remote, local)
+
+
+def test_a_format_that_does_not_fit_the_query_is_refused(loaded: tuple[str, Settings]) -> None:
+    endpoint, _ = loaded
+    with pytest.raises(RemoteError, match="cannot be written as turtle"):
+        query(endpoint, SELECT, "turtle")
+
+
+def test_malformed_query_reports_the_server_answer(loaded: tuple[str, Settings]) -> None:
+    endpoint, _ = loaded
+    with pytest.raises(RemoteError, match="refused the query|HTTP 400"):
+        query(endpoint, "SELECT WHERE {", "json")
+
+
+def test_unreachable_endpoint() -> None:
+    with pytest.raises(RemoteError, match="cannot reach"):
+        query(f"http://127.0.0.1:{_free_port()}/query", SELECT, "json", timeout=5)
+
+
+def test_declared_prefixes_are_not_redeclared() -> None:
+    text = with_default_prefixes("PREFIX mkg: <http://example.org/> SELECT * WHERE { ?s ?p ?o }")
+    assert text.count("PREFIX mkg:") == 1
+    assert "PREFIX dcat: <http://www.w3.org/ns/dcat#>" in text
