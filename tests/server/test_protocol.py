@@ -1,0 +1,232 @@
+"""SPARQL 1.1 Protocol behaviour of the real server, driven with plain HTTP (requests)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+import requests
+
+SELECT_DATASETS = (
+    "PREFIX mkg: <https://w3id.org/medkg/ontology#> "
+    "SELECT ?d WHERE { ?d a mkg:Dataset } ORDER BY ?d"
+)
+CONSTRUCT_TITLES = (
+    "PREFIX dcterms: <http://purl.org/dc/terms/> PREFIX mkg: <https://w3id.org/medkg/ontology#> "
+    "CONSTRUCT { ?d dcterms:title ?t } WHERE { ?d a mkg:Dataset ; dcterms:title ?t }"
+)
+DATASETS = [
+    "https://w3id.org/medkg/dataset/breast-ct",
+    "https://w3id.org/medkg/dataset/camelyon16",
+    "https://w3id.org/medkg/dataset/tricky",
+]
+
+
+def sparql(server, **kwargs) -> requests.Response:
+    method = kwargs.pop("method", "GET")
+    return requests.request(method, server.url + "/sparql", timeout=30, **kwargs)
+
+
+def test_get_select_defaults_to_sparql_json_over_the_union_graph(server):
+    answer = sparql(server, params={"query": SELECT_DATASETS})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/sparql-results+json; charset=utf-8"
+    rows = answer.json()["results"]["bindings"]
+    assert [r["d"]["value"] for r in rows] == DATASETS
+
+
+def test_post_form_and_post_direct_give_the_same_answer(server):
+    form = sparql(server, method="POST", data={"query": SELECT_DATASETS})
+    direct = sparql(
+        server, method="POST", data=SELECT_DATASETS.encode("utf-8"),
+        headers={"Content-Type": "application/sparql-query"},
+    )
+    assert form.status_code == direct.status_code == 200
+    assert form.json() == direct.json()
+
+
+def test_form_body_is_decoded_once(server):
+    answer = sparql(server, method="POST", data={"query": 'SELECT ?x { BIND("%41" AS ?x) }'})
+    assert answer.json()["results"]["bindings"][0]["x"]["value"] == "%41"
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("application/sparql-results+xml", "application/sparql-results+xml"),
+        ("text/csv", "text/csv"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("application/json", "application/sparql-results+json"),
+        ("text/csv;q=0.4, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+        ("text/html, */*;q=0.1", "application/sparql-results+json"),
+    ],
+)
+def test_select_content_negotiation_honours_q_values(server, accept, media_type):
+    answer = sparql(server, params={"query": SELECT_DATASETS}, headers={"Accept": accept})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == f"{media_type}; charset=utf-8"
+    assert "Accept" in answer.headers["Vary"]
+
+
+def test_select_bodies_parse_in_each_format(server):
+    xml = sparql(server, params={"query": SELECT_DATASETS, "format": "xml"}).content
+    uris = [e.text for e in ET.fromstring(xml).iter("{http://www.w3.org/2005/sparql-results#}uri")]
+    assert uris == DATASETS
+    text = sparql(server, params={"query": SELECT_DATASETS, "format": "csv"}).text
+    assert [row["d"] for row in csv.DictReader(io.StringIO(text))] == DATASETS
+    tsv = sparql(server, params={"query": SELECT_DATASETS, "format": "tsv"}).text.splitlines()
+    assert tsv[0] == "?d" and tsv[1:] == [f"<{d}>" for d in DATASETS]
+
+
+def test_ask_in_json_and_xml(server):
+    assert sparql(server, params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True
+    xml = sparql(server, params={"query": "ASK { <urn:x> <urn:y> <urn:z> }", "format": "xml"}).text
+    assert "<boolean>false</boolean>" in xml
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type", "rdf_format"),
+    [
+        ("text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
+        ("application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+        ("application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        ("application/trig", "application/trig", ox.RdfFormat.TRIG),
+        ("application/n-quads", "application/n-quads", ox.RdfFormat.N_QUADS),
+    ],
+)
+def test_construct_in_every_rdf_format(server, accept, media_type, rdf_format):
+    answer = sparql(server, params={"query": CONSTRUCT_TITLES}, headers={"Accept": accept})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == f"{media_type}; charset=utf-8"
+    quads = list(ox.parse(answer.content, format=rdf_format))
+    assert sorted(q.subject.value for q in quads) == DATASETS
+
+
+def test_construct_without_accept_is_turtle(server):
+    answer = requests.post(
+        server.url + "/sparql", data=b"CONSTRUCT { <s> <p> 1 } WHERE {}",
+        headers={"Content-Type": "application/sparql-query", "Accept": ""}, timeout=30,
+    )
+    assert answer.headers["Content-Type"].startswith("text/turtle")
+    triples = list(ox.parse(answer.content, format=ox.RdfFormat.TURTLE))
+    assert triples[0].subject.value == "https://w3id.org/medkg/s"
+
+
+def test_syntax_error_is_400_with_position(server):
+    answer = sparql(server, params={"query": "SELECT * WHERE { ?s ?p }"})
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert "syntax error" in answer.text and "1:" in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_unacceptable_format_is_406(server):
+    answer = sparql(server, params={"query": SELECT_DATASETS}, headers={"Accept": "image/png"})
+    assert answer.status_code == 406
+    construct_as_csv = sparql(server, params={"query": CONSTRUCT_TITLES, "format": "csv"})
+    assert construct_as_csv.status_code == 406
+
+
+def test_wrong_content_type_is_415_and_wrong_method_is_405(server):
+    answer = sparql(server, method="POST", data=b"ASK {}", headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415
+    put = sparql(server, method="PUT", params={"query": "ASK {}"})
+    assert put.status_code == 405
+    assert "POST" in put.headers["Allow"]
+
+
+def test_oversized_body_is_413(server):
+    padding = "#" + "x" * 70000 + "\nASK {}"
+    answer = sparql(server, method="POST", data=padding.encode(), headers={"Content-Type": "application/sparql-query"})
+    assert answer.status_code == 413
+
+
+def test_update_is_refused_on_a_read_only_server(server):
+    via_post = sparql(server, method="POST", data={"update": "CLEAR ALL"})
+    assert via_post.status_code == 403
+    via_get = sparql(server, params={"update": "CLEAR ALL"})
+    assert via_get.status_code == 400
+    assert sparql(server, params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True
+
+
+def test_row_cap_truncates_and_says_so(server):
+    query = "SELECT ?n WHERE { VALUES ?a {1 2 3 4 5 6 7 8 9 10 11 12 13 14 15} VALUES ?b {1 2 3 4 5 6 7 8 9 10 11 12 13 14 15} BIND(?a * 100 + ?b AS ?n) }"
+    answer = sparql(server, params={"query": query})
+    assert answer.status_code == 200
+    assert answer.headers["X-MedKG-Truncated"] == "true"
+    assert len(answer.json()["results"]["bindings"]) == 200
+    small = sparql(server, params={"query": SELECT_DATASETS})
+    assert "X-MedKG-Truncated" not in small.headers
+
+
+def test_etag_and_last_modified_give_304(server):
+    first = sparql(server, params={"query": SELECT_DATASETS})
+    etag = first.headers["ETag"]
+    again = sparql(server, params={"query": SELECT_DATASETS}, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    since = sparql(server, params={"query": SELECT_DATASETS}, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+    other = sparql(server, params={"query": SELECT_DATASETS, "format": "xml"}, headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+
+def test_cors_headers_on_queries_and_preflight(server):
+    answer = sparql(server, params={"query": "ASK {}"}, headers={"Origin": "http://elsewhere.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    preflight = requests.options(
+        server.url + "/sparql", timeout=30,
+        headers={"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_service_description_by_conneg(server):
+    answer = requests.get(server.url + "/sparql", headers={"Accept": "text/turtle"}, timeout=30)
+    assert answer.status_code == 200
+    graph = rdflib.Graph().parse(data=answer.content, format="turtle")
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    endpoints = [str(o) for o in graph.objects(None, sd.endpoint)]
+    assert endpoints == [server.url + "/sparql"]
+    names = {str(o) for o in graph.objects(None, sd.name)}
+    assert "https://w3id.org/medkg/graph/catalogue" in names
+    browser = requests.get(server.url + "/sparql", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
+    assert browser.status_code == 303
+
+
+def test_void_has_statistics_and_linksets(server):
+    for path in ("/void", "/.well-known/void"):
+        answer = requests.get(server.url + path, headers={"Accept": "application/n-triples"}, timeout=30)
+        assert answer.status_code == 200
+    void = rdflib.Namespace("http://rdfs.org/ns/void#")
+    graph = rdflib.Graph().parse(data=answer.content, format="nt")
+    catalogue = rdflib.URIRef("https://w3id.org/medkg/catalogue")
+    assert graph.value(catalogue, void.entities).toPython() == 3  # mkg:Dataset instances
+    assert graph.value(catalogue, void.triples).toPython() > 100
+    targets = {str(o) for o in graph.objects(None, void.objectsTarget)}
+    assert "http://purl.obolibrary.org/obo/UBERON_" in targets
+
+
+def test_health_and_access_log(server):
+    answer = requests.get(server.url + "/health", timeout=30)
+    assert answer.json()["status"] == "ok" and answer.json()["store_version"]
+    requests.get(server.url + "/sparql", params={"query": "ASK { <urn:log-marker> ?p ?o }"}, timeout=30)
+    lines = [line for line in server.log.read_text().splitlines() if "log-marker" in line]
+    assert lines and " 200 " in lines[-1] and lines[-1].endswith("ms")
+
+
+def test_error_never_leaks_a_traceback(server):
+    bad_graph = sparql(server, params={"query": "ASK {}", "default-graph-uri": "not an iri"})
+    assert bad_graph.status_code == 400
+    bad_timeout = sparql(server, params={"query": "ASK {}", "timeout": "soon"})
+    assert bad_timeout.status_code == 400
+    for answer in (bad_graph, bad_timeout):
+        assert "Traceback" not in answer.text
+    assert json.loads(requests.get(server.url + "/health", timeout=30).text)["status"] == "ok"
