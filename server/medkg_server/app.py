@@ -10,7 +10,7 @@ from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from medkg_server import linked_data, pages, sparql
-from medkg_server.http import plain_error
+from medkg_server.responses import plain_error
 from medkg_server.settings import ServerSettings, resolve
 from medkg_server.state import EXTENSION, ServerState
 

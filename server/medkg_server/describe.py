@@ -14,7 +14,7 @@ from rdflib.namespace import DCTERMS, RDF, XSD
 
 from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries
-from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, StoreVersion
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")

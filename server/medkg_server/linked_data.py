@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
-from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job
 

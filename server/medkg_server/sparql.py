@@ -1,9 +1,10 @@
 """The SPARQL 1.1 Protocol endpoint: /sparql (query and update), /query and /update.
 
-Default dataset: with no `default-graph-uri` / `named-graph-uri`, the default graph is the union
-of all named graphs (graph/ontology, graph/vocabulary, graph/catalogue, graph/source/<id>) and
-`GRAPH` reaches each named graph. With protocol dataset parameters, exactly the graphs they name
-make up the dataset (they override FROM / FROM NAMED in the query).
+Default dataset: with no `default-graph-uri` / `named-graph-uri` and no FROM / FROM NAMED, the
+default graph is the union of all named graphs (graph/ontology, graph/vocabulary,
+graph/catalogue, graph/source/<id>) and `GRAPH` reaches each named graph. A query's own FROM /
+FROM NAMED build its dataset from the store's graphs (nothing is fetched). Protocol dataset
+parameters, when given, override both (SPARQL 1.1 Protocol, section 2.1.4).
 
 Answers are evaluated to completion (within the time limit) before any byte is sent, so a client
 never receives a 200 whose body breaks off; a timeout is a 503 with a clear message.
@@ -18,8 +19,9 @@ from flask import Blueprint, Response, request
 from medkg_server import describe, formats
 from medkg_server.executor import ExecutorBusy, ExecutorError, JobFailed, QueryTimeout
 from medkg_server.guard import ForbiddenTarget, check_query, check_update
-from medkg_server.http import etag_for, not_modified, plain_error, with_validators
+from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.protocol import Operation, ProtocolError, parse_request
+from medkg_server.query_text import has_dataset_clause
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job, Outcome
 
@@ -94,6 +96,7 @@ def _query(st: ServerState, operation: Operation) -> Response:
         default_graphs=operation.default_graphs,
         named_graphs=operation.named_graphs,
         prefixes=describe.output_prefixes(st),
+        union_default_graph=not has_dataset_clause(operation.text),
     )
     etag = etag_for(version, job)
     if not_modified(request, etag, version):

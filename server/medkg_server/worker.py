@@ -51,6 +51,7 @@ class Job:
     default_graphs: tuple[str, ...] | None = None
     named_graphs: tuple[str, ...] | None = None
     prefixes: tuple[tuple[str, str], ...] = ()  # for Turtle/TriG/RDF-XML output only
+    union_default_graph: bool = True  # False when the query has its own FROM / FROM NAMED
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def run_query(db: ox.Store, job: Job, version: str | None = None) -> Outcome:
     """Evaluate a query and serialise at most `job.row_cap` rows or triples."""
     kwargs: dict[str, object] = {"base_iri": job.base_iri}
     if job.default_graphs is None and job.named_graphs is None:
-        kwargs["use_default_graph_as_union"] = True
+        kwargs["use_default_graph_as_union"] = job.union_default_graph
     else:
         # Protocol dataset parameters replace FROM / FROM NAMED (SPARQL 1.1 Protocol 2.1.4).
         # A missing half means "no graphs" there, except that an empty default graph stays empty.
