@@ -17,9 +17,22 @@ from medkg_server.state import EXTENSION, ServerState
 access_log = logging.getLogger("medkg_server.access")
 error_log = logging.getLogger("medkg_server.error")
 SETTING_KEYS = (
-    "STORE", "HOST", "PORT", "WORKERS", "THREADS", "EXECUTORS", "QUERY_TIMEOUT", "MAX_QUERY_TIMEOUT",
-    "ROW_CAP", "MAX_REQUEST_BYTES", "CACHE_ENTRIES", "CACHE_MAX_BYTES", "UPDATE_TOKEN",
-    "FEDERATION_ALLOW", "CORS_ORIGINS", "LD_PREFIX",
+    "STORE",
+    "HOST",
+    "PORT",
+    "WORKERS",
+    "THREADS",
+    "EXECUTORS",
+    "QUERY_TIMEOUT",
+    "MAX_QUERY_TIMEOUT",
+    "ROW_CAP",
+    "MAX_REQUEST_BYTES",
+    "CACHE_ENTRIES",
+    "CACHE_MAX_BYTES",
+    "UPDATE_TOKEN",
+    "FEDERATION_ALLOW",
+    "CORS_ORIGINS",
+    "LD_PREFIX",
 )
 
 
@@ -45,7 +58,7 @@ def _local_url_function(settings: ServerSettings):  # type: ignore[no-untyped-de
 
     def local_url(iri: str | None) -> str:
         if iri and iri.startswith(settings.base):
-            return settings.ld_prefix + iri[len(settings.base):]
+            return settings.ld_prefix + iri[len(settings.base) :]
         return iri or ""
 
     return local_url
@@ -63,8 +76,12 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
         duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         access_log.info(
             '%s "%s %s" %s %d %.1fms',
-            request.remote_addr, request.method, request.full_path.rstrip("?"),
-            response.status_code, response.calculate_content_length() or 0, duration,
+            request.remote_addr,
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            response.calculate_content_length() or 0,
+            duration,
         )
         return response
 
@@ -100,7 +117,9 @@ def _cors(response: Response, settings: ServerSettings) -> None:
     else:
         return
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type, Authorization, If-None-Match"
+    response.headers["Access-Control-Allow-Headers"] = (
+        "Accept, Content-Type, Authorization, If-None-Match"
+    )
     response.headers["Access-Control-Expose-Headers"] = (
         "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version"
     )

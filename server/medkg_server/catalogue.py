@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,8 +18,15 @@ from medkg_server.state import ServerState
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
 SHORT_PREFIXES = {
-    "rdf": RDF, "rdfs": RDFS, "skos": SKOS, "dcterms": DCTERMS, "dcat": DCAT, "schema": SCHEMA,
-    "prov": PROV, "xsd": XSD, "owl": "http://www.w3.org/2002/07/owl#",
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "skos": SKOS,
+    "dcterms": DCTERMS,
+    "dcat": DCAT,
+    "schema": SCHEMA,
+    "prov": PROV,
+    "xsd": XSD,
+    "owl": "http://www.w3.org/2002/07/owl#",
 }
 
 
@@ -31,7 +38,7 @@ class Facet:
     label: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def _facet_table() -> tuple[dict[str, str], ...]:
     with open(queries.QUERY_DIR / "facets.toml", "rb") as handle:
         return tuple(tomllib.load(handle)["facet"])
@@ -45,14 +52,17 @@ def facets(st: ServerState) -> list[Facet]:
         prefix, _, local = name.partition(":")
         return prefixes[prefix] + local
 
-    return [Facet(f["key"], f["title"], expand(f["property"]), expand(f["label"])) for f in _facet_table()]
+    return [
+        Facet(f["key"], f["title"], expand(f["property"]), expand(f["label"]))
+        for f in _facet_table()
+    ]
 
 
 def curie(st: ServerState, iri: str) -> str:
     """A short display name for a property IRI (mkg:organ, dcterms:title, ...)."""
     for prefix, ns in {"mkg": st.ns.mkg, **SHORT_PREFIXES}.items():
         if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns):]}"
+            return f"{prefix}:{iri[len(ns) :]}"
     return iri
 
 
@@ -110,16 +120,20 @@ def _filters(st: ServerState, selection: Selection, skip: str | None = None) -> 
     parts = []
     for facet in facets(st):
         if facet.key in selection.chosen and facet.key != skip:
-            parts.append(f"?d {queries.iri(facet.property)} {queries.iri(selection.chosen[facet.key])} .")
+            parts.append(
+                f"?d {queries.iri(facet.property)} {queries.iri(selection.chosen[facet.key])} ."
+            )
     if selection.year and skip != "year":
         parts.append(
-            f"?d <{DCTERMS}issued> ?fy . FILTER(STRSTARTS(STR(?fy), {queries.literal(selection.year)}))"
+            f"?d <{DCTERMS}issued> ?fy . "
+            f"FILTER(STRSTARTS(STR(?fy), {queries.literal(selection.year)}))"
         )
     if selection.text:
         needle = queries.literal(selection.text.lower())
         parts.append(
             f"?d <{DCTERMS}title> ?ft . OPTIONAL {{ ?d <{DCTERMS}description> ?fdesc }} "
-            f"FILTER(CONTAINS(LCASE(STR(?ft)), {needle}) || CONTAINS(LCASE(STR(COALESCE(?fdesc, \"\"))), {needle}))"
+            f"FILTER(CONTAINS(LCASE(STR(?ft)), {needle}) || "
+            f'CONTAINS(LCASE(STR(COALESCE(?fdesc, ""))), {needle}))'
         )
     return "\n  ".join(parts)
 
@@ -141,12 +155,16 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
         )
         groups.append(_facet_group(facet.key, facet.title, rows, selection))
     years = st.select(
-        queries.load("facet-years", dataset_class=dataset_class, filters=_filters(st, selection, "year")),
+        queries.load(
+            "facet-years", dataset_class=dataset_class, filters=_filters(st, selection, "year")
+        ),
         version,
     )
     groups.append(_facet_group("year", "Year", years, selection))
     filters = _filters(st, selection)
-    total_rows = st.select(queries.load("browse-total", dataset_class=dataset_class, filters=filters), version)
+    total_rows = st.select(
+        queries.load("browse-total", dataset_class=dataset_class, filters=filters), version
+    )
     datasets = st.select(
         queries.load(
             "browse-datasets",
@@ -162,7 +180,11 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
         "facets": groups,
         "total": total,
         "datasets": [
-            {"iri": value(r, "d"), "title": value(r, "title"), "description": value(r, "description")}
+            {
+                "iri": value(r, "d"),
+                "title": value(r, "title"),
+                "description": value(r, "description"),
+            }
             for r in datasets
         ],
         "page": selection.page,
@@ -176,13 +198,15 @@ def _facet_group(key: str, title: str, rows: list[Binding], selection: Selection
     values = []
     for row in rows:
         raw = value(row, "value") or ""
-        values.append({
-            "value": raw,
-            "label": value(row, "label") or raw.rsplit("/", 1)[-1],
-            "count": int(value(row, "n") or 0),
-            "selected": raw == chosen,
-            "toggle": selection.url_args(**{key: None if raw == chosen else raw}, page=None),
-        })
+        values.append(
+            {
+                "value": raw,
+                "label": value(row, "label") or raw.rsplit("/", 1)[-1],
+                "count": int(value(row, "n") or 0),
+                "selected": raw == chosen,
+                "toggle": selection.url_args(**{key: None if raw == chosen else raw}, page=None),
+            }
+        )
     return {"key": key, "title": title, "values": values}
 
 
@@ -224,11 +248,13 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> di
     """A generic resource page: statements grouped by property, and what points here."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(value(row, "p") or "", []).append({
-            "value": row["o"],
-            "label": value(row, "label"),
-            "graph": value(row, "g"),
-        })
+        grouped.setdefault(value(row, "p") or "", []).append(
+            {
+                "value": row["o"],
+                "label": value(row, "label"),
+                "graph": value(row, "g"),
+            }
+        )
     inbound = st.select(queries.load("resource-inbound", iri=queries.iri(iri)), version)
     return {
         "iri": iri,
@@ -237,7 +263,11 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> di
             {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
         ],
         "inbound": [
-            {"iri": value(r, "s"), "property": curie(st, value(r, "p") or ""), "label": value(r, "label")}
+            {
+                "iri": value(r, "s"),
+                "property": curie(st, value(r, "p") or ""),
+                "label": value(r, "label"),
+            }
             for r in inbound
         ],
     }
@@ -261,8 +291,15 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
         for row in rows:
             if value(row, "p") == prop:
                 text = value(row, "o") or ""
-                seen.setdefault(text, {"value": text, "label": value(row, "label") or text,
-                                       "type": row["o"]["type"], "graphs": []})
+                seen.setdefault(
+                    text,
+                    {
+                        "value": text,
+                        "label": value(row, "label") or text,
+                        "type": row["o"]["type"],
+                        "graphs": [],
+                    },
+                )
                 seen[text]["graphs"].append(value(row, "g"))
         return list(seen.values())
 
@@ -288,17 +325,32 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
         "citation": values(f"{DCTERMS}bibliographicCitation"),
         "mentions": values(term("mentionCount")),
         "counts": [
-            {"value": value(r, "value"), "unit": value(r, "unit"), "text": value(r, "text"), "graph": value(r, "g")}
+            {
+                "value": value(r, "value"),
+                "unit": value(r, "unit"),
+                "text": value(r, "text"),
+                "graph": value(r, "g"),
+            }
             for r in st.select(queries.load("dataset-counts", mkg=mkg, iri=node), version)
         ],
         "entries": [
-            {"entry": value(r, "entry"), "list": value(r, "list"), "list_title": value(r, "listTitle"),
-             "line": value(r, "line"), "section": value(r, "section"), "raw": value(r, "raw")}
+            {
+                "entry": value(r, "entry"),
+                "list": value(r, "list"),
+                "list_title": value(r, "listTitle"),
+                "line": value(r, "line"),
+                "section": value(r, "section"),
+                "raw": value(r, "raw"),
+            }
             for r in st.select(queries.load("dataset-entries", mkg=mkg, iri=node), version)
         ],
         "terms": [
-            {"concept": value(r, "concept"), "concept_label": value(r, "conceptLabel"),
-             "relation": curie(st, value(r, "relation") or ""), "term": value(r, "term")}
+            {
+                "concept": value(r, "concept"),
+                "concept_label": value(r, "conceptLabel"),
+                "relation": curie(st, value(r, "relation") or ""),
+                "term": value(r, "term"),
+            }
             for r in st.select(queries.load("dataset-terms", mkg=mkg, iri=node), version)
         ],
     }

@@ -47,4 +47,6 @@ def bar_chart(series: list[dict[str, Any]]) -> BarChart:
         for index, item in enumerate(shown)
     )
     height = max(len(bars) * (BAR_HEIGHT + GAP), BAR_HEIGHT)
-    return BarChart(bars, LABEL_WIDTH + PLOT_WIDTH + COUNT_WIDTH, height, omitted=len(series) - len(shown))
+    return BarChart(
+        bars, LABEL_WIDTH + PLOT_WIDTH + COUNT_WIDTH, height, omitted=len(series) - len(shown)
+    )

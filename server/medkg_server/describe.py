@@ -75,7 +75,7 @@ def output_prefixes(st: ServerState) -> tuple[tuple[str, str], ...]:
 def namespace_of(iri: str) -> str:
     """An external term's namespace: OBO PURLs up to the `_`, others up to the last # or /."""
     obo = "http://purl.obolibrary.org/obo/"
-    if iri.startswith(obo) and "_" in iri[len(obo):]:
+    if iri.startswith(obo) and "_" in iri[len(obo) :]:
         return iri[: iri.rindex("_") + 1]
     cut = max(iri.rfind("#"), iri.rfind("/"))
     return iri[: cut + 1]
@@ -90,7 +90,9 @@ def statistics(st: ServerState, version: StoreVersion) -> Statistics:
     graphs = st.select(queries.load("void-graphs"), version.name)
     totals = st.select(queries.load("void-totals", mkg=queries.iri(st.ns.mkg)), version.name)[0]
     classes = st.select(queries.load("void-classes"), version.name)
-    links_raw = st.select(queries.load("void-links", base=queries.literal(st.settings.base)), version.name)
+    links_raw = st.select(
+        queries.load("void-links", base=queries.literal(st.settings.base)), version.name
+    )
     links: dict[tuple[str, str], int] = {}
     for row in links_raw:
         key2 = (row["property"]["value"], namespace_of(row["target"]["value"]))
@@ -212,13 +214,17 @@ def _described(st: ServerState, build: str) -> Response:
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
     stats = statistics(st, version)
-    graph = void_graph(st, stats, endpoint) if build == "void" else service_graph(st, stats, endpoint)
+    graph = (
+        void_graph(st, stats, endpoint) if build == "void" else service_graph(st, stats, endpoint)
+    )
     return with_validators(rdf_response(graph, fmt), etag, version)
 
 
 def service_description_response(st: ServerState) -> Response:
     """The service description, or for a browser (HTML preferred) a redirect to the query UI."""
-    wanted = formats.negotiate_graph(request.accept_mimetypes, request.args.getlist("format"), html=True)
+    wanted = formats.negotiate_graph(
+        request.accept_mimetypes, request.args.getlist("format"), html=True
+    )
     if wanted == "html":
         return redirect(url_for("pages.index"), code=303)
     return _described(st, "service")
@@ -226,4 +232,3 @@ def service_description_response(st: ServerState) -> Response:
 
 def void_response(st: ServerState) -> Response:
     return _described(st, "void")
-

@@ -122,7 +122,9 @@ class Choice:
 
     @property
     def key(self) -> str:
-        return f"{self.tabular.key if self.tabular else '-'}/{self.graph.key if self.graph else '-'}"
+        return (
+            f"{self.tabular.key if self.tabular else '-'}/{self.graph.key if self.graph else '-'}"
+        )
 
 
 def _best(accept: MIMEAccept, table: list[tuple[str, Format]]) -> Format | None:
@@ -155,7 +157,9 @@ def negotiate(accept: MIMEAccept, parameter_values: list[str]) -> Choice:
     return Choice(_best(accept, TABULAR_ACCEPT), _best(accept, GRAPH_ACCEPT))
 
 
-def negotiate_graph(accept: MIMEAccept, parameter_values: list[str], html: bool) -> Format | str | None:
+def negotiate_graph(
+    accept: MIMEAccept, parameter_values: list[str], html: bool
+) -> Format | str | None:
     """For RDF documents (pages, VoID, service description): a graph format, "html", or None."""
     named = from_parameter(parameter_values)
     if named is not None:

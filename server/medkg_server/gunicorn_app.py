@@ -44,15 +44,22 @@ def _worker_exit(server: Any, worker: Any) -> None:
         app.extensions[EXTENSION].executor.close()
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None,
-          workers: int | None = None, config: dict[str, Any] | None = None) -> None:
+def serve(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    config: dict[str, Any] | None = None,
+) -> None:
     """Serve the store of `settings` with gunicorn until stopped (blocks)."""
     app_config = {"STORE": str(settings.store), **(config or {})}
     for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             app_config[key] = value
     resolved = resolve(_env_and(app_config), core=settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     options = {
         "bind": f"{resolved.host}:{resolved.port}",
         "workers": resolved.workers,

@@ -20,9 +20,25 @@ from medkg_server.responses import etag_for, not_modified, plain_error, with_val
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job
 
-KINDS = ("dataset", "anatomy", "modality", "stain", "task", "venue", "scheme", "challenge", "source", "graph")
+KINDS = (
+    "dataset",
+    "anatomy",
+    "modality",
+    "stain",
+    "task",
+    "venue",
+    "scheme",
+    "challenge",
+    "source",
+    "graph",
+)
 SINGLETONS = ("ontology", "catalogue")
-ALTERNATES = (("ttl", formats.TURTLE), ("nt", formats.NTRIPLES), ("jsonld", formats.JSONLD), ("rdfxml", formats.RDFXML))
+ALTERNATES = (
+    ("ttl", formats.TURTLE),
+    ("nt", formats.NTRIPLES),
+    ("jsonld", formats.JSONLD),
+    ("rdfxml", formats.RDFXML),
+)
 
 
 def blueprint(prefix: str) -> Blueprint:
@@ -45,9 +61,13 @@ def resource(kind: str, rest: str | None) -> Response:
     version = st.version()
     if version is None:
         return plain_error(503, "the store has not been built yet")
-    wanted = formats.negotiate_graph(request.accept_mimetypes, request.args.getlist("format"), html=True)
+    wanted = formats.negotiate_graph(
+        request.accept_mimetypes, request.args.getlist("format"), html=True
+    )
     if wanted is None:
-        return plain_error(406, "available as HTML, Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads")
+        return plain_error(
+            406, "available as HTML, Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads"
+        )
     key = wanted if isinstance(wanted, str) else wanted.key
     etag = etag_for(version, "ld", iri, key)
     if not_modified(request, etag, version):
@@ -62,9 +82,18 @@ def resource(kind: str, rest: str | None) -> Response:
 def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format) -> Response:
     whole_graph = kind == "graph" or kind == "ontology"
     graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
-    text = queries.load("graph-dump" if whole_graph else "resource-describe", iri=queries.iri(graph_iri))
-    job = Job(text, "query", None, fmt.key, st.settings.row_cap, base_iri=st.settings.base,
-              prefixes=output_prefixes(st))
+    text = queries.load(
+        "graph-dump" if whole_graph else "resource-describe", iri=queries.iri(graph_iri)
+    )
+    job = Job(
+        text,
+        "query",
+        None,
+        fmt.key,
+        st.settings.row_cap,
+        base_iri=st.settings.base,
+        prefixes=output_prefixes(st),
+    )
     outcome = st.run(job, version)
     if outcome.rows == 0:
         abort(404)
@@ -82,7 +111,9 @@ def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
     if kind == "dataset" and rows:
         body = render_template("dataset.html", d=catalogue.dataset(st, version, iri, rows))
     else:
-        body = render_template("resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind)
+        body = render_template(
+            "resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind
+        )
     return Response(body, status=200, content_type="text/html; charset=utf-8")
 
 

@@ -55,7 +55,9 @@ def parse_request(request: Request, allow: tuple[str, ...], max_bytes: int) -> O
         default_graphs=_graphs(params, request.args, "default-graph-uri"),
         named_graphs=_graphs(params, request.args, "named-graph-uri"),
         format_values=tuple(
-            v for name in FORMAT_PARAMETERS for v in params.getlist(name) + request.args.getlist(name)
+            v
+            for name in FORMAT_PARAMETERS
+            for v in params.getlist(name) + request.args.getlist(name)
         ),
         timeout=_timeout(params.get("timeout") or request.args.get("timeout")),
     )
@@ -89,7 +91,9 @@ def _post(request: Request, allow: tuple[str, ...], max_bytes: int) -> tuple[Mul
         raise ProtocolError(400, f"this endpoint does not accept SPARQL {direct} requests")
     for name in ("query", "update"):
         if name in request.args:
-            raise ProtocolError(400, f"a direct POST carries the operation in its body, not in '{name}='")
+            raise ProtocolError(
+                400, f"a direct POST carries the operation in its body, not in '{name}='"
+            )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,7 +6,7 @@ with pyoxigraph's own escaping, so text from a URL can never change a query's sh
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from string import Template
 
@@ -19,7 +19,7 @@ class BadValue(ValueError):
     """A value from a request cannot be used in a query (for example a malformed IRI)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> Template:
     return Template((QUERY_DIR / f"{name}.rq").read_text(encoding="utf-8"))
 

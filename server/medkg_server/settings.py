@@ -4,22 +4,22 @@ Each value comes, in order of precedence, from the `config` dict given to `creat
 `MEDKG_<NAME>` environment variable (read with Flask's `from_prefixed_env`, so `MEDKG_ROW_CAP=500`
 arrives as the integer 500), then from the default below.
 
-| key                   | default   | meaning                                                         |
-|-----------------------|-----------|-----------------------------------------------------------------|
-| STORE                 | medkg's   | store folder (else medkg.config's MEDKG_STORE / default)        |
-| HOST, PORT            | 127.0.0.1, 8000 | where `serve` listens                                     |
-| WORKERS, THREADS      | 2, 8      | gunicorn worker processes and threads per worker                |
-| EXECUTORS             | 2         | query child processes per worker (each can be killed)           |
-| QUERY_TIMEOUT         | medkg's (30 s) | default time limit of one query, in seconds               |
-| MAX_QUERY_TIMEOUT     | 120       | the most a client may ask for with the `timeout` parameter      |
-| ROW_CAP               | 100000    | most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in an answer |
-| MAX_REQUEST_BYTES     | 1048576   | largest request body or query string accepted                   |
-| CACHE_ENTRIES         | 512       | result cache size per worker (0 turns the cache off)            |
-| CACHE_MAX_BYTES       | 4194304   | largest single answer kept in the cache                         |
-| UPDATE_TOKEN          | unset     | bearer token; SPARQL Update is off unless it is set             |
-| FEDERATION_ALLOW      | empty     | IRI prefixes SERVICE and LOAD may reach (comma separated)       |
-| CORS_ORIGINS          | *         | origins allowed to read cross-origin (comma separated, or *)    |
-| LD_PREFIX             | /         | the server path that the base IRI maps to                       |
+Keys (default): meaning
+
+- STORE (medkg's): store folder (else medkg.config's MEDKG_STORE / default)
+- HOST, PORT (127.0.0.1, 8000): where `serve` listens
+- WORKERS, THREADS (2, 8): gunicorn worker processes and threads per worker
+- EXECUTORS (2): query child processes per worker (each can be killed)
+- QUERY_TIMEOUT (medkg's (30 s)): default time limit of one query, in seconds
+- MAX_QUERY_TIMEOUT (120): the most a client may ask for with the `timeout` parameter
+- ROW_CAP (100000): most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in an answer
+- MAX_REQUEST_BYTES (1048576): largest request body or query string accepted
+- CACHE_ENTRIES (512): result cache size per worker (0 turns the cache off)
+- CACHE_MAX_BYTES (4194304): largest single answer kept in the cache
+- UPDATE_TOKEN (unset): bearer token; SPARQL Update is off unless it is set
+- FEDERATION_ALLOW (empty): IRI prefixes SERVICE and LOAD may reach (comma separated)
+- CORS_ORIGINS (*): origins allowed to read cross-origin (comma separated, or *)
+- LD_PREFIX (/): the server path that the base IRI maps to
 """
 
 from __future__ import annotations

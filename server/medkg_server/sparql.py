@@ -19,9 +19,9 @@ from flask import Blueprint, Response, request
 from medkg_server import describe, formats
 from medkg_server.executor import ExecutorBusy, ExecutorError, JobFailed, QueryTimeout
 from medkg_server.guard import ForbiddenTarget, check_query, check_update
-from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.protocol import Operation, ProtocolError, parse_request
 from medkg_server.query_text import has_dataset_clause
+from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job, Outcome
 

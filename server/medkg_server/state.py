@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class ServerState:
     memo: LRUCache[Any] = field(default_factory=lambda: LRUCache(64, 1 << 30))
 
     @classmethod
-    def create(cls, settings: ServerSettings) -> "ServerState":
+    def create(cls, settings: ServerSettings) -> ServerState:
         return cls(
             settings=settings,
             executor=Executor(settings.store, settings.executors),
@@ -53,7 +53,7 @@ class ServerState:
         if target is None:
             return None
         mtime = target.stat().st_mtime
-        return StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=timezone.utc))
+        return StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=UTC))
 
     def run(self, job: Job, version: str, timeout: float | None = None) -> Outcome:
         """Run a query job through the cache and the pool; updates bypass the cache."""

@@ -85,7 +85,7 @@ def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
         conn.send(_answer(state, job))
 
 
-def _answer(state: "_StoreState", job: Job) -> tuple[str, object]:
+def _answer(state: _StoreState, job: Job) -> tuple[str, object]:
     try:
         if job.operation == "update":
             return "ok", run_update(state.store_dir, job)

@@ -16,7 +16,9 @@ def test_pathological_query_times_out_while_others_are_served(server):
     slow: dict[str, requests.Response] = {}
 
     def run_slow() -> None:
-        slow["answer"] = requests.get(server.url + "/sparql", params={"query": PATHOLOGICAL}, timeout=60)
+        slow["answer"] = requests.get(
+            server.url + "/sparql", params={"query": PATHOLOGICAL}, timeout=60
+        )
 
     worker = threading.Thread(target=run_slow)
     worker.start()
@@ -36,7 +38,9 @@ def test_pathological_query_times_out_while_others_are_served(server):
 
 
 def test_server_recovers_after_a_killed_query(server):
-    first = requests.get(server.url + "/sparql", params={"query": PATHOLOGICAL, "timeout": "1"}, timeout=60)
+    first = requests.get(
+        server.url + "/sparql", params={"query": PATHOLOGICAL, "timeout": "1"}, timeout=60
+    )
     assert first.status_code == 503 and "1 s" in first.text
     for n in range(4):
         # distinct queries, so the cache cannot answer for the pool
@@ -47,5 +51,7 @@ def test_server_recovers_after_a_killed_query(server):
 
 
 def test_client_timeout_cannot_exceed_the_server_maximum(server):
-    answer = requests.get(server.url + "/sparql", params={"query": SIMPLE, "timeout": "100000"}, timeout=30)
+    answer = requests.get(
+        server.url + "/sparql", params={"query": SIMPLE, "timeout": "100000"}, timeout=30
+    )
     assert answer.status_code == 200

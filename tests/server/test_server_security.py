@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pyoxigraph as ox
 import pytest
 import requests
-
 from medkg_server.guard import ForbiddenTarget, check_query, check_update
 
 
@@ -63,13 +62,19 @@ def test_service_is_refused_and_nothing_is_fetched(server, listener):
 
 
 def test_the_word_service_in_a_string_is_not_refused(server):
-    answer = requests.get(server.url + "/sparql", params={"query": 'SELECT ?x { BIND("service" AS ?x) }'}, timeout=30)
+    answer = requests.get(
+        server.url + "/sparql", params={"query": 'SELECT ?x { BIND("service" AS ?x) }'}, timeout=30
+    )
     assert answer.status_code == 200
 
 
 def test_from_names_a_local_graph_and_fetches_nothing(server, listener):
     url, hits = listener
-    answer = requests.get(server.url + "/sparql", params={"query": f"ASK FROM <{url}data> FROM NAMED <{url}g> {{ ?s ?p ?o }}"}, timeout=30)
+    answer = requests.get(
+        server.url + "/sparql",
+        params={"query": f"ASK FROM <{url}data> FROM NAMED <{url}g> {{ ?s ?p ?o }}"},
+        timeout=30,
+    )
     assert answer.status_code == 200 and answer.json()["boolean"] is False
     assert hits == []
 
@@ -77,18 +82,26 @@ def test_from_names_a_local_graph_and_fetches_nothing(server, listener):
 def test_guard_allows_listed_prefixes_only():
     allow = ("https://query.example/",)
     check_query("SELECT * { SERVICE <https://query.example/sparql> { ?s ?p ?o } }", allow, None)
-    check_query("PREFIX q: <https://query.example/> SELECT * { SERVICE q:sparql { ?s ?p ?o } }", allow, None)
+    check_query(
+        "PREFIX q: <https://query.example/> SELECT * { SERVICE q:sparql { ?s ?p ?o } }", allow, None
+    )
     with pytest.raises(ForbiddenTarget):
         check_query("SELECT * { SERVICE <https://other.example/sparql> { ?s ?p ?o } }", allow, None)
     with pytest.raises(ForbiddenTarget):
-        check_query("BASE <https://other.example/> SELECT * { SERVICE <sparql> { ?s ?p ?o } }", allow, None)
+        check_query(
+            "BASE <https://other.example/> SELECT * { SERVICE <sparql> { ?s ?p ?o } }", allow, None
+        )
     check_update("LOAD <https://query.example/data.ttl>", allow, None)
     with pytest.raises(ForbiddenTarget):
-        check_update("INSERT DATA { <urn:a> <urn:b> <urn:c> } ; LOAD <http://127.0.0.1:9/x>", allow, None)
+        check_update(
+            "INSERT DATA { <urn:a> <urn:b> <urn:c> } ; LOAD <http://127.0.0.1:9/x>", allow, None
+        )
 
 
 def test_pages_escape_source_text(server):
-    page = requests.get(server.url + "/dataset/tricky", headers={"Accept": "text/html"}, timeout=30).text
+    page = requests.get(
+        server.url + "/dataset/tricky", headers={"Accept": "text/html"}, timeout=30
+    ).text
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(" in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page

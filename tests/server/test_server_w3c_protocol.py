@@ -19,7 +19,6 @@ import pytest
 import rdflib
 from rdflib.collection import Collection
 
-
 W3C_DIR = Path(__file__).parent / "fixtures" / "w3c-protocol"
 MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 HT = rdflib.Namespace("http://www.w3.org/2011/http#")
@@ -43,8 +42,12 @@ class Step:
 
 def _applies(name: str) -> bool:
     return name.startswith("query_") or name in {
-        "bad_query_method", "bad_multiple_queries", "bad_query_wrong_media_type",
-        "bad_query_missing_form_type", "bad_query_missing_direct_type", "bad_query_non_utf8",
+        "bad_query_method",
+        "bad_multiple_queries",
+        "bad_query_wrong_media_type",
+        "bad_query_missing_form_type",
+        "bad_query_missing_direct_type",
+        "bad_query_non_utf8",
         "bad_query_syntax",
     }
 
@@ -68,7 +71,9 @@ def _step(graph: rdflib.Graph, request: rdflib.term.Node) -> Step:
     header_list = graph.value(request, HT.headers)
     if header_list is not None:
         for header in Collection(graph, header_list):
-            headers.append((str(graph.value(header, HT.fieldName)), str(graph.value(header, HT.fieldValue))))
+            headers.append(
+                (str(graph.value(header, HT.fieldName)), str(graph.value(header, HT.fieldValue)))
+            )
     body = None
     body_node = graph.value(request, HT.body)
     if body_node is not None:

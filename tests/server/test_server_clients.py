@@ -1,4 +1,4 @@
-"""Real SPARQL clients against the real server: SPARQLWrapper in every format, rdflib's SPARQLStore."""
+"""Real SPARQL clients against the real server: SPARQLWrapper (every format), rdflib SPARQLStore."""
 
 from __future__ import annotations
 
@@ -57,7 +57,11 @@ def test_sparqlwrapper_construct_and_describe(server, fmt, parse_as):
     for query, expected in ((CONSTRUCT, 3), (DESCRIBE, None)):
         result = wrapper(server, query, fmt).query()
         converted = result.convert()
-        graph = converted if isinstance(converted, rdflib.Graph) else rdflib.Graph().parse(data=converted, format=parse_as)
+        graph = (
+            converted
+            if isinstance(converted, rdflib.Graph)
+            else rdflib.Graph().parse(data=converted, format=parse_as)
+        )
         if expected is not None:
             assert len(graph) == expected
         else:
