@@ -1,0 +1,172 @@
+"""Dereferenceable IRIs, dataset pages with schema.org markup, browse facets and statistics."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pyoxigraph as ox
+import pytest
+import requests
+
+from medkg_server import create_app
+
+CAMELYON = "https://w3id.org/medkg/dataset/camelyon16"
+
+
+def get(server, path: str, accept: str | None = None, **params: str) -> requests.Response:
+    headers = {"Accept": accept} if accept else {}
+    return requests.get(server.url + path, headers=headers, params=params, timeout=30)
+
+
+class _JsonLdScripts(HTMLParser):
+    """Collects the bodies of <script type="application/ld+json"> elements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self._inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._inside = tag == "script" and ("type", "application/ld+json") in attrs
+
+    def handle_endtag(self, tag: str) -> None:
+        self._inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.blocks.append(data)
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type", "rdf_format"),
+    [
+        ("text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
+        ("application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+        ("application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+    ],
+)
+def test_dataset_iri_negotiates_rdf(server, accept, media_type, rdf_format):
+    answer = get(server, "/dataset/camelyon16", accept)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == f"{media_type}; charset=utf-8"
+    assert "Accept" in answer.headers["Vary"]
+    assert 'rel="alternate"; type="text/turtle"' in answer.headers["Link"]
+    triples = list(ox.parse(answer.content, format=rdf_format))
+    subjects = {t.subject.value for t in triples}
+    assert CAMELYON in subjects
+    # the dataset's size statement travels with it
+    assert any(s.startswith(CAMELYON + "/count/") for s in subjects)
+
+
+def test_browsers_get_html_and_format_parameter_overrides(server):
+    page = get(server, "/dataset/camelyon16", "text/html,application/xhtml+xml,*/*;q=0.8")
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    turtle = get(server, "/dataset/camelyon16", "text/html", format="ttl")
+    assert turtle.headers["Content-Type"].startswith("text/turtle")
+
+
+def test_dataset_page_shows_what_a_researcher_needs(server):
+    page = get(server, "/dataset/camelyon16", "text/html").text
+    for expected in (
+        "CAMELYON16", "Whole-slide images of sentinel lymph node", "lymph node",
+        "whole slide imaging", "hematoxylin and eosin", "segmentation", "MICCAI 2016", "2016",
+        "400 wsis", "https://camelyon16.grand-challenge.org/", "Histopathology datasets",
+        "line 12", "http://purl.obolibrary.org/obo/UBERON_0000029",
+    ):
+        assert expected in page, expected
+    assert 'href="/anatomy/lymph-node"' in page  # base IRIs link to this server
+
+
+def test_dataset_page_embeds_schema_org_dataset(server):
+    parser = _JsonLdScripts()
+    parser.feed(get(server, "/dataset/camelyon16", "text/html").text)
+    doc = json.loads(parser.blocks[0])
+    assert doc["@type"] == "Dataset" and doc["@context"] == "https://schema.org/"
+    assert doc["name"] == "CAMELYON16"
+    assert doc["description"]
+    assert "whole slide imaging" in doc["measurementTechnique"]
+    assert doc["sameAs"] == ["https://camelyon16.grand-challenge.org/"]
+
+
+def test_json_ld_block_cannot_be_broken_out_of(server):
+    parser = _JsonLdScripts()
+    page = get(server, "/dataset/tricky", "text/html").text
+    parser.feed(page)
+    doc = json.loads(parser.blocks[0])
+    assert doc["description"].startswith("<script>alert")  # the text survives, as data
+    assert "</script>alert" not in page
+
+
+def test_other_iris_dereference(server):
+    for path in ("/anatomy/breast", "/challenge/miccai-2016", "/source/histo",
+                 "/source/histo/entry/12", "/ontology", "/catalogue", "/scheme/anatomy"):
+        assert get(server, path, "text/html").status_code == 200, path
+        assert get(server, path, "text/turtle").status_code == 200, path
+    ontology = get(server, "/ontology", "application/n-triples").text
+    assert "<https://w3id.org/medkg/ontology#Dataset>" in ontology
+    graph = get(server, "/graph/catalogue", "application/n-triples")
+    assert CAMELYON in graph.text
+
+
+def test_unknown_iri_is_404(server):
+    assert get(server, "/dataset/no-such-dataset", "text/turtle").status_code == 404
+    assert get(server, "/dataset/no-such-dataset", "text/html").status_code == 404
+
+
+def test_conditional_get_on_pages(server):
+    first = get(server, "/dataset/camelyon16", "text/turtle")
+    again = requests.get(
+        server.url + "/dataset/camelyon16", timeout=30,
+        headers={"Accept": "text/turtle", "If-None-Match": first.headers["ETag"]},
+    )
+    assert again.status_code == 304
+
+
+def _facet_counts(html: str, facet: str) -> dict[str, int]:
+    section = html.split(f'data-facet="{facet}"', 1)[1].split("</section>", 1)[0]
+    pairs = re.findall(r'>([^<>]+)</a> <span class="count">(\d+)</span>', section)
+    return {label: int(n) for label, n in pairs}
+
+
+def test_browse_facets_count_and_filter(server):
+    page = get(server, "/browse").text
+    assert re.search(r'<strong id="total">3</strong>', page)
+    assert _facet_counts(page, "organ") == {"breast": 2, "lymph node": 1}
+    assert _facet_counts(page, "stain") == {"hematoxylin and eosin": 2}
+    assert _facet_counts(page, "year") == {"2021": 1, "2019": 1, "2016": 1}
+    filtered = get(server, "/browse", organ="https://w3id.org/medkg/anatomy/breast").text
+    assert re.search(r'<strong id="total">2</strong>', filtered)
+    assert _facet_counts(filtered, "modality") == {"computed tomography": 1}
+    by_year = get(server, "/browse", year="2019").text
+    assert re.search(r'<strong id="total">1</strong>', by_year) and "Tricky" in by_year
+
+
+def test_browse_text_search(server):
+    page = get(server, "/browse", q="SENTINEL").text  # matches a description, any case
+    assert re.search(r'<strong id="total">1</strong>', page) and "CAMELYON16" in page
+    assert get(server, "/browse", organ="not an iri").status_code == 400
+
+
+def test_statistics_page_draws_charts(server):
+    page = get(server, "/stats").text
+    assert page.count("<svg") == 3
+    assert "Datasets per organ system" in page
+    # organ systems are the top concepts reached through skos:broader
+    assert "immune system" in page and "chest region" in page
+    assert re.search(r"<title>breast", page) is None  # organs roll up, they are not listed
+
+
+def test_ld_prefix_maps_the_base_to_another_path(built_store):
+    app = create_app({"STORE": str(built_store), "LD_PREFIX": "/ld/", "EXECUTORS": 1})
+    client = app.test_client()
+    try:
+        answer = client.get("/ld/dataset/camelyon16", headers={"Accept": "text/turtle"})
+        assert answer.status_code == 200 and CAMELYON.encode() in answer.data
+        page = client.get("/ld/dataset/camelyon16", headers={"Accept": "text/html"})
+        assert b'href="/ld/anatomy/lymph-node"' in page.data
+        assert client.get("/dataset/camelyon16").status_code == 404
+    finally:
+        app.extensions["medkg"].executor.close()
