@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 import pyoxigraph as ox
 import pytest
 import requests
-
 from medkg_server import create_app
 
 CAMELYON = "https://w3id.org/medkg/dataset/camelyon16"
@@ -71,10 +70,19 @@ def test_browsers_get_html_and_format_parameter_overrides(server):
 def test_dataset_page_shows_what_a_researcher_needs(server):
     page = get(server, "/dataset/camelyon16", "text/html").text
     for expected in (
-        "CAMELYON16", "Whole-slide images of sentinel lymph node", "lymph node",
-        "whole slide imaging", "hematoxylin and eosin", "segmentation", "MICCAI 2016", "2016",
-        "400 wsis", "https://camelyon16.grand-challenge.org/", "Histopathology datasets",
-        "line 12", "http://purl.obolibrary.org/obo/UBERON_0000029",
+        "CAMELYON16",
+        "Whole-slide images of sentinel lymph node",
+        "lymph node",
+        "whole slide imaging",
+        "hematoxylin and eosin",
+        "segmentation",
+        "MICCAI 2016",
+        "2016",
+        "400 wsis",
+        "https://camelyon16.grand-challenge.org/",
+        "Histopathology datasets",
+        "line 12",
+        "http://purl.obolibrary.org/obo/UBERON_0000029",
     ):
         assert expected in page, expected
     assert 'href="/anatomy/lymph-node"' in page  # base IRIs link to this server
@@ -101,8 +109,15 @@ def test_json_ld_block_cannot_be_broken_out_of(server):
 
 
 def test_other_iris_dereference(server):
-    for path in ("/anatomy/breast", "/challenge/miccai-2016", "/source/histo",
-                 "/source/histo/entry/12", "/ontology", "/catalogue", "/scheme/anatomy"):
+    for path in (
+        "/anatomy/breast",
+        "/challenge/miccai-2016",
+        "/source/histo",
+        "/source/histo/entry/12",
+        "/ontology",
+        "/catalogue",
+        "/scheme/anatomy",
+    ):
         assert get(server, path, "text/html").status_code == 200, path
         assert get(server, path, "text/turtle").status_code == 200, path
     ontology = get(server, "/ontology", "application/n-triples").text
@@ -119,7 +134,8 @@ def test_unknown_iri_is_404(server):
 def test_conditional_get_on_pages(server):
     first = get(server, "/dataset/camelyon16", "text/turtle")
     again = requests.get(
-        server.url + "/dataset/camelyon16", timeout=30,
+        server.url + "/dataset/camelyon16",
+        timeout=30,
         headers={"Accept": "text/turtle", "If-None-Match": first.headers["ETag"]},
     )
     assert again.status_code == 304

@@ -1,0 +1,86 @@
+"""The query UI in a real headless Chromium: run a query in YASGUI and read the result table.
+
+Skips cleanly when chromium / chromedriver or selenium are not installed
+(`apt-get install chromium chromium-driver`, `pip install selenium`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromedriver are not installed"
+)
+WAIT_SECONDS = 30
+QUERY = (
+    "PREFIX mkg: <https://w3id.org/medkg/ontology#>\n"
+    "PREFIX dcterms: <http://purl.org/dc/terms/>\n"
+    "SELECT ?title WHERE { ?d a mkg:Dataset ; dcterms:title ?title } ORDER BY ?title"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    profile = tempfile.mkdtemp(prefix="medkg-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _result_cells(driver) -> list[str]:
+    cells = driver.find_elements(By.CSS_SELECTOR, ".yasr table.dataTable tbody td")
+    return [cell.text for cell in cells]
+
+
+def test_query_runs_in_the_ui_and_fills_the_result_table(server, browser):
+    browser.get(server.url + "/")
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: d.execute_script("return !!window.medkgYasgui"))
+    browser.execute_script(
+        "var tab = window.medkgYasgui.getTab(); tab.setQuery(arguments[0]); tab.query();", QUERY
+    )
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".yasr table.dataTable tbody td")))
+    wait.until(lambda d: any("CAMELYON16" in text for text in _result_cells(d)))
+    texts = _result_cells(browser)
+    for title in ("Breast CT Set", "CAMELYON16", "Tricky <b>bold</b> set"):
+        assert any(title in text for text in texts), (title, texts)
+    # the HTML in a title is shown as text, not rendered
+    assert not browser.find_elements(By.CSS_SELECTOR, ".yasr table.dataTable tbody td b")
+
+
+def test_example_button_runs_its_query(server, browser):
+    browser.get(server.url + "/")
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(lambda d: d.execute_script("return !!window.medkgYasgui"))
+    buttons = browser.find_elements(By.CSS_SELECTOR, "button.example")
+    assert buttons, "the page lists example questions"
+    buttons[0].click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".yasr table.dataTable tbody td")))
+    assert "modality" in browser.execute_script("return window.medkgYasgui.getTab().getQuery()")
