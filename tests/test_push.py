@@ -167,7 +167,7 @@ def test_bearer_token_is_sent(fixture_settings: Settings) -> None:
     seen: list[tuple[str, str | None]] = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_PUT(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             seen.append((self.command, self.headers.get("Authorization")))
             self.send_response(204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_push import Server, _free_port, fixture_settings, oxigraph_server  # noqa: F401 (fixtures)
 
 from medkg.config import Settings
 from medkg.namespaces import Namespaces
@@ -12,7 +13,6 @@ from medkg.push import push
 from medkg.query import run, write
 from medkg.remote import RemoteError, query, with_default_prefixes
 from medkg.store import open_read_only
-from test_push import Server, _free_port, fixture_settings, oxigraph_server  # noqa: F401 (fixtures)
 
 SELECT = """SELECT ?d ?title WHERE { GRAPH ?g { ?d a mkg:Dataset ; dcterms:title ?title } } ORDER BY ?d"""
 ASK = """ASK { GRAPH ?g { ?d mkg:organ <https://w3id.org/medkg/anatomy/breast> } }"""

@@ -55,6 +55,11 @@ class PushReport:
     def methods(self) -> set[str]:
         return {g.method for g in self.graphs}
 
+    def __str__(self) -> str:
+        lines = [f"pushed {self.triples} triples in {len(self.graphs)} graph(s) to {self.endpoint}"]
+        lines += [f"  {g.triples:>8}  <{g.graph}>  ({g.method})" for g in self.graphs]
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class _Target:

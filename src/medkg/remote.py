@@ -9,7 +9,6 @@ declared for the remote endpoint, which does not know them.
 from __future__ import annotations
 
 import re
-import socket
 import urllib.error
 
 import pyoxigraph as ox
@@ -61,7 +60,7 @@ def _fetch(wrapper: SPARQLWrapper, endpoint: str) -> bytes:
         raise RemoteError(f"{endpoint} answered HTTP {exc.code}: {body or exc.reason}") from None
     except urllib.error.URLError as exc:
         raise RemoteError(f"cannot reach {endpoint}: {exc.reason}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise RemoteError(f"{endpoint} did not answer within the time limit") from None
 
 

@@ -6,15 +6,14 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import rdflib
+from export_helpers import pyld_graph
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from export_helpers import pyld_graph
 from medkg.export import FORMATS, ExportError, export
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from export_helpers import fixture_dataset, fixture_union, pyld_graph
 from rdflib.compare import isomorphic
 
-from export_helpers import fixture_dataset, fixture_union, pyld_graph
 from medkg.export import export
 
 TRIPLE_FORMATS = {"ttl": "turtle", "nt": "nt", "rdfxml": "xml"}

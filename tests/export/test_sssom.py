@@ -45,7 +45,9 @@ def test_sssom_package_parses_and_validates(export_settings, out_dir: Path) -> N
     assert msdf.metadata["mapping_set_id"] == "https://w3id.org/medkg/mappings.sssom.tsv"
     assert msdf.metadata["license"] != "https://w3id.org/sssom/license/unspecified"
     if shutil.which("sssom"):
-        result = subprocess.run(["sssom", "validate", str(path)], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["sssom", "validate", str(path)], capture_output=True, text=True, timeout=300, check=False
+        )
         assert result.returncode == 0, result.stderr[-2000:]
 
 

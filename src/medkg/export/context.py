@@ -62,9 +62,9 @@ def compact_iri(iri: str, prefixes: dict[str, str]) -> str | None:
     """The CURIE of `iri` under the longest matching namespace, or None when none matches."""
     best: tuple[str, str] | None = None
     for prefix, namespace in prefixes.items():
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            if best is None or len(namespace) > len(best[1]):
-                best = (prefix, namespace)
+        matches = iri.startswith(namespace) and len(iri) > len(namespace)
+        if matches and (best is None or len(namespace) > len(best[1])):
+            best = (prefix, namespace)
     return None if best is None else f"{best[0]}:{iri[len(best[1]):]}"
 
 

@@ -19,7 +19,19 @@ from medkg.config import Settings
 from medkg.export.context import context_url, load_context, write_json
 from medkg.export.progress import progress
 from medkg.export.terms import to_rdflib_triple
-from medkg.namespaces import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD, Namespaces
+from medkg.namespaces import (
+    DCAT,
+    DCTERMS,
+    FOAF,
+    OWL,
+    PROV,
+    RDF,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    XSD,
+    Namespaces,
+)
 
 QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
 TRIPLE_FORMATS = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML}

@@ -10,8 +10,8 @@ import csv
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from medkg.export.records import DatasetRecord
 from medkg.export.progress import progress
+from medkg.export.records import DatasetRecord
 
 JOIN = " | "
 
