@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 import xml.parsers.expat
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -146,6 +147,7 @@ def validate_graph(data: rdflib.Graph, settings: Settings) -> ValidationResult:
         inference="none",
         allow_warnings=True,
         allow_infos=True,
+        advanced=True,  # SPARQL-based targets (see shapes.ttl)
         inplace=True,  # `union` is our own copy: spare pyshacl a second one
     )
     if not isinstance(report, rdflib.Graph):  # pyshacl returns, not raises, a failure
@@ -258,7 +260,10 @@ def read_rdf_file(path: Path) -> rdflib.Dataset:
         _check_json_ld(path, data)
     dataset = rdflib.Dataset()
     try:
-        dataset.parse(data=data, format=fmt, publicID=path.resolve().as_uri())
+        with warnings.catch_warnings():
+            # rdflib's own Dataset.parse uses its deprecated default_context; nothing we can fix.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dataset.parse(data=data, format=fmt, publicID=path.resolve().as_uri())
     except SyntaxError as exc:  # oxigraph's parse errors, with line and column
         raise InputError(path, f"not valid {_syntax_name(fmt)}: {exc.msg}", exc.lineno) from None
     except (ValueError, UnicodeDecodeError) as exc:
