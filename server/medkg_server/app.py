@@ -10,6 +10,7 @@ from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from medkg_server import linked_data, pages, sparql
+from medkg_server.fastpath import FastPath
 from medkg_server.responses import plain_error
 from medkg_server.settings import ServerSettings, resolve
 from medkg_server.state import EXTENSION, ServerState
@@ -50,6 +51,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     _install_hooks(app, settings)
+    app.wsgi_app = FastPath(  # type: ignore[method-assign]
+        app.wsgi_app, settings.store, settings.cache_entries, settings.cache_max_bytes
+    )
     return app
 
 

@@ -6,6 +6,7 @@ import hashlib
 
 from flask import Request, Response
 
+from medkg_server.fastpath import MARKER
 from medkg_server.state import StoreVersion
 
 
@@ -31,6 +32,8 @@ def with_validators(response: Response, etag: str, version: StoreVersion) -> Res
     response.last_modified = version.published
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-MedKG-Store-Version"] = version.name
+    if response.status_code == 200:
+        response.headers[MARKER] = "1"  # the fast path may answer this request again
     return response
 
 

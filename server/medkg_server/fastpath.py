@@ -1,0 +1,109 @@
+"""The fast path: a WSGI layer that answers repeated GET requests from memory, before Flask runs.
+
+Most traffic to a public endpoint repeats (the same example questions, the same pages). A view
+marks a successful answer as reusable with the `X-MedKG-Cacheable` header; this layer keeps it,
+keyed by the published store version and everything the answer depends on (path, query string,
+Accept, Origin), and strips the marker. A rebuild changes the version, so old answers are never
+served for new data. Conditional requests and anything else go to Flask as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from medkg_server.cache import LRUCache
+
+MARKER = "X-MedKG-Cacheable"
+access_log = logging.getLogger("medkg_server.access")
+
+StartResponse = Callable[..., Any]
+Stored = tuple[str, list[tuple[str, str]], bytes]
+
+
+class FastPath:
+    """WSGI middleware around the Flask app."""
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        store_dir: Path,
+        max_entries: int,
+        max_entry_bytes: int,
+    ) -> None:
+        self.app = app
+        self.current_link = str(store_dir / "current")
+        self.cache: LRUCache[Stored] = LRUCache(max_entries, max_entry_bytes)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        key = self._key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        hit = self.cache.get(key)
+        if hit is not None:
+            status, headers, body = hit
+            start_response(status, headers)
+            _log(environ, status, len(body), started)
+            return [body]
+        return self._fill(key, environ, start_response)
+
+    def _key(self, environ: dict[str, Any]) -> tuple[str, ...] | None:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return None
+        if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
+            return None
+        try:
+            version = os.readlink(self.current_link)
+        except OSError:
+            return None
+        return (
+            version,
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT", ""),
+            environ.get("HTTP_ORIGIN", ""),
+            environ.get("HTTP_HOST", ""),
+        )
+
+    def _fill(
+        self, key: tuple[str, ...], environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, [(k, v) for k, v in headers if k != MARKER], exc_info)
+
+        result = self.app(environ, capture)
+        headers = captured.get("headers", [])
+        if not any(name == MARKER for name, _ in headers):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        kept = [(k, v) for k, v in headers if k != MARKER]
+        self.cache.put(key, (captured["status"], kept, body), len(body))
+        return [body]
+
+
+def _log(environ: dict[str, Any], status: str, size: int, started: float) -> None:
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+    access_log.info(
+        '%s "%s %s" %s %d %.1fms (cached)',
+        environ.get("REMOTE_ADDR"),
+        environ.get("REQUEST_METHOD"),
+        path,
+        status.split(" ", 1)[0],
+        size,
+        (time.perf_counter() - started) * 1000,
+    )
