@@ -192,7 +192,8 @@ def stop(server: Server) -> None:
 def report(results: list[Result]) -> str:
     header = ("server", "clients", "requests", "errors", "req/s", "p50 ms", "p99 ms")
     widths = (-16, 7, 8, 6, 9, 8, 8)
-    lines = [" ".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths))]
+    cells = zip(header, widths, strict=True)
+    lines = [" ".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in cells)]
     for r in results:
         lines.append(
             f"{r.server:<16} {r.clients:>7} {r.requests:>8} {r.errors:>6} {r.rps:>9.1f} "
