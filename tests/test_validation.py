@@ -213,24 +213,29 @@ def test_format_report_groups_counts_and_shortens() -> None:
                path="http://purl.org/dc/terms/description"),
         _issue("Violation", "https://w3id.org/medkg/dataset/d1", "bad DOI", path="https://w3id.org/medkg/ontology#doi",
                value='"https://doi.org/10.1/x"'),
+        _issue("Violation", "https://w3id.org/medkg/dataset/d2", "another DOI problem",
+               path="https://w3id.org/medkg/ontology#doi", value='"10.1/x"'),
     ]
     report = format_report(ValidationResult(False, issues, rdflib.Graph()), max_per_group=3)
     lines = report.splitlines()
-    assert lines[0] == "Validation: does NOT conform (6 violations, 1 warning, 0 infos)"
-    assert lines.index("== Violation (6) ==") < lines.index("== Warning (1) ==")
-    assert "[5x] mkgsh:DatasetShape: a dataset needs exactly one dcterms:title" in lines
-    assert "[1x] mkgsh:DatasetShape: bad DOI" in lines
-    assert "    medkg:dataset/d0  path dcterms:title" in lines
+    assert lines[0] == "Validation: does NOT conform (7 violations, 1 warning, 0 infos)"
+    assert lines.index("== Violation (7) ==") < lines.index("== Warning (1) ==")
+    assert "[5x] mkgsh:DatasetShape dcterms:title: a dataset needs exactly one dcterms:title" in lines
+    assert "    medkg:dataset/d0" in lines
     assert "    ... and 2 more" in lines
-    assert '    medkg:dataset/d1  path mkg:doi  value "https://doi.org/10.1/x"' in lines
     assert "medkg:dataset/d3" not in report  # beyond max_per_group
+    # Same shape and path, different messages: one group, the message on each line.
+    assert "[2x] mkgsh:DatasetShape mkg:doi" in lines
+    assert '    medkg:dataset/d1  value "https://doi.org/10.1/x"  -- bad DOI' in lines
+    assert '    medkg:dataset/d2  value "10.1/x"  -- another DOI problem' in lines
 
 
 def test_report_of_a_real_run_names_severity_and_value(settings: Settings) -> None:
     result = validate_graph(patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-bad-dimension.trig"), settings)
     report = format_report(result, settings=settings)
     assert "== Violation (1) ==" in report
-    assert 'medkg:dataset/toy-ct  path mkg:dimension  value "5D"' in report
+    assert "[1x] mkgsh:DatasetShape mkg:dimension: mkg:dimension must be one of" in report
+    assert 'medkg:dataset/toy-ct  value "5D"' in report
 
 
 def test_write_report_turtle_is_a_shacl_report(settings: Settings, tmp_path: Path) -> None:

@@ -415,10 +415,11 @@ def shorten(text: str, prefixes: dict[str, str]) -> str:
 
 def format_report(result: ValidationResult, max_per_group: int = 10,
                   settings: Settings | None = None) -> str:
-    """A report for people: severities in turn, issues grouped by shape and message, counted.
+    """A report for people: severities in turn, issues grouped by shape and path, counted.
 
-    Each group lists up to `max_per_group` issues (focus node, path, value) and says how many
-    more it left out.
+    A group's heading carries the message when all its issues share it (else each line does).
+    Each group lists up to `max_per_group` issues (focus node, value) and says how many more it
+    left out. `settings` only supplies the base IRI used to shorten medkg's own IRIs.
     """
     prefixes = _prefixes(settings)
     counts = result.counts
@@ -429,32 +430,35 @@ def format_report(result: ValidationResult, max_per_group: int = 10,
         issues = [issue for issue in result.issues if issue.severity == severity]
         if not issues:
             continue
-        lines.append("")
-        lines.append(f"== {severity} ({len(issues)}) ==")
-        for (shape, message), group in _groups(issues):
-            lines.append("")
-            lines.append(f"[{len(group)}x] {shorten(shape, prefixes)}: {shorten(message, prefixes)}")
+        lines += ["", f"== {severity} ({len(issues)}) =="]
+        for (shape, path), group in _groups(issues):
+            messages = {issue.message for issue in group}
+            heading = f"[{len(group)}x] {shorten(shape, prefixes)} {shorten(path, prefixes) or '(node)'}"
+            if len(messages) == 1:
+                heading += f": {shorten(group[0].message, prefixes)}"
+            lines += ["", heading]
             for issue in group[:max_per_group]:
-                lines.append("    " + _issue_line(issue, prefixes))
+                lines.append("    " + _issue_line(issue, prefixes, with_message=len(messages) > 1))
             if len(group) > max_per_group:
                 lines.append(f"    ... and {len(group) - max_per_group} more")
     return "\n".join(lines) + "\n"
 
 
 def _groups(issues: Iterable[ValidationIssue]) -> list[tuple[tuple[str, str], list[ValidationIssue]]]:
-    """Issues grouped by (shape, message), largest group first."""
+    """Issues grouped by (shape, path), largest group first."""
     grouped: dict[tuple[str, str], list[ValidationIssue]] = {}
     for issue in issues:
-        grouped.setdefault((issue.shape, issue.message), []).append(issue)
+        grouped.setdefault((issue.shape, issue.path or ""), []).append(issue)
     return sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
-def _issue_line(issue: ValidationIssue, prefixes: dict[str, str]) -> str:
+def _issue_line(issue: ValidationIssue, prefixes: dict[str, str], with_message: bool) -> str:
     parts = [shorten(issue.focus, prefixes)]
-    if issue.path:
-        parts.append(f"path {shorten(issue.path, prefixes)}")
-    if issue.value is not None:
+    # A node shape reports the focus node as its value too: no need to say it twice.
+    if issue.value is not None and issue.value != f"<{issue.focus}>":
         parts.append(f"value {shorten(issue.value, prefixes)}")
+    if with_message:
+        parts.append(f"-- {shorten(issue.message, prefixes)}")
     return "  ".join(parts)
 
 
