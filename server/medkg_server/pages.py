@@ -56,6 +56,16 @@ def health() -> Response:
     return Response(_json(body), status=200, content_type="application/json")
 
 
+@bp.route("/ready")
+def ready() -> Response:
+    """Readiness: 200 once a store version is published, else 503."""
+    version = state().version()
+    if version is None:
+        return Response(_json({"status": "no store"}), status=503, content_type="application/json")
+    return Response(_json({"status": "ready", "store_version": version.name}), status=200,
+                    content_type="application/json")
+
+
 @bp.route("/browse")
 def browse() -> Response:
     st = state()

@@ -7,7 +7,9 @@
     requestConfig: { endpoint: endpoint, method: "POST" },
     copyEndpointOnNewTab: false,
     // A per-endpoint key keeps one server's saved tabs from leaking into another's.
-    persistenceId: "medkg-" + endpoint
+    persistenceId: "medkg-" + endpoint,
+    // New tabs open on the first example question instead of YASGUI's generic query.
+    yasqe: examples.length ? { value: examples[0] } : {}
   });
   window.medkgYasgui = yasgui;
 
@@ -21,7 +23,4 @@
   Array.prototype.forEach.call(buttons, function (button, index) {
     button.addEventListener("click", function () { runExample(index); });
   });
-  if (examples.length && !yasgui.getTab().getQuery().trim()) {
-    yasgui.getTab().setQuery(examples[0]);
-  }
 })();
