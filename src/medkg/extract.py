@@ -42,6 +42,7 @@ class Rules:
     non_dataset_sections: dict[str, str]
     units: dict[str, str]
     not_concepts: set[str]
+    mention_map: dict[tuple[str, str], str]  # (kind, folded text) -> concept local id
     unit_pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,7 +65,11 @@ def load_rules(data_dir: Path) -> Rules:
         fold(r["text"]) or r["text"]
         for r in read_tsv(data_dir / "curation" / "not-a-concept.tsv", ("text", "reason"))
     }
-    return Rules(roles, sections, units, not_concepts)
+    mention_map = {
+        (r["kind"], fold(r["text"])): r["concept"]
+        for r in read_tsv(data_dir / "curation" / "mention-map.tsv", ("text", "kind", "concept", "reason"))
+    }
+    return Rules(roles, sections, units, not_concepts, mention_map)
 
 
 def heading_key(text: str) -> str:
@@ -222,7 +227,8 @@ class Extractor:
             # The first comma-part of these lists' descriptions states dimension and modality.
             stripped = DIMENSION.sub("", head).strip(" :")
             found = self.vocab.find("modality", stripped)
-            if stripped and re.search(r"[a-z]", stripped, re.I) and not re.search(r"\d", stripped):
+            # only "2D Pathological Imaging"-style prefixes (a dimension, then words) name a modality
+            if DIMENSION.match(head.strip()) and stripped and not re.search(r"\d", stripped):
                 self._mention(record, "modality", stripped, found, "description")
             record.add_concepts("modality", found)
         record.add_concepts("modality", self.vocab.find("modality", text))
@@ -242,9 +248,16 @@ class Extractor:
             part = part.strip(" .*-'\"")
             if not part or fold(part) in self.rules.not_concepts or re.fullmatch(r"[\d\s.x]+", part):
                 continue
-            found = tuple(self.vocab.find(kind, part))
+            if kind == "anatomy" and re.search(r"\d", part):
+                continue  # split counts ("6 for train 10 for test") that wandered into the organ column
+            found = tuple(self.vocab.find(kind, part)) or self._mapped(kind, part)
             record.add_concepts(kind, found)
             self._mention(record, kind, part, found, field_name)
+
+    def _mapped(self, kind: str, text: str) -> tuple[str, ...]:
+        """A concept named through data/curation/mention-map.tsv (a disease for its site)."""
+        local = self.rules.mention_map.get((kind, fold(text)))
+        return (self.ns.concept(kind, local),) if local else ()
 
     def _mention(self, record: EntryRecord, kind: str, text: str, found: tuple[str, ...] | list[str],
                  field_name: str) -> None:

@@ -87,10 +87,10 @@ def write_catalogue(w: QuadWriter, datasets: list[Dataset], sources: list[Source
         w.text(g, iri, _mkg(ns, "sha256"), st.sha256)
         if src.is_url:
             w.iri(g, iri, PROV + "wasDerivedFrom", src.path)
-        if st.retrieved:
-            w.typed(g, iri, PROV + "generatedAtTime", st.retrieved, "dateTime")
-        elif src.received:
+        if src.received:
             w.typed(g, iri, DCTERMS + "issued", src.received, "date")
+        else:  # a list given at build time: record when we read it
+            w.typed(g, iri, PROV + "generatedAtTime", st.retrieved, "dateTime")
     for ref in challenges.values():
         iri = ns.challenge(ref.slug)
         w.iri(g, iri, RDF + "type", _mkg(ns, "Challenge"))

@@ -54,7 +54,7 @@ class SourceText:
     source: Source
     text: str
     sha256: str
-    retrieved: str | None  # ISO timestamp for URLs
+    retrieved: str  # ISO timestamp: when this build read (or fetched) the list
 
 
 def load_manifest(path: Path) -> list[Source]:
@@ -124,10 +124,9 @@ def _extra(path: str, location: Path | None, taken: set[str]) -> Source:
 
 def read_source(source: Source) -> SourceText:
     """Read a source's markdown (decoded as UTF-8), fetching URLs with a time limit and size cap."""
-    retrieved = None
+    retrieved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if source.is_url:
         data = fetch_url(source.path)
-        retrieved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     else:
         assert source.location is not None
         try:

@@ -1,0 +1,133 @@
+"""End-to-end builds of the tiny lists: graph content, provenance, stability, atomicity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from medkg import build as build_module
+from medkg.build import ValidationFailed, build
+from medkg.config import Settings
+from medkg.namespaces import Namespaces
+from medkg.query import run
+from medkg.sources import SourceError
+from medkg.store import current_version, open_read_only
+
+
+def select(settings: Settings, query: str) -> list[dict[str, str]]:
+    rows = run(open_read_only(settings.store), query, Namespaces(settings.base))
+    assert isinstance(rows, ox.QuerySolutions)
+    names = [v.value for v in rows.variables]
+    return [{n: (r[n].value if r[n] is not None else None) for n in names} for r in rows]
+
+
+@pytest.fixture
+def built(mini_settings: Settings) -> dict:
+    return build(mini_settings)
+
+
+def test_report_accounts_for_every_row(built: dict) -> None:
+    per_source = {s["id"]: s for s in built["sources"]}
+    assert per_source["tables"]["entries"] == 5
+    assert per_source["numbered"]["entries"] == 4
+    assert per_source["headings"]["entries"] == 3
+    for source in built["sources"]:
+        assert source["rows_read"] == source["entries"] + len(source["skipped"])
+    assert built["validation"]["conforms"] is True
+    assert any(u["text"] == "Zorgbladder" and u["line"] == 8 for u in built["unmatched_mentions"])
+
+
+def test_report_is_written_beside_the_store(built: dict, mini_settings: Settings) -> None:
+    on_disk = json.loads((mini_settings.store / "report.json").read_text())
+    assert on_disk["version"] == built["version"] == current_version(mini_settings.store)
+
+
+def test_duplicates_across_lists_merge_with_all_names(built: dict, mini_settings: Settings) -> None:
+    rows = select(mini_settings, """SELECT ?ds (COUNT(DISTINCT ?list) AS ?lists) WHERE {
+        ?ds a mkg:Dataset ; skos:altLabel "Breast Beta" ; prov:wasDerivedFrom/mkg:inList ?list }
+        GROUP BY ?ds""")
+    assert rows == [{"ds": "https://w3id.org/medkg/dataset/breastbeta", "lists": "3"}]
+    names = {r["n"] for r in select(mini_settings, """SELECT ?n WHERE {
+        <https://w3id.org/medkg/dataset/breastbeta> skos:altLabel ?n }""")}
+    assert {"BreastBeta", "Breast-Beta", "Breast Beta", "Breast-Beta [1a], [1b]"} <= names
+
+
+def test_conflicting_dates_keep_their_source(built: dict, mini_settings: Settings) -> None:
+    rows = select(mini_settings, """SELECT ?date ?g WHERE { GRAPH ?g {
+        <https://w3id.org/medkg/dataset/breastbeta> dcterms:issued ?date } } ORDER BY ?date""")
+    assert rows == [
+        {"date": "2018", "g": "https://w3id.org/medkg/graph/source/tables"},
+        {"date": "2019", "g": "https://w3id.org/medkg/graph/source/numbered"},
+    ]
+
+
+def test_provenance_reaches_list_and_line(built: dict, mini_settings: Settings) -> None:
+    rows = select(mini_settings, """SELECT ?file ?line WHERE {
+        <https://w3id.org/medkg/dataset/lungalpha> prov:wasDerivedFrom ?e .
+        ?e mkg:inList/mkg:fileName ?file ; mkg:line ?line }""")
+    assert rows == [{"file": "tables.md", "line": "13"}]
+
+
+def test_default_graph_includes_ontology_and_vocabularies(built: dict, mini_settings: Settings) -> None:
+    rows = select(mini_settings, """SELECT (COUNT(*) AS ?n) WHERE {
+        ?c a skos:Concept ; skos:prefLabel ?l . FILTER(LANG(?l) = "en") }""")
+    assert int(rows[0]["n"]) > 50
+    rows = select(mini_settings, "SELECT ?v WHERE { <https://w3id.org/medkg/ontology> owl:versionInfo ?v }")
+    assert rows
+
+
+def test_iris_are_stable_across_builds(mini_settings: Settings, tmp_path: Path) -> None:
+    query = "SELECT ?ds WHERE { ?ds a mkg:Dataset } ORDER BY ?ds"
+    build(mini_settings)
+    first = select(mini_settings, query)
+    other = Settings(home=mini_settings.home, store=tmp_path / "other")
+    build(other)
+    assert select(other, query) == first
+    assert len(first) == 10
+
+
+def test_failed_build_keeps_previous_store(mini_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(mini_settings)
+    before = current_version(mini_settings.store)
+    with pytest.raises(SourceError):
+        build(mini_settings, extra=["/nonexistent/list.md"])
+    assert current_version(mini_settings.store) == before
+
+    def failing_validation(settings, result):
+        return {"conforms": False, "counts": {"Violation": 1, "Warning": 0, "Info": 0},
+                "seconds": 0, "text": "1 violation"}
+
+    monkeypatch.setattr(build_module, "validate", failing_validation)
+    with pytest.raises(ValidationFailed):
+        build(mini_settings)
+    assert current_version(mini_settings.store) == before
+    assert not list((mini_settings.store / "versions").glob(".staging-*"))
+
+
+def test_store_error_mid_load_abandons_the_staging(mini_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(mini_settings)
+    before = current_version(mini_settings.store)
+
+    def explode(self, quads):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build_module.StagedVersion, "load_quads", explode)
+    with pytest.raises(OSError):
+        build(mini_settings, run_validation=False)
+    assert current_version(mini_settings.store) == before
+    assert not list((mini_settings.store / "versions").glob(".staging-*"))
+
+
+def test_extra_sources_merge_with_manifest_lists(mini_settings: Settings, tmp_path: Path) -> None:
+    extra = tmp_path / "new-list.md"
+    extra.write_text("# New\n\n| Name | Modality | Organ |\n|---|---|---|\n| LungAlpha | CT | lung |\n"
+                     "| Brand New Set | MRI | brain |\n", encoding="utf-8")
+    report = build(mini_settings, extra=[str(extra)])
+    assert report["sources"][-1]["id"] == "new-list"
+    rows = select(mini_settings, """SELECT ?list WHERE {
+        <https://w3id.org/medkg/dataset/lungalpha> prov:wasDerivedFrom/mkg:inList ?list } ORDER BY ?list""")
+    assert [r["list"] for r in rows] == ["https://w3id.org/medkg/source/new-list",
+                                         "https://w3id.org/medkg/source/tables"]

@@ -1,0 +1,126 @@
+"""Extraction from the tiny lists: fields, concepts, skips with file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from medkg.build import read_all, collect_sources
+from medkg.config import Settings
+from medkg.namespaces import Namespaces
+from medkg.ontology import vocabulary_graph
+from medkg.records import EntryRecord
+from medkg.vocabulary import Vocabulary, build_vocabulary
+
+
+@pytest.fixture
+def read(mini_settings: Settings):
+    results, _ = read_all(mini_settings, collect_sources(mini_settings))
+    return {r.text.source.id: r for r in results}
+
+
+@pytest.fixture
+def vocab(mini_settings: Settings) -> Vocabulary:
+    return build_vocabulary(vocabulary_graph(mini_settings), Namespaces(mini_settings.base))
+
+
+def by_name(result, name: str) -> EntryRecord:
+    return next(r for r in result.records if r.name == name)
+
+
+def concept(vocab: Vocabulary, kind: str, label: str) -> str:
+    iri = vocab.exact(kind, label)
+    assert iri, f"vocabulary has no {kind} labelled {label!r}"
+    return iri
+
+
+def test_table_row_fields(read, vocab) -> None:
+    lung = by_name(read["tables"], "LungAlpha")
+    assert lung.line == 13
+    assert [i.value for i in lung.issued] == ["2019-03"]
+    assert lung.dimensions == ["3D"]
+    assert [(c.value, c.unit) for c in lung.counts] == [(1200, "cases")]
+    assert lung.landing_pages == ["https://lungalpha.grand-challenge.org/"]
+    assert concept(vocab, "modality", "CT") in lung.modalities
+    assert concept(vocab, "anatomy", "lung") in lung.organs
+    assert concept(vocab, "anatomy", "thorax") in lung.organs  # from the "Chest" heading
+    challenge = lung.challenges[0]
+    assert (challenge.year, challenge.slug) == (2019, "miccai-2019")
+
+
+def test_stain_and_task_from_description_and_cells(read, vocab) -> None:
+    beta = by_name(read["tables"], "BreastBeta")
+    assert concept(vocab, "stain", "H&E") in beta.stains
+    assert concept(vocab, "anatomy", "breast") in beta.organs
+    gamma = by_name(read["tables"], "GammaSeg")
+    assert concept(vocab, "task", "segmentation") in gamma.tasks  # the cell says "Segmention"
+    assert concept(vocab, "modality", "T2-weighted MRI") in gamma.modalities or \
+        concept(vocab, "modality", "T2-MRI") in gamma.modalities
+    assert gamma.papers == ["https://arxiv.org/abs/0000.00001"]
+    assert gamma.landing_pages == ["https://example.org/gamma"]
+
+
+def test_shifted_type_and_dimension_columns_are_swapped_back(read, vocab) -> None:
+    shifted = by_name(read["tables"], "ShiftedSet")
+    assert shifted.dimensions == ["2D"]
+    assert concept(vocab, "modality", "X-ray") in shifted.modalities
+
+
+def test_bad_month_and_placeholder_link(read) -> None:
+    placeholder = by_name(read["tables"], "Placeholder Set")
+    assert [i.value for i in placeholder.issued] == ["2020"]  # "2020-13" has no valid month
+    assert placeholder.landing_pages == []
+
+
+def test_skips_have_line_and_reason(read) -> None:
+    skips = {(s.line, s.reason.split(":")[0]) for s in read["tables"].skips}
+    reasons = " ".join(s.reason for s in read["tables"].skips)
+    lines = {s.line for s in read["tables"].skips}
+    assert 14 in lines and "empty row" in reasons
+    assert any("no dataset name" in s.reason for s in read["tables"].skips)
+    assert any("Loss Functions" in s.reason for s in read["tables"].skips)
+    assert any("without a dataset-name column" in s.reason for s in read["tables"].skips)
+    assert all(s.file == "tables.md" for s in read["tables"].skips), skips
+
+
+def test_every_row_is_an_entry_or_a_skip(read) -> None:
+    from medkg.markdown import parse_document
+
+    result = read["tables"]
+    doc = parse_document(result.text.text)
+    rows = {row.line for table in doc.tables for row in table.rows}
+    accounted = {r.line for r in result.records} | {s.line for s in result.skips}
+    assert rows <= accounted
+
+
+def test_numbered_references_counts_and_acquisition(read, vocab) -> None:
+    beta = by_name(read["numbered"], "Breast-Beta")
+    assert len(beta.citations) == 2 and beta.citations[0].startswith("Doe, Jane")
+    assert beta.dois == ["10.1000/xyz123"]
+    assert beta.magnification == ["40x"] and beta.scanner == ["Aperio AT2"]
+    delta = by_name(read["numbered"], "DeltaNuc")
+    assert {(c.value, c.unit) for c in delta.counts} == {(5000, "patches"), (20, "wsis")}
+    assert [i.value for i in delta.issued] == ["2021-06"]
+    assert {concept(vocab, "anatomy", "colon"), concept(vocab, "anatomy", "stomach")} <= set(delta.organs)
+    assert concept(vocab, "stain", "Ki-67") in delta.stains
+    assert concept(vocab, "modality", "whole slide imaging") in delta.modalities  # manifest scope
+
+
+def test_unmatched_mentions_are_recorded(read) -> None:
+    omicron = by_name(read["numbered"], "Omicron")
+    unmatched = [m for m in omicron.mentions if not m.concepts]
+    assert [(m.kind, m.text, m.field) for m in unmatched] == [("anatomy", "Zorgbladder", "organ")]
+
+
+def test_heading_entries(read, vocab) -> None:
+    zeta = by_name(read["headings"], "ZetaCyto")
+    assert zeta.line == 4
+    assert zeta.landing_pages == ["https://data.example.org/zeta"]
+    assert zeta.dois == ["10.17632/abcd1234.2"]
+    assert concept(vocab, "anatomy", "cervix") in zeta.organs or \
+        concept(vocab, "anatomy", "uterine cervix") in zeta.organs
+    assert concept(vocab, "stain", "Papanicolaou") in zeta.stains
+    assert zeta.magnification == ["40x"]
+    assert (9339, "images") in {(c.value, c.unit) for c in zeta.counts}
+    eta = by_name(read["headings"], "EtaSmear")
+    assert eta.section[-1] == "Client/Plugin or Request Needed"
+    assert concept(vocab, "modality", "cytology") in eta.modalities
