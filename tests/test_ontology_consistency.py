@@ -1,12 +1,14 @@
 """Consistency of ontology/: medkg.ttl, shapes.ttl, the vocabularies and the README model agree.
 
 Every class and property the shapes, the vocabularies or ontology/README.md use is declared in
-medkg.ttl, every medkg term is documented, and every class of the built graph has a shape.
+medkg.ttl, every medkg term is documented, and every class of the built graph has a shape. The
+HTML documentation generated from these files (medkg.docs) is tested at the end.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import rdflib
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from medkg.config import Settings, load_settings
+from medkg.docs import build_docs
 from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
 from medkg.validation import validate_graph
 
@@ -182,3 +185,40 @@ def test_shapes_follow_a_configured_base(tmp_path: Path) -> None:
     namespaces = {str(ns) for ns in shapes.objects(None, SH.namespace)}
     assert "https://example.org/kg/ontology#" in namespaces
     assert not any("w3id.org/medkg" in str(t) for t in shapes.all_nodes())
+
+
+# --- HTML documentation -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def docs_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Docs built from the real medkg.ttl and the docs fixture vocabulary."""
+    home = tmp_path_factory.mktemp("docs-home")
+    (home / "ontology" / "vocab").mkdir(parents=True)
+    shutil.copy(ROOT / "ontology" / "medkg.ttl", home / "ontology" / "medkg.ttl")
+    shutil.copy(ROOT / "tests" / "fixtures" / "shapes" / "docs-vocab.ttl", home / "ontology" / "vocab" / "stain.ttl")
+    out = home / "site"
+    index = build_docs(Settings(home=home, store=home / "store"), out)
+    return index, out
+
+
+def test_docs_index_documents_every_medkg_term(ontology: rdflib.Graph, docs_dir: tuple[Path, Path]) -> None:
+    index, _out = docs_dir
+    assert index.name == "index.html"
+    html = index.read_text(encoding="utf-8")
+    terms = {s for s in ontology.subjects() if isinstance(s, rdflib.URIRef) and s.startswith(MKG)}
+    for term in terms:
+        assert f'id="{term[len(MKG):]}"' in html, term
+    assert "Subclass of</dt><dd>" in html and 'href="http://www.w3.org/ns/dcat#Dataset"' in html
+    assert 'href="scheme-stain.html"' in html and "(2 concepts)" in html
+
+
+def test_docs_scheme_page_has_hierarchy_mappings_and_escapes(docs_dir: tuple[Path, Path]) -> None:
+    _index, out = docs_dir
+    html = (out / "scheme-stain.html").read_text(encoding="utf-8")
+    # dye is the root; hematoxylin & eosin sits below it in the tree
+    assert re.search(r'<li><a href="#dye">dye</a><ul class="tree"><li><a href="#he">hematoxylin &amp; eosin</a>',
+                     html)
+    assert 'href="http://purl.obolibrary.org/obo/OBI_0002124"><code>obo:OBI_0002124</code>' in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>fixture</b>" not in html
