@@ -64,8 +64,14 @@ def shape_paths(shapes: rdflib.Graph) -> set[rdflib.term.Node]:
 
 def test_ontology_header(ontology: rdflib.Graph) -> None:
     assert (ONTOLOGY_IRI, RDF.type, OWL.Ontology) in ontology
-    for prop in (OWL.versionInfo, OWL.versionIRI, DCTERMS.license, DCTERMS.title, DCTERMS.description,
-                 DCTERMS.creator):
+    for prop in (
+        OWL.versionInfo,
+        OWL.versionIRI,
+        DCTERMS.license,
+        DCTERMS.title,
+        DCTERMS.description,
+        DCTERMS.creator,
+    ):
         assert ontology.value(ONTOLOGY_IRI, prop) is not None, prop
     assert str(ontology.value(ONTOLOGY_IRI, OWL.versionIRI)).startswith(str(ONTOLOGY_IRI) + "/")
 
@@ -79,7 +85,9 @@ def test_every_medkg_term_is_documented(ontology: rdflib.Graph) -> None:
         assert (term, RDFS.isDefinedBy, ONTOLOGY_IRI) in ontology, term
 
 
-def test_every_medkg_property_has_domain_and_object_properties_ranges(ontology: rdflib.Graph) -> None:
+def test_every_medkg_property_has_domain_and_object_properties_ranges(
+    ontology: rdflib.Graph,
+) -> None:
     for prop in declared_properties(ontology):
         if not prop.startswith(MKG):
             continue
@@ -96,28 +104,33 @@ def test_reused_terms_are_not_redefined(ontology: rdflib.Graph) -> None:
                 assert ontology.value(term, prop) is None, (term, prop)
 
 
-@pytest.mark.parametrize(("sub", "prop", "sup"), [
-    (MKG.Dataset, RDFS.subClassOf, DCAT.Dataset),
-    (MKG.Dataset, RDFS.subClassOf, SCHEMA.Dataset),
-    (MKG.ListEntry, RDFS.subClassOf, PROV.Entity),
-    (MKG.SourceList, RDFS.subClassOf, PROV.Entity),
-    (MKG.SourceList, RDFS.subClassOf, DCAT.Catalog),
-    (MKG.Challenge, RDFS.subClassOf, SCHEMA.Event),
-    (MKG.AnatomicalEntity, RDFS.subClassOf, SKOS.Concept),
-    (MKG.ImagingModality, RDFS.subClassOf, SKOS.Concept),
-    (MKG.Stain, RDFS.subClassOf, SKOS.Concept),
-    (MKG.Task, RDFS.subClassOf, SKOS.Concept),
-    (MKG.Venue, RDFS.subClassOf, SKOS.Concept),
-    (MKG.organ, RDFS.subPropertyOf, DCAT.theme),
-    (MKG.modality, RDFS.subPropertyOf, DCAT.theme),
-    (MKG.stain, RDFS.subPropertyOf, DCAT.theme),
-    (MKG.task, RDFS.subPropertyOf, DCAT.theme),
-    (MKG.challenge, RDFS.subPropertyOf, DCTERMS.relation),
-    (MKG.paper, RDFS.subPropertyOf, DCTERMS.isReferencedBy),
-    (MKG.codeRepository, RDFS.subPropertyOf, SCHEMA.codeRepository),
-    (MKG.dicomModalityCode, RDF.type, RDFS.Datatype),
-])
-def test_alignment(ontology: rdflib.Graph, sub: rdflib.URIRef, prop: rdflib.URIRef, sup: rdflib.URIRef) -> None:
+@pytest.mark.parametrize(
+    ("sub", "prop", "sup"),
+    [
+        (MKG.Dataset, RDFS.subClassOf, DCAT.Dataset),
+        (MKG.Dataset, RDFS.subClassOf, SCHEMA.Dataset),
+        (MKG.ListEntry, RDFS.subClassOf, PROV.Entity),
+        (MKG.SourceList, RDFS.subClassOf, PROV.Entity),
+        (MKG.SourceList, RDFS.subClassOf, DCAT.Catalog),
+        (MKG.Challenge, RDFS.subClassOf, SCHEMA.Event),
+        (MKG.AnatomicalEntity, RDFS.subClassOf, SKOS.Concept),
+        (MKG.ImagingModality, RDFS.subClassOf, SKOS.Concept),
+        (MKG.Stain, RDFS.subClassOf, SKOS.Concept),
+        (MKG.Task, RDFS.subClassOf, SKOS.Concept),
+        (MKG.Venue, RDFS.subClassOf, SKOS.Concept),
+        (MKG.organ, RDFS.subPropertyOf, DCAT.theme),
+        (MKG.modality, RDFS.subPropertyOf, DCAT.theme),
+        (MKG.stain, RDFS.subPropertyOf, DCAT.theme),
+        (MKG.task, RDFS.subPropertyOf, DCAT.theme),
+        (MKG.challenge, RDFS.subPropertyOf, DCTERMS.relation),
+        (MKG.paper, RDFS.subPropertyOf, DCTERMS.isReferencedBy),
+        (MKG.codeRepository, RDFS.subPropertyOf, SCHEMA.codeRepository),
+        (MKG.dicomModalityCode, RDF.type, RDFS.Datatype),
+    ],
+)
+def test_alignment(
+    ontology: rdflib.Graph, sub: rdflib.URIRef, prop: rdflib.URIRef, sup: rdflib.URIRef
+) -> None:
     assert (sub, prop, sup) in ontology
 
 
@@ -131,7 +144,9 @@ def test_readme_model_terms_are_declared(ontology: rdflib.Graph) -> None:
         if name[0].isupper():
             assert term in classes, f"README class mkg:{name} not declared as owl:Class"
         else:
-            assert term in props or (term, RDF.type, RDFS.Datatype) in ontology, f"mkg:{name} not declared"
+            assert term in props or (term, RDF.type, RDFS.Datatype) in ontology, (
+                f"mkg:{name} not declared"
+            )
 
 
 def test_shape_classes_and_paths_are_declared(ontology: rdflib.Graph, shapes: rdflib.Graph) -> None:
@@ -141,8 +156,10 @@ def test_shape_classes_and_paths_are_declared(ontology: rdflib.Graph, shapes: rd
     datatypes = set(shapes.objects(None, SH.datatype))
     assert MKG.dicomModalityCode in datatypes
     for datatype in datatypes:
-        assert str(datatype).startswith(("http://www.w3.org/2001/XMLSchema#", str(RDF))) or (
-            datatype, RDF.type, RDFS.Datatype) in ontology, datatype
+        assert (
+            str(datatype).startswith(("http://www.w3.org/2001/XMLSchema#", str(RDF)))
+            or (datatype, RDF.type, RDFS.Datatype) in ontology
+        ), datatype
 
 
 def test_shapes_use_only_declared_medkg_terms(ontology: rdflib.Graph, shapes: rdflib.Graph) -> None:
@@ -155,9 +172,23 @@ def test_shapes_use_only_declared_medkg_terms(ontology: rdflib.Graph, shapes: rd
 
 def test_every_class_of_the_graph_has_a_shape(shapes: rdflib.Graph) -> None:
     targets = set(shapes.objects(None, SH.targetClass))
-    assert {MKG.Dataset, MKG.ListEntry, MKG.SourceList, MKG.Challenge, MKG.Count, MKG.AnatomicalEntity,
-            MKG.ImagingModality, MKG.Stain, MKG.Task, MKG.Venue, SKOS.Concept, SKOS.ConceptScheme} <= targets
-    assert rdflib.URIRef("https://w3id.org/medkg/catalogue") in set(shapes.objects(None, SH.targetNode))
+    assert {
+        MKG.Dataset,
+        MKG.ListEntry,
+        MKG.SourceList,
+        MKG.Challenge,
+        MKG.Count,
+        MKG.AnatomicalEntity,
+        MKG.ImagingModality,
+        MKG.Stain,
+        MKG.Task,
+        MKG.Venue,
+        SKOS.Concept,
+        SKOS.ConceptScheme,
+    } <= targets
+    assert rdflib.URIRef("https://w3id.org/medkg/catalogue") in set(
+        shapes.objects(None, SH.targetNode)
+    )
 
 
 def test_vocabulary_terms_are_declared(settings: Settings, ontology: rdflib.Graph) -> None:
@@ -181,7 +212,9 @@ def test_shapes_follow_a_configured_base(tmp_path: Path) -> None:
     """With MEDKG_BASE set, shapes target the rebased catalogue and declare the rebased prefix."""
     settings = Settings(home=ROOT, store=tmp_path / "store", base="https://example.org/kg/")
     shapes = shapes_graph(settings)
-    assert rdflib.URIRef("https://example.org/kg/catalogue") in set(shapes.objects(None, SH.targetNode))
+    assert rdflib.URIRef("https://example.org/kg/catalogue") in set(
+        shapes.objects(None, SH.targetNode)
+    )
     namespaces = {str(ns) for ns in shapes.objects(None, SH.namespace)}
     assert "https://example.org/kg/ontology#" in namespaces
     assert not any("w3id.org/medkg" in str(t) for t in shapes.all_nodes())
@@ -196,19 +229,24 @@ def docs_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     home = tmp_path_factory.mktemp("docs-home")
     (home / "ontology" / "vocab").mkdir(parents=True)
     shutil.copy(ROOT / "ontology" / "medkg.ttl", home / "ontology" / "medkg.ttl")
-    shutil.copy(ROOT / "tests" / "fixtures" / "shapes" / "docs-vocab.ttl", home / "ontology" / "vocab" / "stain.ttl")
+    shutil.copy(
+        ROOT / "tests" / "fixtures" / "shapes" / "docs-vocab.ttl",
+        home / "ontology" / "vocab" / "stain.ttl",
+    )
     out = home / "site"
     index = build_docs(Settings(home=home, store=home / "store"), out)
     return index, out
 
 
-def test_docs_index_documents_every_medkg_term(ontology: rdflib.Graph, docs_dir: tuple[Path, Path]) -> None:
+def test_docs_index_documents_every_medkg_term(
+    ontology: rdflib.Graph, docs_dir: tuple[Path, Path]
+) -> None:
     index, _out = docs_dir
     assert index.name == "index.html"
     html = index.read_text(encoding="utf-8")
     terms = {s for s in ontology.subjects() if isinstance(s, rdflib.URIRef) and s.startswith(MKG)}
     for term in terms:
-        assert f'id="{term[len(MKG):]}"' in html, term
+        assert f'id="{term[len(MKG) :]}"' in html, term
     assert "Subclass of</dt><dd>" in html and 'href="http://www.w3.org/ns/dcat#Dataset"' in html
     assert 'href="scheme-stain.html"' in html and "(2 concepts)" in html
 
@@ -217,8 +255,10 @@ def test_docs_scheme_page_has_hierarchy_mappings_and_escapes(docs_dir: tuple[Pat
     _index, out = docs_dir
     html = (out / "scheme-stain.html").read_text(encoding="utf-8")
     # dye is the root; hematoxylin & eosin sits below it in the tree
-    assert re.search(r'<li><a href="#dye">dye</a><ul class="tree"><li><a href="#he">hematoxylin &amp; eosin</a>',
-                     html)
+    assert re.search(
+        r'<li><a href="#dye">dye</a><ul class="tree"><li><a href="#he">hematoxylin &amp; eosin</a>',
+        html,
+    )
     assert 'href="http://purl.obolibrary.org/obo/OBI_0002124"><code>obo:OBI_0002124</code>' in html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>fixture</b>" not in html

@@ -55,12 +55,16 @@ def valid_result(settings: Settings) -> ValidationResult:
 def patched_graph(patch_file: Path) -> rdflib.Graph:
     """valid.trig minus the patch's test:remove graph, plus the rest of the patch."""
     graph = rdflib.Graph()
-    for s, p, o, _g in read_rdf_file(SHAPES_FIXTURES / "valid.trig").quads((None, None, None, None)):
+    for s, p, o, _g in read_rdf_file(SHAPES_FIXTURES / "valid.trig").quads(
+        (None, None, None, None)
+    ):
         graph.add((s, p, o))
     for s, p, o, g in read_rdf_file(patch_file).quads((None, None, None, None)):
         target = (s, p, o)
         if g == REMOVE_GRAPH:
-            assert target in graph, f"{patch_file.name}: removes a triple valid.trig lacks: {target}"
+            assert target in graph, (
+                f"{patch_file.name}: removes a triple valid.trig lacks: {target}"
+            )
             graph.remove(target)
         else:
             graph.add(target)
@@ -75,8 +79,17 @@ def test_valid_fixture_has_no_issue_at_all(valid_result: ValidationResult) -> No
 
 def test_there_is_a_bad_example_for_every_shape_family() -> None:
     names = {path.stem.split("-")[0] for path in INVALID_CASES}
-    assert {"dataset", "count", "entry", "source", "challenge", "catalogue", "scheme",
-            "concept", "venue"} <= names
+    assert {
+        "dataset",
+        "count",
+        "entry",
+        "source",
+        "challenge",
+        "catalogue",
+        "scheme",
+        "concept",
+        "venue",
+    } <= names
 
 
 @pytest.mark.parametrize("patch_file", INVALID_CASES, ids=[p.stem for p in INVALID_CASES])
@@ -95,8 +108,9 @@ def test_bad_example_gives_the_expected_result(patch_file: Path, settings: Setti
 
 
 def test_future_release_year_names_the_year(settings: Settings) -> None:
-    result = validate_graph(patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-future-year.trig"),
-                            settings)
+    result = validate_graph(
+        patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-future-year.trig"), settings
+    )
     (issue,) = [i for i in result.issues if i.path and i.path.endswith("/issued")]
     assert issue.message == "release year 2999 is in the future"
     assert issue.value == '"2999"^^<http://www.w3.org/2001/XMLSchema#gYear>'
@@ -116,8 +130,18 @@ def test_shapes_accept_a_plain_rdflib_graph_with_simple_literals(settings: Setti
 # --- reading files ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sample.ttl", "sample.nt", "sample.nq", "sample.trig",
-                                  "sample.jsonld", "sample.rdf", "sample-ttl.data"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sample.ttl",
+        "sample.nt",
+        "sample.nq",
+        "sample.trig",
+        "sample.jsonld",
+        "sample.rdf",
+        "sample-ttl.data",
+    ],
+)
 def test_every_syntax_reads_the_same_triples(name: str) -> None:
     expected = rdflib.Graph().parse(INPUT_FIXTURES / "sample.ttl", format="turtle")
     dataset = read_rdf_file(INPUT_FIXTURES / name)
@@ -137,18 +161,29 @@ def test_named_graphs_are_merged(settings: Settings) -> None:
     # The sample has a titled dataset without provenance: that is the one violation expected.
     assert {(i.path or "").rsplit("#", 1)[-1] for i in result.violations} >= {"wasDerivedFrom"}
     sample = "https://w3id.org/medkg/dataset/sample"
-    assert not any(i.focus == sample and i.path and i.path.endswith("/title") for i in result.issues)
+    assert not any(
+        i.focus == sample and i.path and i.path.endswith("/title") for i in result.issues
+    )
 
 
 def test_validate_files_merges_several_files(settings: Settings) -> None:
-    result = validate_files([SHAPES_FIXTURES / "valid.trig", INPUT_FIXTURES / "extra-dataset.ttl"],
-                            settings)
+    result = validate_files(
+        [SHAPES_FIXTURES / "valid.trig", INPUT_FIXTURES / "extra-dataset.ttl"], settings
+    )
     focuses = {i.focus for i in result.violations}
     assert focuses == {"https://w3id.org/medkg/dataset/extra"}
 
 
-@pytest.mark.parametrize(("name", "line"), [("broken.ttl", 4), ("broken.nt", 2), ("broken.nq", 2),
-                                            ("broken.jsonld", 3), ("broken.rdf", 4)])
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("broken.ttl", 4),
+        ("broken.nt", 2),
+        ("broken.nq", 2),
+        ("broken.jsonld", 3),
+        ("broken.rdf", 4),
+    ],
+)
 def test_malformed_input_names_file_and_line(name: str, line: int) -> None:
     with pytest.raises(InputError) as caught:
         read_rdf_file(INPUT_FIXTURES / name)
@@ -165,7 +200,11 @@ def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
 def test_xxe_is_refused_before_anything_is_read(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET", encoding="utf-8")
-    attack = (INPUT_FIXTURES / "xxe.rdf").read_text(encoding="utf-8").replace("SECRET_PATH", secret.as_uri())
+    attack = (
+        (INPUT_FIXTURES / "xxe.rdf")
+        .read_text(encoding="utf-8")
+        .replace("SECRET_PATH", secret.as_uri())
+    )
     attack_file = tmp_path / "xxe.rdf"
     attack_file.write_text(attack, encoding="utf-8")
     with pytest.raises(InputError, match="DOCTYPE") as caught:
@@ -190,8 +229,13 @@ def test_json_ld_remote_context_is_refused() -> None:
 
 def test_json_ld_nested_too_deep_is_refused(tmp_path: Path) -> None:
     deep = tmp_path / "deep.jsonld"
-    deep.write_text('{"@id": "https://example.org/a", "https://example.org/p": ' + "[" * 5000 + "]" * 5000 + "}",
-                    encoding="utf-8")
+    deep.write_text(
+        '{"@id": "https://example.org/a", "https://example.org/p": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}",
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match="nested"):
         read_rdf_file(deep)
 
@@ -199,28 +243,54 @@ def test_json_ld_nested_too_deep_is_refused(tmp_path: Path) -> None:
 # --- reports ----------------------------------------------------------------------------------
 
 
-def _issue(severity: str, focus: str, message: str, shape: str = "https://w3id.org/medkg/shapes#DatasetShape",
-           path: str | None = "http://purl.org/dc/terms/title", value: str | None = None) -> ValidationIssue:
+def _issue(
+    severity: str,
+    focus: str,
+    message: str,
+    shape: str = "https://w3id.org/medkg/shapes#DatasetShape",
+    path: str | None = "http://purl.org/dc/terms/title",
+    value: str | None = None,
+) -> ValidationIssue:
     return ValidationIssue(severity, focus, path, value, message, shape)
 
 
 def test_format_report_groups_counts_and_shortens() -> None:
     issues = [
-        _issue("Violation", f"https://w3id.org/medkg/dataset/d{n}", "a dataset needs exactly one dcterms:title")
+        _issue(
+            "Violation",
+            f"https://w3id.org/medkg/dataset/d{n}",
+            "a dataset needs exactly one dcterms:title",
+        )
         for n in range(5)
     ] + [
-        _issue("Warning", "https://w3id.org/medkg/dataset/d9", "no source list describes this dataset",
-               path="http://purl.org/dc/terms/description"),
-        _issue("Violation", "https://w3id.org/medkg/dataset/d1", "bad DOI", path="https://w3id.org/medkg/ontology#doi",
-               value='"https://doi.org/10.1/x"'),
-        _issue("Violation", "https://w3id.org/medkg/dataset/d2", "another DOI problem",
-               path="https://w3id.org/medkg/ontology#doi", value='"10.1/x"'),
+        _issue(
+            "Warning",
+            "https://w3id.org/medkg/dataset/d9",
+            "no source list describes this dataset",
+            path="http://purl.org/dc/terms/description",
+        ),
+        _issue(
+            "Violation",
+            "https://w3id.org/medkg/dataset/d1",
+            "bad DOI",
+            path="https://w3id.org/medkg/ontology#doi",
+            value='"https://doi.org/10.1/x"',
+        ),
+        _issue(
+            "Violation",
+            "https://w3id.org/medkg/dataset/d2",
+            "another DOI problem",
+            path="https://w3id.org/medkg/ontology#doi",
+            value='"10.1/x"',
+        ),
     ]
     report = format_report(ValidationResult(False, issues, rdflib.Graph()), max_per_group=3)
     lines = report.splitlines()
     assert lines[0] == "Validation: does NOT conform (7 violations, 1 warning, 0 infos)"
     assert lines.index("== Violation (7) ==") < lines.index("== Warning (1) ==")
-    assert "[5x] mkgsh:DatasetShape dcterms:title: a dataset needs exactly one dcterms:title" in lines
+    assert (
+        "[5x] mkgsh:DatasetShape dcterms:title: a dataset needs exactly one dcterms:title" in lines
+    )
     assert "    medkg:dataset/d0" in lines
     assert "    ... and 2 more" in lines
     assert "medkg:dataset/d3" not in report  # beyond max_per_group
@@ -231,7 +301,9 @@ def test_format_report_groups_counts_and_shortens() -> None:
 
 
 def test_report_of_a_real_run_names_severity_and_value(settings: Settings) -> None:
-    result = validate_graph(patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-bad-dimension.trig"), settings)
+    result = validate_graph(
+        patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-bad-dimension.trig"), settings
+    )
     report = format_report(result, settings=settings)
     assert "== Violation (1) ==" in report
     assert "[1x] mkgsh:DatasetShape mkg:dimension: mkg:dimension must be one of" in report
@@ -239,7 +311,9 @@ def test_report_of_a_real_run_names_severity_and_value(settings: Settings) -> No
 
 
 def test_write_report_turtle_is_a_shacl_report(settings: Settings, tmp_path: Path) -> None:
-    result = validate_graph(patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-bad-doi.trig"), settings)
+    result = validate_graph(
+        patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-bad-doi.trig"), settings
+    )
     out = tmp_path / "out" / "report.ttl"
     write_report_turtle(result, out)
     report = rdflib.Graph().parse(out, format="turtle")

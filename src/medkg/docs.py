@@ -31,13 +31,21 @@ PROPERTY_KINDS = (
     (OWL.ObjectProperty, "Object properties"),
     (OWL.DatatypeProperty, "Datatype properties"),
 )
-MAPPING_PROPERTIES = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch,
-                      SKOS.relatedMatch)
+MAPPING_PROPERTIES = (
+    SKOS.exactMatch,
+    SKOS.closeMatch,
+    SKOS.broadMatch,
+    SKOS.narrowMatch,
+    SKOS.relatedMatch,
+)
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+  line-height:1.5;color:#222}
 h1,h2,h3{line-height:1.2} h3{margin-bottom:.2rem} code{background:#f3f3f3;padding:0 .2rem}
-section.term{border-top:1px solid #ddd;padding:.5rem 0} dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem}
-dt{font-weight:600;color:#555} dd{margin:0} ul.tree ul{margin:0;padding-left:1.4rem} .iri{color:#666;font-size:.9em}
+section.term{border-top:1px solid #ddd;padding:.5rem 0}
+dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem}
+dt{font-weight:600;color:#555} dd{margin:0} ul.tree ul{margin:0;padding-left:1.4rem}
+.iri{color:#666;font-size:.9em}
 """
 
 
@@ -71,14 +79,16 @@ class _Labels:
 
     def curie(self, term: Node) -> str:
         text = str(term)
-        best = max((ns for ns in self.prefixes.values() if text.startswith(ns)), key=len, default=None)
+        best = max(
+            (ns for ns in self.prefixes.values() if text.startswith(ns)), key=len, default=None
+        )
         if best is None or best == text:
             return text
         prefix = next(p for p, ns in self.prefixes.items() if ns == best)
-        return f"{prefix}:{text[len(best):]}"
+        return f"{prefix}:{text[len(best) :]}"
 
     def link(self, term: Node) -> str:
-        """An HTML link to the term: its anchor for medkg terms (all on the index page), else its IRI."""
+        """A link to the term: its anchor for medkg terms (all on the index page), else its IRI."""
         if not isinstance(term, URIRef):
             return escape(str(term))
         text = escape(self.curie(term))
@@ -105,9 +115,12 @@ def _text(graph: rdflib.Graph, subject: Node, *props: URIRef) -> str:
 
 
 def _page(title: str, body: Iterable[str]) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
 
 
 def _rows(rows: Iterable[tuple[str, str]]) -> str:
@@ -123,20 +136,29 @@ def _links(labels: _Labels, terms: Iterable[Node]) -> str:
 # --- the ontology page ----------------------------------------------------------------------
 
 
-def _index_page(ontology: rdflib.Graph, vocab: rdflib.Graph, ns: Namespaces,
-                schemes: list[Node], labels: _Labels) -> str:
+def _index_page(
+    ontology: rdflib.Graph,
+    vocab: rdflib.Graph,
+    ns: Namespaces,
+    schemes: list[Node],
+    labels: _Labels,
+) -> str:
     onto = URIRef(ns.ontology)
     title = _text(ontology, onto, DCTERMS.title) or "medkg ontology"
-    body = [f"<h1>{escape(title)}</h1>",
-            f'<p class="iri"><code>{escape(str(onto))}</code></p>',
-            f"<p>{escape(_text(ontology, onto, DCTERMS.description))}</p>",
-            _rows([
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="iri"><code>{escape(str(onto))}</code></p>',
+        f"<p>{escape(_text(ontology, onto, DCTERMS.description))}</p>",
+        _rows(
+            [
                 ("Version", escape(_text(ontology, onto, OWL.versionInfo))),
                 ("Version IRI", labels.link(ontology.value(onto, OWL.versionIRI) or "")),
                 ("Licence", labels.link(ontology.value(onto, DCTERMS.license) or "")),
                 ("Creator", escape(_text(ontology, onto, DCTERMS.creator))),
                 ("Prefix", f"<code>mkg: &lt;{escape(ns.mkg)}&gt;</code>"),
-            ])]
+            ]
+        ),
+    ]
     own = [t for t in ontology.subjects(RDF.type, OWL.Class) if str(t).startswith(ns.mkg)]
     body.append("<h2>Classes</h2>")
     body += [_class_section(ontology, vocab, cls, labels) for cls in sorted(own, key=str)]
@@ -151,19 +173,29 @@ def _index_page(ontology: rdflib.Graph, vocab: rdflib.Graph, ns: Namespaces,
     for scheme in schemes:
         count = len(set(vocab.subjects(SKOS.inScheme, scheme)))
         name = _text(vocab, scheme, SKOS.prefLabel, DCTERMS.title) or _local(scheme)
-        body.append(f'<li><a href="{escape(_scheme_file(scheme))}">{escape(name)}</a> ({count} concepts)</li>')
+        body.append(
+            f'<li><a href="{escape(_scheme_file(scheme))}">{escape(name)}</a> ({count} concepts)</li>'
+        )
     body.append("</ul>")
     return _page(title, body)
 
 
-def _term_section(graph: rdflib.Graph, term: Node, labels: _Labels, rows: list[tuple[str, str]]) -> str:
+def _term_section(
+    graph: rdflib.Graph, term: Node, labels: _Labels, rows: list[tuple[str, str]]
+) -> str:
     name = _text(graph, term, RDFS.label) or _local(term)
     definition = _text(graph, term, SKOS.definition, RDFS.comment)
-    comment = _text(graph, term, RDFS.comment) if definition != _text(graph, term, RDFS.comment) else ""
-    return (f'<section class="term" id="{escape(_local(term))}"><h3>{escape(name)}</h3>'
-            f'<p class="iri"><code>{escape(labels.curie(term))}</code> &lt;{escape(str(term))}&gt;</p>'
-            f"<p>{escape(definition)}</p>" + (f"<p>{escape(comment)}</p>" if comment else "")
-            + _rows(rows) + "</section>")
+    comment = (
+        _text(graph, term, RDFS.comment) if definition != _text(graph, term, RDFS.comment) else ""
+    )
+    return (
+        f'<section class="term" id="{escape(_local(term))}"><h3>{escape(name)}</h3>'
+        f'<p class="iri"><code>{escape(labels.curie(term))}</code> &lt;{escape(str(term))}&gt;</p>'
+        f"<p>{escape(definition)}</p>"
+        + (f"<p>{escape(comment)}</p>" if comment else "")
+        + _rows(rows)
+        + "</section>"
+    )
 
 
 def _class_section(ontology: rdflib.Graph, vocab: rdflib.Graph, cls: Node, labels: _Labels) -> str:
@@ -184,8 +216,14 @@ def _property_section(ontology: rdflib.Graph, prop: Node, labels: _Labels) -> st
         ("Domain", _links(labels, ontology.objects(prop, RDFS.domain))),
         ("Range", _links(labels, ontology.objects(prop, RDFS.range))),
         ("Subproperty of", _links(labels, ontology.objects(prop, RDFS.subPropertyOf))),
-        ("Characteristics", ", ".join(escape(labels.curie(t)) for t in ontology.objects(prop, RDF.type)
-                                      if t not in (OWL.ObjectProperty, OWL.DatatypeProperty))),
+        (
+            "Characteristics",
+            ", ".join(
+                escape(labels.curie(t))
+                for t in ontology.objects(prop, RDF.type)
+                if t not in (OWL.ObjectProperty, OWL.DatatypeProperty)
+            ),
+        ),
     ]
     return _term_section(ontology, prop, labels, rows)
 
@@ -202,11 +240,19 @@ def _scheme_page(vocab: rdflib.Graph, scheme: Node, labels: _Labels) -> str:
             if parent in concepts:
                 children.setdefault(parent, []).append(concept)
     roots = [c for c in concepts if not any(p in concepts for p in vocab.objects(c, SKOS.broader))]
-    body = [f'<p><a href="{INDEX}">medkg ontology</a></p>', f"<h1>{escape(name)}</h1>",
-            f'<p class="iri"><code>{escape(str(scheme))}</code></p>',
-            f"<p>{escape(_text(vocab, scheme, SKOS.definition, DCTERMS.description))}</p>",
-            "<h2>Hierarchy</h2>", _tree(vocab, roots, children, set()), "<h2>Concepts</h2>"]
-    body += [_concept_section(vocab, c, labels) for c in sorted(concepts, key=lambda c: _pref(vocab, c).lower())]
+    body = [
+        f'<p><a href="{INDEX}">medkg ontology</a></p>',
+        f"<h1>{escape(name)}</h1>",
+        f'<p class="iri"><code>{escape(str(scheme))}</code></p>',
+        f"<p>{escape(_text(vocab, scheme, SKOS.definition, DCTERMS.description))}</p>",
+        "<h2>Hierarchy</h2>",
+        _tree(vocab, roots, children, set()),
+        "<h2>Concepts</h2>",
+    ]
+    body += [
+        _concept_section(vocab, c, labels)
+        for c in sorted(concepts, key=lambda c: _pref(vocab, c).lower())
+    ]
     return _page(name, body)
 
 
@@ -214,14 +260,18 @@ def _pref(vocab: rdflib.Graph, concept: Node) -> str:
     return _text(vocab, concept, SKOS.prefLabel) or _local(concept)
 
 
-def _tree(vocab: rdflib.Graph, nodes: list[Node], children: dict[Node, list[Node]], path: set[Node]) -> str:
+def _tree(
+    vocab: rdflib.Graph, nodes: list[Node], children: dict[Node, list[Node]], path: set[Node]
+) -> str:
     """Nested lists along skos:broader; a concept under several parents appears under each."""
     items = []
     for node in sorted(nodes, key=lambda c: _pref(vocab, c).lower()):
         if node in path:  # a cycle in skos:broader: show it once and stop
             continue
         below = _tree(vocab, children.get(node, []), children, path | {node})
-        items.append(f'<li><a href="#{escape(_local(node))}">{escape(_pref(vocab, node))}</a>{below}</li>')
+        items.append(
+            f'<li><a href="#{escape(_local(node))}">{escape(_pref(vocab, node))}</a>{below}</li>'
+        )
     return f'<ul class="tree">{"".join(items)}</ul>' if items else ""
 
 
@@ -233,10 +283,20 @@ def _concept_section(vocab: rdflib.Graph, concept: Node, labels: _Labels) -> str
         ("Alternative labels", literals(SKOS.altLabel)),
         ("Hidden labels", literals(SKOS.hiddenLabel)),
         ("Notation", literals(SKOS.notation)),
-        ("Broader", ", ".join(f'<a href="#{escape(_local(b))}">{escape(_pref(vocab, b))}</a>'
-                              for b in sorted(vocab.objects(concept, SKOS.broader), key=str))),
+        (
+            "Broader",
+            ", ".join(
+                f'<a href="#{escape(_local(b))}">{escape(_pref(vocab, b))}</a>'
+                for b in sorted(vocab.objects(concept, SKOS.broader), key=str)
+            ),
+        ),
     ]
-    rows += [(labels.curie(prop), _links(labels, vocab.objects(concept, prop))) for prop in MAPPING_PROPERTIES]
-    return (f'<section class="term" id="{escape(_local(concept))}"><h3>{escape(_pref(vocab, concept))}</h3>'
-            f'<p class="iri"><code>{escape(str(concept))}</code></p>'
-            f"<p>{escape(_text(vocab, concept, SKOS.definition))}</p>" + _rows(rows) + "</section>")
+    rows += [
+        (labels.curie(prop), _links(labels, vocab.objects(concept, prop)))
+        for prop in MAPPING_PROPERTIES
+    ]
+    return (
+        f'<section class="term" id="{escape(_local(concept))}"><h3>{escape(_pref(vocab, concept))}</h3>'
+        f'<p class="iri"><code>{escape(str(concept))}</code></p>'
+        f"<p>{escape(_text(vocab, concept, SKOS.definition))}</p>" + _rows(rows) + "</section>"
+    )

@@ -197,8 +197,13 @@ def _issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[
 
 
 def _issue_order(issue: ValidationIssue) -> tuple[int, str, str, str, str]:
-    return (SEVERITIES.index(issue.severity) if issue.severity in SEVERITIES else len(SEVERITIES),
-            issue.shape, issue.message, issue.focus, issue.value or "")
+    return (
+        SEVERITIES.index(issue.severity) if issue.severity in SEVERITIES else len(SEVERITIES),
+        issue.shape,
+        issue.message,
+        issue.focus,
+        issue.value or "",
+    )
 
 
 def _local_name(iri: Node) -> str:
@@ -219,7 +224,9 @@ def _path_text(graph: rdflib.Graph, path: Node) -> str:
     if inverse is not None:
         return "^" + _path_text(graph, inverse)
     if graph.value(path, RDF.first) is not None:
-        return "/".join(_path_text(graph, step) for step in rdflib.collection.Collection(graph, path))
+        return "/".join(
+            _path_text(graph, step) for step in rdflib.collection.Collection(graph, path)
+        )
     return _term_text(path)
 
 
@@ -282,8 +289,14 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _syntax_name(fmt: str) -> str:
-    names = {"ox-turtle": "Turtle", "ox-ntriples": "N-Triples", "ox-nquads": "N-Quads",
-             "ox-trig": "TriG", "ox-json-ld": "JSON-LD", "ox-xml": "RDF/XML"}
+    names = {
+        "ox-turtle": "Turtle",
+        "ox-ntriples": "N-Triples",
+        "ox-nquads": "N-Quads",
+        "ox-trig": "TriG",
+        "ox-json-ld": "JSON-LD",
+        "ox-xml": "RDF/XML",
+    }
     return names.get(fmt, fmt)
 
 
@@ -292,7 +305,7 @@ def _sniff_format(data: bytes) -> str:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"{", b"[")):
         return "ox-json-ld"
-    if head.startswith(b"<?xml") or head.startswith(b"<rdf:RDF") or head.startswith(b"<!"):
+    if head.startswith((b"<?xml", b"<rdf:RDF", b"<!")):
         return "ox-xml"
     if re.search(rb"^\s*(<[^>]*>|_:\S+)\s+<[^>]*>\s+\S.*\s<[^>]*>\s*\.\s*$", head, re.MULTILINE):
         return "ox-nquads"
@@ -323,12 +336,14 @@ def _refuse_xml_declarations(path: Path, data: bytes) -> None:
         parser.Parse(data, True)
     except _RefusedXml:
         raise InputError(
-            path, "RDF/XML with a DOCTYPE or entity declaration is refused (unsafe)",
+            path,
+            "RDF/XML with a DOCTYPE or entity declaration is refused (unsafe)",
             parser.CurrentLineNumber,
         ) from None
     except xml.parsers.expat.ExpatError as exc:
-        raise InputError(path, f"not well-formed XML: {xml.parsers.expat.ErrorString(exc.code)}",
-                         exc.lineno) from None
+        raise InputError(
+            path, f"not well-formed XML: {xml.parsers.expat.ErrorString(exc.code)}", exc.lineno
+        ) from None
 
 
 def _check_json_ld(path: Path, data: bytes) -> None:
@@ -407,14 +422,15 @@ def shorten(text: str, prefixes: dict[str, str]) -> str:
         iri = match.group(1) or match.group(2)
         for prefix, namespace in ordered:
             if iri.startswith(namespace) and len(iri) > len(namespace):
-                return f"{prefix}:{iri[len(namespace):]}"
+                return f"{prefix}:{iri[len(namespace) :]}"
         return match.group(0)
 
     return re.sub(r"<([^<>\s]+)>|(https?://[^\s<>\"]+)", replace, text)
 
 
-def format_report(result: ValidationResult, max_per_group: int = 10,
-                  settings: Settings | None = None) -> str:
+def format_report(
+    result: ValidationResult, max_per_group: int = 10, settings: Settings | None = None
+) -> str:
     """A report for people: severities in turn, issues grouped by shape and path, counted.
 
     A group's heading carries the message when all its issues share it (else each line does).
@@ -424,7 +440,9 @@ def format_report(result: ValidationResult, max_per_group: int = 10,
     prefixes = _prefixes(settings)
     counts = result.counts
     verdict = "conforms" if result.conforms else "does NOT conform"
-    summary = ", ".join(f"{counts[s]} {s.lower()}{'' if counts[s] == 1 else 's'}" for s in SEVERITIES)
+    summary = ", ".join(
+        f"{counts[s]} {s.lower()}{'' if counts[s] == 1 else 's'}" for s in SEVERITIES
+    )
     lines = [f"Validation: {verdict} ({summary})"]
     for severity in SEVERITIES:
         issues = [issue for issue in result.issues if issue.severity == severity]
@@ -433,7 +451,9 @@ def format_report(result: ValidationResult, max_per_group: int = 10,
         lines += ["", f"== {severity} ({len(issues)}) =="]
         for (shape, path), group in _groups(issues):
             messages = {issue.message for issue in group}
-            heading = f"[{len(group)}x] {shorten(shape, prefixes)} {shorten(path, prefixes) or '(node)'}"
+            heading = (
+                f"[{len(group)}x] {shorten(shape, prefixes)} {shorten(path, prefixes) or '(node)'}"
+            )
             if len(messages) == 1:
                 heading += f": {shorten(group[0].message, prefixes)}"
             lines += ["", heading]
@@ -444,7 +464,9 @@ def format_report(result: ValidationResult, max_per_group: int = 10,
     return "\n".join(lines) + "\n"
 
 
-def _groups(issues: Iterable[ValidationIssue]) -> list[tuple[tuple[str, str], list[ValidationIssue]]]:
+def _groups(
+    issues: Iterable[ValidationIssue],
+) -> list[tuple[tuple[str, str], list[ValidationIssue]]]:
     """Issues grouped by (shape, path), largest group first."""
     grouped: dict[tuple[str, str], list[ValidationIssue]] = {}
     for issue in issues:
@@ -466,4 +488,3 @@ def write_report_turtle(result: ValidationResult, path: Path) -> None:
     """Write the standard sh:ValidationReport graph as Turtle."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(result.report_graph.serialize(format="turtle"), encoding="utf-8")
-
