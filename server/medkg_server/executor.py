@@ -5,6 +5,9 @@ process (see worker.py) that opens the store read-only. The parent hands a job t
 and waits at most the time limit; past it, the child is killed, a fresh one is started in the
 background, and the caller gets `QueryTimeout`. Other children keep serving meanwhile.
 
+When every child is busy (slow queries), the pool grows by up to `size` extra children for a
+while, so a slow query does not make a quick one wait; surplus children stop when they are done.
+
 Children are started with the "spawn" method: forking a process that holds RocksDB or gunicorn
 threads is unsafe. Each child also exits by itself when its parent is gone.
 """
@@ -26,6 +29,7 @@ from medkg_server.worker import Job, Outcome, child_main
 
 log = logging.getLogger("medkg_server.executor")
 JOIN_SECONDS = 2.0
+GRACE_SECONDS = 0.05  # how long to wait for an idle child before starting an extra one
 
 
 class ExecutorError(Exception):
@@ -65,6 +69,8 @@ class Executor:
         self._started = False
         self._start_lock = threading.Lock()
         self._owner_pid = 0
+        self._count_lock = threading.Lock()
+        self._total = 0
 
     def start(self) -> None:
         """Start the children (once per process; a forked copy starts its own)."""
@@ -74,18 +80,14 @@ class Executor:
             self._idle = queue.Queue()
             for _ in range(self.size):
                 self._idle.put(self._spawn())
+            self._total = self.size
             self._started, self._owner_pid = True, os.getpid()
 
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run `job` in a child, waiting at most `timeout` seconds in all."""
         self.start()
         deadline = time.monotonic() + timeout
-        try:
-            child = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            raise ExecutorBusy(
-                f"all query processes stayed busy for {timeout:g} s; try again later"
-            ) from None
+        child: _Child | None = self._acquire(timeout)
         try:
             child.conn.send(job)
             if not child.conn.poll(max(deadline - time.monotonic(), 0.0)):
@@ -100,7 +102,7 @@ class Executor:
             raise ExecutorError("the query process stopped unexpectedly; try again") from None
         finally:
             if child is not None:
-                self._idle.put(child)
+                self._release(child)
         if status != "ok":
             raise JobFailed(status, str(payload))
         assert isinstance(payload, Outcome)
@@ -115,6 +117,41 @@ class Executor:
                 return
             _kill(child)
 
+    def _acquire(self, timeout: float) -> _Child:
+        """An idle child; if none frees up quickly, an extra one while under the ceiling."""
+        try:
+            return self._idle.get(timeout=min(GRACE_SECONDS, timeout))
+        except queue.Empty:
+            pass
+        with self._count_lock:
+            grow = self._total < 2 * self.size
+            if grow:
+                self._total += 1
+        if grow:
+            try:
+                return self._spawn()
+            except OSError:
+                with self._count_lock:
+                    self._total -= 1
+                raise ExecutorError("could not start a query process") from None
+        try:
+            return self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise ExecutorBusy(
+                f"all query processes stayed busy for {timeout:g} s; try again later"
+            ) from None
+
+    def _release(self, child: _Child) -> None:
+        """Return a child to the pool, or stop it if the pool has grown past its size."""
+        with self._count_lock:
+            surplus = self._total > self.size
+            if surplus:
+                self._total -= 1
+        if surplus:
+            _kill(child)
+        else:
+            self._idle.put(child)
+
     def _spawn(self) -> _Child:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
@@ -128,10 +165,15 @@ class Executor:
         return _Child(process, parent_conn)
 
     def _replace(self, child: _Child) -> None:
-        """Kill a child and start its successor off the request thread."""
+        """Kill a child and, unless it was surplus, start its successor off the request thread."""
         _kill(child)
-        log.warning("killed query process %s; starting a new one", child.process.pid)
-        threading.Thread(target=lambda: self._idle.put(self._spawn()), daemon=True).start()
+        with self._count_lock:
+            surplus = self._total > self.size
+            if surplus:
+                self._total -= 1
+        log.warning("killed query process %s", child.process.pid)
+        if not surplus:
+            threading.Thread(target=lambda: self._idle.put(self._spawn()), daemon=True).start()
 
 
 def _kill(child: _Child) -> None:

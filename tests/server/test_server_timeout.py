@@ -55,3 +55,25 @@ def test_client_timeout_cannot_exceed_the_server_maximum(server):
         server.url + "/sparql", params={"query": SIMPLE, "timeout": "100000"}, timeout=30
     )
     assert answer.status_code == 200
+
+
+def test_quick_query_is_not_stuck_behind_two_slow_ones(server):
+    """Both regular query processes are busy: the pool grows, so a new quick query is answered."""
+    slow: list[requests.Response] = []
+
+    def run_slow(n: int) -> None:
+        query = PATHOLOGICAL + f" # slow {n}"  # distinct texts: no cache can answer them
+        slow.append(requests.get(server.url + "/sparql", params={"query": query}, timeout=60))
+
+    workers = [threading.Thread(target=run_slow, args=(n,)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.5)  # let both reach their query processes (no assertion on time)
+    quick = requests.get(
+        server.url + "/sparql", params={"query": "ASK { ?s ?p ?o } # quick, uncached"}, timeout=30
+    )
+    assert quick.status_code == 200 and quick.json()["boolean"] is True
+    assert any(w.is_alive() for w in workers), "answered while the slow queries still ran"
+    for worker in workers:
+        worker.join(60)
+    assert [a.status_code for a in slow] == [503, 503]
