@@ -28,7 +28,7 @@ class Example:
 def example_queries(st: ServerState) -> list[Example]:
     """Example queries: data/example-queries/*.rq when present, else the built-in ones.
 
-    A file's first comment line (`# ...`) is its title; otherwise its name is.
+    A file's first comment line (`# title: ...` or `# ...`) is its title; otherwise its name is.
     """
     folder = st.settings.core.data_dir / "example-queries"
     if not folder.is_dir() or not any(folder.glob("*.rq")):
@@ -37,7 +37,10 @@ def example_queries(st: ServerState) -> list[Example]:
     for path in sorted(folder.glob("*.rq")):
         text = path.read_text(encoding="utf-8")
         first = text.lstrip().splitlines()[0] if text.strip() else ""
-        title = first.lstrip("#").strip() if first.startswith("#") else path.stem.replace("-", " ")
+        title = path.stem.replace("-", " ")
+        if first.startswith("#"):
+            title = first.lstrip("#").strip()
+            title = title[len("title:"):].strip() if title.lower().startswith("title:") else title
         examples.append(Example(path.stem, title, text))
     return examples
 

@@ -83,4 +83,8 @@ def test_example_button_runs_its_query(server, browser):
     assert buttons, "the page lists example questions"
     buttons[0].click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".yasr table.dataTable tbody td")))
-    assert "modality" in browser.execute_script("return window.medkgYasgui.getTab().getQuery()")
+    first_example = browser.execute_script(
+        "return JSON.parse(document.getElementById('example-data').textContent)[0]"
+    )
+    assert browser.execute_script("return window.medkgYasgui.getTab().getQuery()") == first_example
+    assert not buttons[0].text.startswith("#") and not buttons[0].text.lower().startswith("title")
