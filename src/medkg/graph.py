@@ -121,7 +121,7 @@ def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
     w.iri(g, entry, RDF + "type", m("ListEntry"))
     w.iri(g, entry, RDF + "type", PROV + "Entity")
     w.iri(g, entry, m("inList"), ns.source(e.source_id))
-    w.typed(g, entry, m("line"), str(e.line), "positiveInteger")
+    w.typed(g, entry, m("line"), str(e.line), "integer")
     w.text(g, entry, m("rawName"), e.raw_name or e.name)
     if e.section:
         w.text(g, entry, m("section"), " > ".join(e.section))
