@@ -323,21 +323,25 @@ class Extractor:
         if not text or text in ("-", "—") or fold(text) in self.rules.not_concepts:
             return
         venues = self.vocab.find("venue", text)
-        year_match = YEAR.search(text)
-        year = int(year_match.group(1)) if year_match else None
+        years = [int(y) for y in YEAR.findall(text)]
+        refs: list[ChallengeRef] = []
         if venues:
+            # "MICCAI'2017 & 2019" names two editions of one venue's challenge
             venue = venues[0]
             local = venue.rstrip("/").rsplit("/", 1)[-1]
-            slug = f"{local}-{year}" if year else local
-            label = f"{self.vocab.label(venue)} {year}" if year else self.vocab.label(venue)
-            ref = ChallengeRef(label, venue, year, slug)
+            for year in years or [None]:
+                slug = f"{local}-{year}" if year else local
+                label = f"{self.vocab.label(venue)} {year}" if year else self.vocab.label(venue)
+                refs.append(ChallengeRef(label, venue, year, slug))
         else:
+            year = years[0] if years else None
             short = re.search(r"(?<!\d)(\d{2})$", text)
             if year is None and short:
                 year = 2000 + int(short.group(1))
-            ref = ChallengeRef(text, None, year, slugify(text))
-        if ref not in record.challenges:
-            record.challenges.append(ref)
+            refs.append(ChallengeRef(text, None, year, slugify(text)))
+        for ref in refs:
+            if ref not in record.challenges:
+                record.challenges.append(ref)
 
     def _challenge_in_text(self, record: EntryRecord, text: str) -> None:
         for sentence in re.split(r"(?<=\.)\s+", text):

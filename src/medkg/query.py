@@ -56,7 +56,13 @@ def run(store: ox.Store, query: str, ns: Namespaces) -> ox.QuerySolutions | ox.Q
     try:
         return store.query(query, use_default_graph_as_union=True, prefixes=default_prefixes(ns))
     except SyntaxError as exc:
-        raise QueryError(f"malformed query: {exc}") from None
+        raise QueryError(f"malformed query: {short_message(str(exc))}") from None
+
+
+def short_message(message: str, limit: int = 240) -> str:
+    """The parser's message with its long list of expected characters cut down."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[:limit].rstrip() + " ..."
 
 
 def write(results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str) -> str:
