@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medkg.markdown import Cell, Document, HeadingEntry, Link, Row, Table
+from medkg.markdown import Cell, Document, HeadingEntry, Link, LinkList, Row, Table
 from medkg.namespaces import Namespaces, slugify
 from medkg.records import ChallengeRef, Count, EntryRecord, Issued, Mention, Skip
 from medkg.sources import Source
@@ -96,8 +96,7 @@ class Extractor:
         for entry in self.doc.heading_entries:
             self._heading_entry(entry)
         for link_list in self.doc.link_lists:
-            self._skip(link_list.line, self._section_skip_reason(link_list.section)
-                       or "a list of links outside any dataset table", f"{len(link_list.items)} links")
+            self._link_list(link_list)
         self.records.sort(key=lambda r: r.line)
         return self.records, self.skips
 
@@ -184,6 +183,30 @@ class Extractor:
             record.counts.extend(self._counts(cell.text))
         for cell in cells.get("acquisition", []):
             self._acquisition(record, cell.text)
+
+    # -- bullet entries -----------------------------------------------------------------
+
+    def _link_list(self, link_list: LinkList) -> None:
+        """Bullets '[Name](http...): description' are datasets; bare links and anchors are not."""
+        reason = self._section_skip_reason(link_list.section)
+        for item in link_list.items:
+            link = item.cell.links[0]
+            why = reason
+            if why is None and not link.href.startswith(("http://", "https://")):
+                why = "a link inside the document (table of contents), not a dataset"
+            elif why is None and len(item.rest.split()) < 3:
+                why = "a bare link without a description: a pointer elsewhere, not a dataset entry"
+            if why:
+                self._skip(item.line, why, item.raw)
+                continue
+            record = EntryRecord(self.source.id, item.line, link.text, link.text.strip(),
+                                 link_list.section, item.raw)
+            self._links(record, (link,))
+            self._links(record, item.cell.links[1:], papers_only=False)
+            self._description(record, item.rest, prefix_modality=False)
+            self._release(record, item.rest)
+            self._context(record)
+            self.records.append(record)
 
     # -- heading entries ------------------------------------------------------------------
 

@@ -63,12 +63,28 @@ class HeadingEntry:
 
 
 @dataclass(frozen=True)
+class LinkItem:
+    """One bullet that starts with a link: '[Name](url): what it is'."""
+
+    line: int
+    cell: Cell
+    raw: str
+
+    @property
+    def rest(self) -> str:
+        """The text after the leading link, without the separator."""
+        first = self.cell.links[0].text if self.cell.links else ""
+        text = self.cell.text[len(first):] if self.cell.text.startswith(first) else self.cell.text
+        return text.strip(" :-–—|").strip()
+
+
+@dataclass(frozen=True)
 class LinkList:
-    """A bullet list of links that is not a table (platforms, other collections)."""
+    """A bullet list whose items are links (datasets, or platforms and tables of contents)."""
 
     section: tuple[str, ...]
     line: int
-    items: tuple[Cell, ...]
+    items: tuple[LinkItem, ...]
 
 
 @dataclass
@@ -158,8 +174,11 @@ def parse_document(text: str) -> Document:
             j, cells = _collect_inlines(tokens, i, "bullet_list_close")
             if current_entry is not None:
                 current_entry.bullets.extend(cells)
-            elif cells and all(c.links for c in cells):
-                doc.link_lists.append(LinkList(section, _line(tok), tuple(cells)))
+            else:
+                items = tuple(LinkItem(line, cell, lines[line - 1].strip() if line else "")
+                              for line, cell in _inline_lines(tokens, i, j) if cell.links)
+                if items:
+                    doc.link_lists.append(LinkList(section, _line(tok), items))
             i = j
             continue
         if tok.type == "paragraph_open":
@@ -185,6 +204,11 @@ def _raw(lines: list[str], tok: Token) -> str:
     if not tok.map:
         return ""
     return "\n".join(lines[tok.map[0] : tok.map[1]]).strip()
+
+
+def _inline_lines(tokens: list[Token], start: int, end: int) -> list[tuple[int, Cell]]:
+    """(line, cell) for every inline token between two token positions."""
+    return [(_line(t), inline_cell(t)) for t in tokens[start:end] if t.type == "inline"]
 
 
 def _collect_inlines(tokens: list[Token], start: int, closer: str) -> tuple[int, list[Cell]]:
