@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for server in servers:
-            run_load(server, queries, 4, 5)  # warm-up, not reported
+            run_load(server, queries, 4, 4 * len(queries))  # warm-up, not reported
             for clients in args.clients:
                 results.append(run_load(server, queries, clients, args.requests))
     finally:

@@ -21,6 +21,8 @@ from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import URIRef, Variable
 
+from medkg_server.query_text import PARSE_LOCK
+
 SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
 LOAD_WORD = re.compile(r"load", re.IGNORECASE)
 
@@ -38,7 +40,8 @@ def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) ->
     if not SERVICE_WORD.search(text):
         return
     try:
-        parsed = parseQuery(text)
+        with PARSE_LOCK:
+            parsed = parseQuery(text)
     except ParseException:
         raise ForbiddenTarget(
             "the query mentions SERVICE and could not be checked against the federation allow-list"
@@ -53,7 +56,8 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
     if not (SERVICE_WORD.search(text) or LOAD_WORD.search(text)):
         return
     try:
-        parsed = parseUpdate(text)
+        with PARSE_LOCK:
+            parsed = parseUpdate(text)
     except ParseException:
         raise ForbiddenTarget(
             "the update mentions LOAD or SERVICE and could not be checked against the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from flask import current_app
 from medkg import store as medkg_store
 from medkg.namespaces import Namespaces
 from medkg_server.cache import LRUCache
-from medkg_server.executor import Executor
+from medkg_server.executor import Executor, ExecutorError, QueryTimeout
 from medkg_server.settings import ServerSettings
 from medkg_server.worker import Job, Outcome
 
@@ -37,6 +38,8 @@ class ServerState:
     cache: LRUCache[Outcome]
     ns: Namespaces
     memo: LRUCache[Any] = field(default_factory=lambda: LRUCache(64, 1 << 30))
+    _flights: dict[Any, _Flight] = field(default_factory=dict)
+    _flights_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, settings: ServerSettings) -> ServerState:
@@ -56,15 +59,36 @@ class ServerState:
         return StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=UTC))
 
     def run(self, job: Job, version: str, timeout: float | None = None) -> Outcome:
-        """Run a query job through the cache and the pool; updates bypass the cache."""
+        """Run a query job through the cache and the pool; updates bypass the cache.
+
+        Identical queries that arrive while one is being evaluated wait for that one's answer
+        instead of running again (the first comers of a popular question all miss the cache).
+        """
+        limit = timeout or self.settings.query_timeout
+        if job.operation != "query":
+            return self.executor.run(job, limit)
         key = (version, job)
-        if job.operation == "query":
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
-        outcome = self.executor.run(job, timeout or self.settings.query_timeout)
-        if job.operation == "query":
-            self.cache.put(key, outcome, len(outcome.body))
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        assert flight is not None
+        if not leader:
+            return flight.wait(limit)
+        try:
+            outcome = self.executor.run(job, limit)
+        except ExecutorError as exc:
+            flight.fail(exc)
+            raise
+        finally:
+            with self._flights_lock:
+                self._flights.pop(key, None)
+        self.cache.put(key, outcome, len(outcome.body))
+        flight.succeed(outcome)
         return outcome
 
     def select(self, text: str, version: str) -> list[dict[str, dict[str, str]]]:
@@ -72,6 +96,31 @@ class ServerState:
         job = Job(text, "query", "json", None, self.settings.row_cap, base_iri=self.settings.base)
         outcome = self.run(job, version)
         return json.loads(outcome.body)["results"]["bindings"]
+
+
+class _Flight:
+    """One evaluation in progress that other requests for the same query can wait on."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._outcome: Outcome | None = None
+        self._error: ExecutorError | None = None
+
+    def succeed(self, outcome: Outcome) -> None:
+        self._outcome = outcome
+        self._done.set()
+
+    def fail(self, error: ExecutorError) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self, timeout: float) -> Outcome:
+        if not self._done.wait(timeout):
+            raise QueryTimeout(f"the query ran longer than its time limit of {timeout:g} s")
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
 
 
 def state() -> ServerState:

@@ -255,3 +255,18 @@ def test_error_never_leaks_a_traceback(server):
     for answer in (bad_graph, bad_timeout):
         assert "Traceback" not in answer.text
     assert json.loads(requests.get(server.url + "/health", timeout=30).text)["status"] == "ok"
+
+
+def test_concurrent_queries_that_need_the_query_parser(server):
+    """FROM and SERVICE checks parse the query; many at once must all get proper answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(n: int) -> int:
+        query = f"SELECT ?x FROM <urn:graph:{n}> WHERE {{ ?x ?p ?o }}"
+        if n % 2:
+            query = f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:9/{n}> {{ ?s ?p ?o }} }}"
+        return sparql(server, params={"query": query}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(send, range(48)))
+    assert statuses == [200 if n % 2 == 0 else 403 for n in range(48)]
