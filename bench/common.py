@@ -1,0 +1,126 @@
+"""Helpers shared by the bench scripts: synthetic homes, child processes, peak memory, tables.
+
+Every measurement that reports memory runs in a fresh child process (`run_child`), so the peak
+resident set size it reports is that step's own and not left over from an earlier, larger step.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "server"), str(REPO / "bench")]
+
+import synth  # noqa: E402
+
+DEFAULT_WORK = Path("/tmp/medkg-bench")
+
+
+def parse_size(text: str) -> int:
+    """'1k' -> 1000, '1M' -> 1000000, '2500' -> 2500."""
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def size_label(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1_000 and n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def synthetic_home(work: Path, n: int) -> Path:
+    """A synthetic project home with n datasets under `work`, generated once and reused."""
+    home = work / f"synth-{size_label(n)}"
+    if not (home / "data" / "manifest.toml").is_file():
+        synth.generate(home, n)
+    return home
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(script: Path, args: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
+    """Run `script --child ARGS` in a fresh Python and return the JSON object it prints last."""
+    completed = subprocess.run(
+        [sys.executable, str(script), "--child", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{script.name} {' '.join(args)} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table, numbers right-aligned and floats given 3 significant figures."""
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    for row in text_rows:
+        lines.append("| " + " | ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + " |")
+    return "\n".join(lines)
+
+
+def slope_per_100k(sizes: Sequence[int], values: Sequence[float]) -> float | None:
+    """Least-squares slope of value against size, per 100k datasets (None with < 2 points)."""
+    if len(sizes) < 2:
+        return None
+    mean_x = sum(sizes) / len(sizes)
+    mean_y = sum(values) / len(values)
+    var = sum((x - mean_x) ** 2 for x in sizes)
+    if var == 0:
+        return None
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(sizes, values, strict=True))
+    return cov / var * 100_000
+
+
+def machine() -> dict[str, str]:
+    """nproc, memory, CPU model and library versions, for the head of a results file."""
+    import os
+
+    import pyoxigraph
+    import pyshacl
+    import rdflib
+
+    cpu = "unknown"
+    mem = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count()), "memory": mem, "cpu": cpu,
+            "python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
+            "pyshacl": pyshacl.__version__, "rdflib": rdflib.__version__}
+
+
+def write_json(path: Path | None, payload: Any) -> None:
+    """Save a script's figures for bench/plot.py (and RESULTS.md) when --json is given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2), encoding="utf-8")

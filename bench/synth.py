@@ -1,0 +1,160 @@
+"""Synthetic catalogues with the real graph's shape, written as markdown lists for the real pipeline.
+
+    python bench/synth.py --datasets 100000 --out /tmp/medkg-synth-100k
+
+writes a project home (`data/manifest.toml`, `data/sources/*.md`, the real curation tables and a
+link to the real `ontology/`) holding N datasets spread over several markdown table lists. Every
+cell uses real vocabulary labels (skos:prefLabel of ontology/vocab/*.ttl) for organs, modalities,
+stains, tasks and venues, with invented but realistic names, years, counts and links. About one
+dataset in ten appears in two lists (same name, another row), so merging has work to do. Built
+through `medkg build`, one dataset gives about 20-30 quads.
+
+Rows are streamed to the files and drawn from a seeded generator: the same N and seed give the
+same bytes, and 1M datasets take seconds and little memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import rdflib
+from rdflib.namespace import SKOS
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMES = ("anatomy", "modality", "stain", "task", "venue")
+N_LISTS = 4
+DUPLICATE_EVERY = 10  # one dataset in DUPLICATE_EVERY is also listed by the next list
+HEADER = ("Dataset", "Description", "Organs", "Staining", "Modality", "Task", "Size",
+          "Release Date", "Challenge", "Links")
+UNITS = ("Cases", "images", "WSIs", "patches", "patients", "scans")
+SYLLABLES = ("ka", "lo", "mi", "ra", "to", "ve", "sa", "ne", "du", "pi", "zor", "tel", "an", "qu",
+             "bri", "cel", "dax", "fen", "gal", "hul")
+TABLE_DATA = ("column-roles.tsv", "count-units.tsv", "non-dataset-sections.tsv")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Preferred labels of each vocabulary, as lists of strings (what ingest will match)."""
+
+    by_scheme: dict[str, list[str]]
+
+    def pick(self, rng: random.Random, scheme: str) -> str:
+        return rng.choice(self.by_scheme[scheme])
+
+
+def read_labels(ontology_dir: Path) -> Labels:
+    """The English preferred label of every concept, per scheme file of ontology/vocab/."""
+    by_scheme: dict[str, list[str]] = {}
+    for scheme in SCHEMES:
+        graph = rdflib.Graph().parse(ontology_dir / "vocab" / f"{scheme}.ttl", format="turtle")
+        labels = sorted({str(o) for s, o in graph.subject_objects(SKOS.prefLabel)
+                         if getattr(o, "language", None) == "en"
+                         and str(s).rstrip("/").rsplit("/", 2)[-2] == scheme})
+        if not labels:
+            raise SystemExit(f"no concept labels found in ontology/vocab/{scheme}.ttl")
+        by_scheme[scheme] = labels
+    return Labels(by_scheme)
+
+
+def dataset_name(rng: random.Random, number: int) -> str:
+    """A pronounceable, unique name such as 'Kalomi-CT 4711'."""
+    word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+    return f"{word}{rng.choice(('', '-Seg', '-Path', 'Net', '-DB'))} {number}"
+
+
+def table_row(rng: random.Random, labels: Labels, number: int) -> str:
+    """One markdown table row describing dataset `number`."""
+    name = dataset_name(random.Random(number), number)  # same name wherever it is listed
+    slug = name.lower().replace(" ", "-")
+    organ, modality = labels.pick(rng, "anatomy"), labels.pick(rng, "modality")
+    stain, task = labels.pick(rng, "stain"), labels.pick(rng, "task")
+    dim = rng.choice(("2D", "3D"))
+    size = f"{rng.randint(10, 200_000):,} {rng.choice(UNITS)}"
+    year = rng.randint(2000, 2024)
+    release = f"{year}-{rng.randint(1, 12):02d}" if rng.random() < 0.5 else str(year)
+    challenge = f"{labels.pick(rng, 'venue')}'{year + rng.randint(0, 1)}" if rng.random() < 0.3 else "-"
+    links = f"[website](https://data.example.org/{slug})"
+    if rng.random() < 0.5:
+        links += f", [paper](https://doi.org/10.5555/{slug})"
+    description = f"{dim} {modality} of the {organ.lower()} for {task.lower()}"
+    cells = (f"[{name}](./resources/{slug}.md)", description, organ, stain, modality, task, size,
+             release, challenge, links)
+    return "| " + " | ".join(cells) + " |\n"
+
+
+def list_rows(rng: random.Random, labels: Labels, n: int, list_index: int) -> Iterator[str]:
+    """Rows of list `list_index`: its share of datasets, plus duplicates of the previous list's."""
+    for number in range(list_index, n, N_LISTS):
+        yield table_row(rng, labels, number)
+        previous = number - 1
+        if previous >= 0 and previous % DUPLICATE_EVERY == 0:
+            yield table_row(rng, labels, previous)
+
+
+def write_list(path: Path, rows: Iterator[str], title: str, rows_per_section: int = 5000) -> int:
+    """Stream a markdown list: a title, sections of one table each; returns the rows written."""
+    written = 0
+    with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
+        out.write(f"# {title}\n\nA synthetic list generated by bench/synth.py.\n")
+        for row in rows:
+            if written % rows_per_section == 0:
+                out.write(f"\n## Datasets, part {written // rows_per_section + 1}\n\n")
+                out.write("| " + " | ".join(HEADER) + " |\n")
+                out.write("|" + "---|" * len(HEADER) + "\n")
+            out.write(row)
+            written += 1
+    return written
+
+
+def write_manifest(path: Path, list_ids: list[str]) -> None:
+    entries = [
+        f'[[source]]\nid = "{list_id}"\ntitle = "Synthetic list {list_id}"\n'
+        f'path = "sources/{list_id}.md"\norigin = "generated by bench/synth.py"\n'
+        f'license = "CC0-1.0"\nreceived = "2026-11-22"\nformat = "auto"\n'
+        for list_id in list_ids
+    ]
+    path.write_text("\n".join(entries), encoding="utf-8")
+
+
+def generate(out: Path, n: int, seed: int = 0, ontology_dir: Path = REPO / "ontology") -> int:
+    """Write a project home with `n` synthetic datasets under `out`; returns the rows written."""
+    data = out / "data"
+    if data.exists():
+        shutil.rmtree(data)
+    (data / "sources").mkdir(parents=True)
+    for name in TABLE_DATA:
+        shutil.copy(REPO / "data" / name, data / name)
+    shutil.copytree(REPO / "data" / "curation", data / "curation")
+    if not (out / "ontology").exists():
+        (out / "ontology").symlink_to(ontology_dir.resolve())
+    labels = read_labels(ontology_dir)
+    rng = random.Random(seed)
+    list_ids = [f"synthetic-{i + 1}" for i in range(N_LISTS)]
+    rows = 0
+    for index, list_id in enumerate(list_ids):
+        rows += write_list(data / "sources" / f"{list_id}.md", list_rows(rng, labels, n, index),
+                           f"Synthetic list {list_id}")
+    write_manifest(data / "manifest.toml", list_ids)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=int, required=True, help="number of distinct datasets")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the project home")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = generate(args.out, args.datasets, args.seed)
+    print(f"{args.datasets} datasets in {rows} rows over {N_LISTS} lists: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
