@@ -131,3 +131,17 @@ def test_extra_sources_merge_with_manifest_lists(mini_settings: Settings, tmp_pa
         <https://w3id.org/medkg/dataset/lungalpha> prov:wasDerivedFrom/mkg:inList ?list } ORDER BY ?list""")
     assert [r["list"] for r in rows] == ["https://w3id.org/medkg/source/new-list",
                                          "https://w3id.org/medkg/source/tables"]
+
+
+@pytest.mark.parametrize(("prop", "ancestor", "expected"), [
+    ("mkg:organ", "https://w3id.org/medkg/anatomy/digestive-system", {"deltanuc"}),
+    ("mkg:modality", "https://w3id.org/medkg/modality/mri", {"gammaseg"}),
+    ("mkg:stain", "https://w3id.org/medkg/stain/ihc", {"deltanuc"}),
+    ("mkg:organ", "https://w3id.org/medkg/anatomy/thorax",
+     {"lungalpha", "breastbeta", "placeholder-set", "shiftedset"}),  # "Chest" heading or text
+])
+def test_hierarchy_queries_find_datasets_through_broader(built: dict, mini_settings: Settings, prop: str,
+                                                        ancestor: str, expected: set[str]) -> None:
+    found = select(mini_settings, f"""SELECT DISTINCT ?ds WHERE {{
+        ?ds a mkg:Dataset ; {prop}/skos:broader* <{ancestor}> }}""")
+    assert {r["ds"].rsplit("/", 1)[-1] for r in found} == expected

@@ -12,7 +12,10 @@ JSON-LD or RDF/XML (also TriG and N-Quads).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory
+from medkg import store as medkg_store
 
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
@@ -48,7 +51,17 @@ def blueprint(prefix: str) -> Blueprint:
     bp.add_url_rule(f"{prefix}<any({kinds}):kind>/<path:rest>", "resource", resource)
     for name in SINGLETONS:
         bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
+    bp.add_url_rule(f"{prefix}ontology/docs/<path:name>", "ontology_docs", ontology_docs)
     return bp
+
+
+def ontology_docs(name: str) -> Response:
+    """The HTML documentation `medkg build` generated for the published version."""
+    target = medkg_store.current_version_dir(Path(state().settings.store))
+    if target is None or not (target / "docs").is_dir():
+        abort(404)
+    # send_from_directory refuses paths that leave the folder (404), so no traversal
+    return send_from_directory(target / "docs", name)
 
 
 def resource(kind: str, rest: str | None) -> Response:
@@ -72,6 +85,9 @@ def resource(kind: str, rest: str | None) -> Response:
     etag = etag_for(version, "ld", iri, key)
     if not_modified(request, etag, version):
         return _decorate(with_validators(Response(status=304), etag, version))
+    if kind == "ontology" and not isinstance(wanted, formats.Format):
+        # people asking for the ontology get its generated documentation
+        return _decorate(redirect(f"{request.script_root}{request.path}/docs/index.html", code=303))
     if isinstance(wanted, formats.Format):
         response = _rdf(st, version.name, kind, iri, wanted)
     else:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from medkg import __version__
 from medkg.config import Settings
+from medkg.docs import build_docs
 from medkg.extract import Rules, extract, load_rules
 from medkg.graph import dataset_quads, quads_to_rdflib, rdflib_to_quads
 from medkg.markdown import parse_document
@@ -24,6 +25,7 @@ from medkg.store import StagedVersion
 from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
+DOCS_DIR = "docs"
 
 
 class BuildError(Exception):
@@ -176,6 +178,8 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
         staged.load_quads(tqdm(result.quads, desc="storing", unit="quad", disable=quiet,
                                mininterval=0.5))
         result.report["timings"]["store_s"] = round(time.perf_counter() - started, 3)
+        # the endpoint serves these pages at the ontology's IRI, version by version
+        build_docs(settings, staged.dir / DOCS_DIR)
         result.report["version"] = staged.name
         staged.publish(result.report)
     except BaseException:

@@ -1,0 +1,59 @@
+"""The ontology's IRI: documentation pages for people, RDF for machines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rdflib
+import requests
+from server_harness import RunningServer, start_server, stop_server
+
+from medkg.build import build
+from medkg.config import Settings
+
+
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    from medkg.config import load_settings
+
+    root = Path(__file__).resolve().parents[2]
+    home = tmp_path_factory.mktemp("home")
+    import shutil
+
+    shutil.copytree(root / "tests" / "fixtures" / "mini" / "data", home / "data")
+    shutil.copytree(root / "ontology", home / "ontology")
+    settings: Settings = load_settings(store=home / "store", home=home)
+    build(settings)
+    running = start_server(settings.store, tmp_path_factory.mktemp("log") / "s.log", {})
+    yield running
+    stop_server(running)
+
+
+def test_browsers_are_sent_to_the_generated_docs(docs_server: RunningServer) -> None:
+    answer = requests.get(f"{docs_server.url}/ontology", headers={"Accept": "text/html"},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith("/ontology/docs/index.html")
+    page = requests.get(f"{docs_server.url}/ontology/docs/index.html", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "Dataset" in page.text
+    scheme_pages = set(re.findall(r'href="(scheme-[a-z]+\.html)"', page.text))
+    assert scheme_pages, "index links no scheme page"
+    for name in scheme_pages:
+        assert requests.get(f"{docs_server.url}/ontology/docs/{name}", timeout=10).status_code == 200
+
+
+def test_machines_get_the_owl_ontology(docs_server: RunningServer) -> None:
+    answer = requests.get(f"{docs_server.url}/ontology", headers={"Accept": "text/turtle"}, timeout=10)
+    assert answer.status_code == 200
+    graph = rdflib.Graph().parse(data=answer.text, format="turtle")
+    assert (rdflib.URIRef("https://w3id.org/medkg/ontology"), rdflib.RDF.type, rdflib.OWL.Ontology) in graph
+
+
+@pytest.mark.parametrize("path", ["../report.json", "..%2Freport.json", "%2e%2e/%2e%2e/current", "nope.html"])
+def test_docs_route_serves_nothing_outside_the_docs(docs_server: RunningServer, path: str) -> None:
+    answer = requests.get(f"{docs_server.url}/ontology/docs/{path}", timeout=10)
+    assert answer.status_code == 404
