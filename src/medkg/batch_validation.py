@@ -64,7 +64,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "validate_quads", "validate_store"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 2000
+DEFAULT_BATCH_SIZE = 1000
 SHARED_FILE = "shared.nt"
 RDF_TYPE = ox.NamedNode(RDF + "type")
 
