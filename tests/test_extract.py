@@ -124,3 +124,17 @@ def test_heading_entries(read, vocab) -> None:
     eta = by_name(read["headings"], "EtaSmear")
     assert eta.section[-1] == "Client/Plugin or Request Needed"
     assert concept(vocab, "modality", "cytology") in eta.modalities
+
+
+@pytest.mark.parametrize(("label", "href", "kind"), [
+    ("website", "https://arxiv.org/pdf/2003.10778.pdf", "paper"),
+    ("Project Homepage", "https://link.springer.com/chapter/10.1007/x", "paper"),
+    ("data", "https://doi.org/10.5281/zenodo.7500843", "landing"),
+    ("", "https://doi.org/10.1038/s41597-023-01981-y", "paper"),
+    ("github", "https://jgamper.github.io/PanNukeDataset/", "code"),
+    ("Grand Challenge", "https://monuseg.grand-challenge.org/Home/", "landing"),
+])
+def test_link_kinds(label: str, href: str, kind: str) -> None:
+    from medkg.extract import link_kind
+
+    assert link_kind(label.lower(), href) == kind

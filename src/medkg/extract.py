@@ -26,10 +26,15 @@ DIMENSION = re.compile(r"(?<![a-z0-9])([234])\s*d(?:\s*\+\s*(t|time))?(?![a-z0-9
 NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+(?:\.\d+)?)\s*([km])?"
 MAGNIFICATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[x×](?![a-z0-9])", re.I)
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;)\]]+)")
-PAPER_HOSTS = ("arxiv.org", "doi.org", "ieeexplore", "pubmed", "ncbi.nlm.nih.gov", "sciencedirect",
-               "springer", "nature.com", "academic.oup.com", "openaccess.thecvf", "openreview",
-               "biomedcentral", "frontiersin", "wiley", "ssrn", "thelancet", "cell.com",
-               "ashpublications", "midasjournal", "t.co/")
+# Publishers and preprint servers: a link there is a paper whatever its text says.
+JOURNAL_HOSTS = ("arxiv.org", "ieeexplore", "pubmed", "sciencedirect", "springer", "academic.oup.com",
+                 "openaccess.thecvf", "openreview", "biomedcentral", "frontiersin", "wiley", "ssrn",
+                 "thelancet", "cell.com", "ashpublications", "midasjournal", "t.co/")
+# Hosts of both papers and data: a paper unless the link text says it is the data.
+MIXED_HOSTS = ("doi.org", "nature.com", "ncbi.nlm.nih.gov")
+DATA_LABELS = ("data", "website", "project homepage", "homepage", "grand challenge", "dataset", "download")
+PAPER_LABELS = ("paper", "report", "arxiv", "publication")
+CODE_LABELS = ("github", "code")
 CODE_HOSTS = ("github.com", "github.io", "gitlab.com")
 SPLIT = re.compile(r"\s*(?:,|;|/|\+|\(|\)|\band\b|&(?!e\b))\s*", re.I)
 
@@ -319,15 +324,8 @@ class Extractor:
             if "doi.org/" in href and doi:
                 if doi.group(1) not in record.dois:
                     record.dois.append(doi.group(1))
-            if papers_only or label in ("paper", "report", "arxiv") or (
-                label not in ("data", "website", "project homepage", "grand challenge")
-                and any(h in href for h in PAPER_HOSTS)
-            ):
-                target = record.papers
-            elif label in ("github", "code") or (label not in ("data", "website") and any(h in href for h in CODE_HOSTS) and "github" in label):
-                target = record.code
-            else:
-                target = record.landing_pages
+            kind = link_kind(label, href, papers_only)
+            target = {"paper": record.papers, "code": record.code}.get(kind, record.landing_pages)
             if href not in target:
                 target.append(href)
 
@@ -417,6 +415,17 @@ class Extractor:
 
     def _skip(self, line: int, reason: str, text: str = "") -> None:
         self.skips.append(Skip(self.source.id, self.file, line, reason, text[:200]))
+
+
+def link_kind(label: str, href: str, papers_only: bool = False) -> str:
+    """'paper', 'code' or 'landing' for a link, from its text first and its host second."""
+    if papers_only or label in PAPER_LABELS or any(h in href for h in JOURNAL_HOSTS):
+        return "paper"
+    if label in CODE_LABELS:
+        return "code"
+    if label not in DATA_LABELS and any(h in href for h in MIXED_HOSTS):
+        return "paper"
+    return "landing"
 
 
 def _number(number: str, scale: str | None) -> float | None:
