@@ -153,3 +153,18 @@ def test_real_build_meets_the_mapping_target(real_store: str) -> None:
     assert report["validation"]["conforms"] is True
     for source in report["sources"]:
         assert source["rows_read"] == source["entries"] + len(source["skipped"])
+
+
+def test_export_from_the_command_line(runner: CliRunner, built_store: str, tmp_path: Path) -> None:
+    out = tmp_path / "graph.nq"
+    result = runner.invoke(main, ["export", "--store", built_store, "--format", "nq", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    dataset = rdflib.Dataset()
+    dataset.parse(out, format="nquads")
+    graphs = {str(g.identifier) for g in dataset.graphs()}
+    assert "https://w3id.org/medkg/graph/source/tables" in graphs
+    table = tmp_path / "datasets.csv"
+    assert runner.invoke(main, ["export", "--store", built_store, "--format", "csv", "--out", str(table)]).exit_code == 0
+    assert len(list(csv.DictReader(table.open()))) == 10
+    bad = runner.invoke(main, ["export", "--store", built_store, "--format", "xlsx", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "xlsx" in bad.output
