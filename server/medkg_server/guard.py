@@ -3,7 +3,9 @@
 pyoxigraph 0.5 sends every `SERVICE <iri>` and `LOAD <iri>` over HTTP and offers Python no switch
 to stop it, so the server checks the parsed request before the engine sees it. `FROM` and
 `FROM NAMED` are safe: pyoxigraph treats them as names of graphs in the store and fetches nothing
-(tests/server/test_security.py checks both facts against a loopback listener).
+(tests/server/test_server_security.py checks both facts against a loopback listener).
+Allow-list entries are matched at IRI boundaries (scheme, host, port, then whole path segments),
+not as text prefixes; tests/server/test_federation.py covers the look-alikes.
 
 Parsing uses rdflib's SPARQL grammar only for this check; evaluation stays with pyoxigraph. A
 request whose text never contains the keyword is let through without parsing: without the word,
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from pyparsing import ParseException
 from rdflib.plugins.sparql.algebra import translatePrologue
@@ -25,14 +29,73 @@ from medkg_server.query_text import PARSE_LOCK
 
 SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
 LOAD_WORD = re.compile(r"load", re.IGNORECASE)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ForbiddenTarget(Exception):
     """The request would make the server fetch a URL that is not allowed."""
 
 
+class _Target(NamedTuple):
+    """The parts of an http(s) IRI that decide where a request goes."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
 def allowed(iri: str, allow_list: tuple[str, ...]) -> bool:
-    return any(iri.startswith(prefix) for prefix in allow_list)
+    """True when `iri` lies under an allow-listed prefix, compared part by part, not as text.
+
+    Plain `startswith` would let `http://allowed.example` admit `http://allowed.example.evil/`,
+    `http://allowed.example:8080/` or `http://allowed.example@evil.example/`. So both sides are
+    split: scheme, host and port must be equal (a missing port means the scheme's default), and
+    the entry's path must be the target's path or end at one of its `/` boundaries. An entry that
+    is not a plain http(s) URL without query or fragment never matches anything.
+    """
+    target = _target(iri)
+    if target is None:
+        return False
+    for entry in allow_list:
+        prefix = None if ("?" in entry or "#" in entry) else _target(entry)
+        if prefix is not None and _under(target, prefix):
+            return True
+    return False
+
+
+def _target(iri: str) -> _Target | None:
+    """Split an http(s) IRI, or None when it is one a guard cannot judge safely.
+
+    Refused outright: other schemes (pyoxigraph fetches only http and https), user info
+    (`user@host`, the classic look-alike trick), characters an HTTP client may read differently
+    from this parser (backslash, whitespace, controls) and `.` / `..` path segments, which a
+    client could resolve out of an allow-listed folder.
+    """
+    if any(ch == "\\" or ch.isspace() or ord(ch) < 0x20 for ch in iri):
+        return None
+    try:
+        parts = urlsplit(iri)
+        port = parts.port
+    except ValueError:  # a malformed port or bracketed host
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or "@" in parts.netloc or not parts.hostname:
+        return None
+    segments = unquote(parts.path).split("/")
+    if "." in segments or ".." in segments:
+        return None
+    return _Target(scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme], parts.path)
+
+
+def _under(target: _Target, prefix: _Target) -> bool:
+    """Same origin, and the prefix's path is the target's path or one of its `/`-ancestors."""
+    if (target.scheme, target.host, target.port) != (prefix.scheme, prefix.host, prefix.port):
+        return False
+    folder = prefix.path or "/"
+    if folder.endswith("/"):
+        return (target.path or "/").startswith(folder)
+    return target.path == folder or target.path.startswith(folder + "/")
 
 
 def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) -> None:

@@ -1,0 +1,355 @@
+"""Federation: SERVICE joins medkg with a remote ontology endpoint, only when it is allow-listed.
+
+The remote is a real `oxigraph serve` (PyPI package `oxigraph`) on loopback, loaded with
+fixtures/uberon-slice.ttl and reached through a small recording proxy, so every request the
+remote gets is seen. A medkg server whose MEDKG_FEDERATION_ALLOW holds the proxy answers the
+federated queries; servers without it (or with look-alike prefixes only) must refuse them with a
+403 before anything is sent.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import requests
+from medkg_server.guard import allowed
+from server_harness import FIXTURES, REPO, RunningServer, free_port, start_server, stop_server
+
+SLICE = FIXTURES / "uberon-slice.ttl"
+EXAMPLES = REPO / "data" / "example-queries" / "federated"
+UBERGRAPH = "https://ubergraph.apps.renci.org/sparql"
+OBO = "http://purl.obolibrary.org/obo/"
+DATASET = "https://w3id.org/medkg/dataset/"
+START_SECONDS = 30
+
+QUERY = """PREFIX mkg: <https://w3id.org/medkg/ontology#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX obo: <http://purl.obolibrary.org/obo/>
+SELECT DISTINCT ?dataset WHERE {{
+  ?dataset mkg:organ ?organ .
+  ?organ skos:exactMatch ?uberon .
+  SERVICE <{endpoint}> {{ ?uberon (rdfs:subClassOf|obo:BFO_0000050)+ obo:{ancestor} }}
+}}"""
+
+
+# --- the remote endpoint -------------------------------------------------------------------
+
+
+@dataclass
+class Remote:
+    """`oxigraph serve` behind a recording proxy; `url` is the proxy's SPARQL query endpoint."""
+
+    url: str
+    hits: list[str] = field(default_factory=list)
+
+
+def _proxy_handler(upstream: str, hits: list[str]) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler that records each request's path and forwards it unchanged to `upstream`."""
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(f"{self.command} {self.path}")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() in ("accept", "content-type")
+            }
+            forwarded = urllib.request.Request(
+                upstream + self.path, data=body, headers=headers, method=self.command
+            )
+            try:
+                with urllib.request.urlopen(forwarded, timeout=10) as answer:
+                    status, payload, kind = answer.status, answer.read(), answer.headers
+            except urllib.error.HTTPError as error:
+                status, payload, kind = error.code, error.read(), error.headers
+            self.send_response(status)
+            self.send_header("Content-Type", kind.get("Content-Type", "text/plain"))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    return Proxy
+
+
+def _wait_for(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("oxigraph serve exited early")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("oxigraph serve did not start")
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[Remote]:
+    """An in-memory `oxigraph serve` holding the UBERON slice, behind a recording proxy."""
+    if shutil.which("oxigraph") is None:
+        pytest.skip("the `oxigraph` command (PyPI package oxigraph) is not installed")
+    port = free_port()
+    upstream = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        ["oxigraph", "serve", "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(upstream + "/query", process)
+        load = urllib.request.Request(
+            upstream + "/store?default",
+            data=SLICE.read_bytes(),
+            headers={"Content-Type": "text/turtle"},
+            method="POST",
+        )
+        with urllib.request.urlopen(load, timeout=10) as answer:
+            assert answer.status in (200, 201, 204)
+        hits: list[str] = []
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(upstream, hits))
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        yield Remote(f"http://127.0.0.1:{proxy.server_port}/query", hits)
+        proxy.shutdown()
+        proxy.server_close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- medkg servers ---------------------------------------------------------------------------
+
+
+def _medkg(store: Path, name: str, allow: str) -> RunningServer:
+    log = store.parent / f"{name}.log"
+    return start_server(store, log, {"MEDKG_FEDERATION_ALLOW": allow, "MEDKG_QUERY_TIMEOUT": "10"})
+
+
+@dataclass
+class Bouncer:
+    """An allow-listed endpoint that answers 302 to an off-list one; both record what they get."""
+
+    url: str
+    hits: list[str]
+    elsewhere_hits: list[str]
+
+
+@pytest.fixture(scope="module")
+def bouncer() -> Iterator[Bouncer]:
+    hits: list[str] = []
+    elsewhere_hits: list[str] = []
+    elsewhere = http.server.HTTPServer(("127.0.0.1", 0), _recorder(elsewhere_hits, None))
+    target = f"http://127.0.0.1:{elsewhere.server_port}/sparql"
+    bouncing = http.server.HTTPServer(("127.0.0.1", 0), _recorder(hits, target))
+    for listener in (elsewhere, bouncing):
+        threading.Thread(target=listener.serve_forever, daemon=True).start()
+    yield Bouncer(f"http://127.0.0.1:{bouncing.server_port}/sparql", hits, elsewhere_hits)
+    for listener in (elsewhere, bouncing):
+        listener.shutdown()
+        listener.server_close()
+
+
+@pytest.fixture(scope="module")
+def federated(built_store: Path, remote: Remote, bouncer: Bouncer) -> Iterator[RunningServer]:
+    """A medkg server whose allow-list holds the remote endpoint's folder and the bouncer."""
+    allow = f"{remote.url.rsplit('/', 1)[0]}/,{bouncer.url}"
+    running = _medkg(built_store, "federated", allow)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def look_alike(built_store: Path, remote: Remote) -> Iterator[RunningServer]:
+    """A medkg server allow-listing only text prefixes of the remote's IRI, none at a boundary.
+
+    A plain `startswith` check would admit the remote under either entry: the host without its
+    port, and the path cut inside its last segment.
+    """
+    cut = remote.url[: -len("ry")]  # http://127.0.0.1:PORT/que
+    running = _medkg(built_store, "look-alike", f"http://127.0.0.1,{cut}")
+    yield running
+    stop_server(running)
+
+
+def select(server: RunningServer, query: str) -> requests.Response:
+    return requests.post(server.url + "/sparql", data={"query": query}, timeout=60)
+
+
+def datasets(answer: requests.Response) -> set[str]:
+    assert answer.status_code == 200, answer.text
+    return {row["dataset"]["value"] for row in answer.json()["results"]["bindings"]}
+
+
+# --- the fixture is UBERON -------------------------------------------------------------------
+
+
+def test_slice_matches_the_uberon_release():
+    """Every label and every edge of the slice is in UBERON 2026-04-01 (cellxgene-ontology-guide)."""
+    guide = pytest.importorskip("cellxgene_ontology_guide.ontology_parser")
+    parser = guide.OntologyParser()
+    slice_ = ox.Store()
+    slice_.load(path=str(SLICE), format=ox.RdfFormat.TURTLE)
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    edges = {
+        ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf"),
+        ox.NamedNode(OBO + "BFO_0000050"),
+    }
+    curie = {q.subject: q.subject.value.removeprefix(OBO).replace("_", ":") for q in slice_}
+    labelled = 0
+    for quad in slice_:
+        term = curie[quad.subject]
+        if quad.predicate == label:
+            assert parser.get_term_label(term) == quad.object.value
+            assert not parser.is_term_deprecated(term)
+            labelled += 1
+        elif quad.predicate in edges:
+            parent = quad.object.value.removeprefix(OBO).replace("_", ":")
+            assert parent in parser.get_term_parents(term), (term, parent)
+    assert labelled == len(set(curie)) >= 10
+
+
+# --- federation through the allow-list -------------------------------------------------------
+
+
+def test_federated_join_finds_datasets_under_a_remote_class(federated, remote):
+    """Lymph node is part of the immune system in UBERON; breast is part of the chest."""
+    before = len(remote.hits)
+    immune = select(federated, QUERY.format(endpoint=remote.url, ancestor="UBERON_0002405"))
+    assert datasets(immune) == {DATASET + "camelyon16"}
+    chest = select(federated, QUERY.format(endpoint=remote.url, ancestor="UBERON_0001443"))
+    assert datasets(chest) == {DATASET + "breast-ct", DATASET + "tricky"}
+    # two steps up: lymph node part_of lymphoid system part_of hemolymphoid system
+    hemolymphoid = select(federated, QUERY.format(endpoint=remote.url, ancestor="UBERON_0002193"))
+    assert datasets(hemolymphoid) == {DATASET + "camelyon16"}
+    # `+` means proper ancestors: nothing lies under breast itself, an empty answer is no error
+    breast = select(federated, QUERY.format(endpoint=remote.url, ancestor="UBERON_0000310"))
+    assert datasets(breast) == set()
+    assert len(remote.hits) > before  # the answers really came through the remote
+
+
+def test_example_query_runs_against_the_slice(federated, remote):
+    """The documented example, pointed at the local stand-in for Ubergraph, gives its answer."""
+    text = (EXAMPLES / "immune-system-datasets-via-ubergraph.rq").read_text(encoding="utf-8")
+    assert UBERGRAPH in text
+    answer = select(federated, text.replace(UBERGRAPH, remote.url))
+    rows = answer.json()["results"]["bindings"]
+    assert [(r["dataset"]["value"], r["uberonLabel"]["value"]) for r in rows] == [
+        (DATASET + "camelyon16", "lymph node")
+    ]
+
+
+def test_every_federated_example_names_a_service():
+    files = sorted(EXAMPLES.glob("*.rq"))
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# title: ")
+        assert "SERVICE <https://" in text
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_off_the_list_the_same_query_is_refused_and_nothing_is_sent(server, remote):
+    """The session server has an empty allow-list: 403 with a clear message, no request out."""
+    before = list(remote.hits)
+    answer = select(server, QUERY.format(endpoint=remote.url, ancestor="UBERON_0002405"))
+    assert answer.status_code == 403
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert f"SERVICE <{remote.url}> is not on this server's federation allow-list" in answer.text
+    assert "MEDKG_FEDERATION_ALLOW" in answer.text
+    assert remote.hits == before
+
+
+def test_look_alike_prefixes_do_not_admit_the_endpoint(look_alike, remote):
+    before = list(remote.hits)
+    for endpoint in (remote.url, remote.url + "x"):
+        answer = select(look_alike, QUERY.format(endpoint=endpoint, ancestor="UBERON_0002405"))
+        assert answer.status_code == 403, endpoint
+        assert "allow-list" in answer.text
+    assert remote.hits == before
+
+
+@pytest.mark.parametrize(
+    ("entry", "iri", "expected"),
+    [
+        ("http://allowed.example/", "http://allowed.example/sparql", True),
+        ("http://allowed.example", "http://allowed.example/sparql", True),
+        ("http://allowed.example", "http://allowed.example", True),
+        ("HTTP://Allowed.Example/", "http://allowed.example/sparql", True),
+        ("http://allowed.example:80/", "http://allowed.example/sparql", True),
+        ("https://allowed.example/sparql", "https://allowed.example/sparql", True),
+        ("https://allowed.example/sparql", "https://allowed.example/sparql?x=1", True),
+        ("https://allowed.example/sparql", "https://allowed.example/sparql/sub", True),
+        # look-alikes that a plain startswith would admit
+        ("http://allowed.example", "http://allowed.example.evil/", False),
+        ("http://allowed.example", "http://allowed.example:8080/", False),
+        ("http://allowed.example", "http://allowed.example@evil.example/", False),
+        ("http://allowed.example/", "http://allowed.example/@evil.example/", True),
+        ("https://allowed.example/sparql", "https://allowed.example/sparql-admin", False),
+        ("https://allowed.example/sparql", "https://allowed.example/sparqlx", False),
+        ("https://allowed.example/ont/", "https://allowed.example/ont/../admin", False),
+        ("https://allowed.example/ont/", "https://allowed.example/ont/%2e%2e/admin", False),
+        ("http://127.0.0.1", "http://127.0.0.12/", False),
+        # other schemes and ports are other places
+        ("https://allowed.example/", "http://allowed.example/", False),
+        ("http://allowed.example/", "https://allowed.example/", False),
+        ("http://allowed.example/", "http://allowed.example:81/", False),
+        ("http://allowed.example/", "file:///etc/passwd", False),
+        ("http://allowed.example/", "http://allowed.example\\@evil.example/", False),
+        # entries that are not plain http(s) URLs never match
+        ("allowed.example", "http://allowed.example/", False),
+        ("http://allowed.example/?key=1", "http://allowed.example/?key=1", False),
+        ("", "http://allowed.example/", False),
+    ],
+)
+def test_prefixes_match_at_iri_boundaries(entry, iri, expected):
+    assert allowed(iri, (entry,)) is expected
+
+
+def test_a_redirect_from_an_allowed_endpoint_is_not_followed(federated, bouncer):
+    """pyoxigraph follows no redirect, so an allowed endpoint cannot bounce a query elsewhere."""
+    query = f"SELECT * WHERE {{ SERVICE <{bouncer.url}> {{ ?s ?p ?o }} }}"
+    answer = select(federated, query)
+    assert answer.status_code == 400
+    assert "redirect" in answer.text
+    assert bouncer.hits == ["POST /sparql"]
+    assert bouncer.elsewhere_hits == []
+
+
+def _recorder(hits: list[str], location: str | None) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler that records requests and answers 302 to `location` (or 500 without one)."""
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(f"{self.command} {self.path}")
+            self.send_response(302 if location else 500)
+            if location:
+                self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    return Recorder
