@@ -32,6 +32,8 @@ UBERGRAPH = "https://ubergraph.apps.renci.org/sparql"
 OBO = "http://purl.obolibrary.org/obo/"
 DATASET = "https://w3id.org/medkg/dataset/"
 START_SECONDS = 30
+STALL_SECONDS = 30
+ROW_CAP = 2
 
 QUERY = """PREFIX mkg: <https://w3id.org/medkg/ontology#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -138,9 +140,12 @@ def remote() -> Iterator[Remote]:
 # --- medkg servers ---------------------------------------------------------------------------
 
 
-def _medkg(store: Path, name: str, allow: str) -> RunningServer:
+def _medkg(
+    store: Path, name: str, allow: str, extra: dict[str, str] | None = None
+) -> RunningServer:
     log = store.parent / f"{name}.log"
-    return start_server(store, log, {"MEDKG_FEDERATION_ALLOW": allow, "MEDKG_QUERY_TIMEOUT": "10"})
+    settings = {"MEDKG_FEDERATION_ALLOW": allow, "MEDKG_QUERY_TIMEOUT": "10", **(extra or {})}
+    return start_server(store, log, settings)
 
 
 @dataclass
@@ -168,10 +173,38 @@ def bouncer() -> Iterator[Bouncer]:
 
 
 @pytest.fixture(scope="module")
-def federated(built_store: Path, remote: Remote, bouncer: Bouncer) -> Iterator[RunningServer]:
-    """A medkg server whose allow-list holds the remote endpoint's folder and the bouncer."""
-    allow = f"{remote.url.rsplit('/', 1)[0]}/,{bouncer.url}"
-    running = _medkg(built_store, "federated", allow)
+def stalling() -> Iterator[str]:
+    """An allow-listed endpoint that never answers while the test runs (released at teardown)."""
+    release = threading.Event()
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            release.wait(STALL_SECONDS)
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.server_port}/sparql"
+    release.set()
+    listener.shutdown()
+    listener.server_close()
+
+
+@pytest.fixture(scope="module")
+def federated(
+    built_store: Path, remote: Remote, bouncer: Bouncer, stalling: str
+) -> Iterator[RunningServer]:
+    """A medkg server allow-listing the remote's folder, the bouncer and the stalling endpoint.
+
+    Its row cap is 2, so that the cap on federated answers can be seen on the small slice.
+    """
+    allow = f"{remote.url.rsplit('/', 1)[0]}/,{bouncer.url},{stalling}"
+    running = _medkg(built_store, "federated", allow, {"MEDKG_ROW_CAP": str(ROW_CAP)})
     yield running
     stop_server(running)
 
@@ -263,6 +296,28 @@ def test_every_federated_example_names_a_service():
         text = path.read_text(encoding="utf-8")
         assert text.startswith("# title: ")
         assert "SERVICE <https://" in text
+
+
+def test_the_row_cap_applies_to_federated_answers(federated, remote):
+    owl_class = "<http://www.w3.org/2002/07/owl#Class>"
+    query = f"SELECT ?class WHERE {{ SERVICE <{remote.url}> {{ ?class a {owl_class} }} }}"
+    answer = select(federated, query)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["results"]["bindings"]) == ROW_CAP
+    assert answer.headers["X-MedKG-Truncated"] == "true"
+
+
+def test_the_time_limit_applies_while_the_remote_is_silent(federated, stalling, remote):
+    """A remote that never answers costs the query its time limit, then a 503; no hang."""
+    query = f"SELECT * WHERE {{ SERVICE <{stalling}> {{ ?s ?p ?o }} }}"
+    answer = requests.post(
+        federated.url + "/sparql", data={"query": query, "timeout": "1"}, timeout=STALL_SECONDS
+    )
+    assert answer.status_code == 503
+    assert "Retry-After" in answer.headers
+    # the server goes on answering federated queries afterwards
+    immune = select(federated, QUERY.format(endpoint=remote.url, ancestor="UBERON_0002405"))
+    assert datasets(immune) == {DATASET + "camelyon16"}
 
 
 # --- refusals --------------------------------------------------------------------------------
