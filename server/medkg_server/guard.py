@@ -105,7 +105,7 @@ def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) ->
     try:
         with PARSE_LOCK:
             parsed = parseQuery(text)
-    except ParseException:
+    except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the query mentions SERVICE and could not be checked against the federation allow-list"
         ) from None
@@ -121,7 +121,7 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
     try:
         with PARSE_LOCK:
             parsed = parseUpdate(text)
-    except ParseException:
+    except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the update mentions LOAD or SERVICE and could not be checked against the "
             "federation allow-list"

@@ -12,6 +12,40 @@ from rdflib.plugins.sparql.parser import parseQuery
 FROM_WORD = re.compile(r"\bfrom\b", re.IGNORECASE)
 # rdflib's pyparsing grammar keeps state while it parses: one parse at a time per process.
 PARSE_LOCK = threading.Lock()
+# Oxigraph's recursive-descent parser overflows its stack (the process dies) a few thousand
+# brackets deep; real queries nest a dozen levels at most.
+MAX_NESTING = 200
+# Strings, IRIs and comments may hold brackets that do not nest: skip them whole.
+_TOKEN = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'(?:[^'\\\n]|\\.)*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>'
+    r"|#[^\n]*"
+    r"|[{(\[]|[})\]]"
+)
+OPENERS, CLOSERS = frozenset("{(["), frozenset("})]")
+
+
+class QueryTooComplex(Exception):
+    """The query nests too deeply to be parsed safely."""
+
+
+def check_nesting(text: str) -> None:
+    """Refuse a query whose brackets nest deeper than MAX_NESTING."""
+    depth = deepest = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in CLOSERS:
+            depth = max(depth - 1, 0)
+    if deepest > MAX_NESTING:
+        raise QueryTooComplex(
+            f"the query nests brackets {deepest} levels deep; at most {MAX_NESTING} are accepted"
+        )
 
 
 @lru_cache(maxsize=1024)
@@ -28,4 +62,9 @@ def has_dataset_clause(text: str) -> bool:
             parsed = parseQuery(text)
     except ParseException:
         return False  # pyoxigraph will report the syntax error itself
-    return bool(parsed[1].get("datasetClause"))
+    except RecursionError:
+        raise QueryTooComplex(
+            "the query nests too deeply to check its FROM clauses; flatten its groups"
+        ) from None
+    # CompValue.get() answers a missing key with the key's own name (truthy): test membership.
+    return "datasetClause" in parsed[1]

@@ -20,7 +20,7 @@ from medkg_server import describe, formats
 from medkg_server.executor import ExecutorBusy, ExecutorError, JobFailed, QueryTimeout
 from medkg_server.guard import ForbiddenTarget, check_query, check_update
 from medkg_server.protocol import Operation, ProtocolError, parse_request
-from medkg_server.query_text import has_dataset_clause
+from medkg_server.query_text import QueryTooComplex, check_nesting, has_dataset_clause
 from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job, Outcome
@@ -51,11 +51,14 @@ def _handle(allow: tuple[str, ...]) -> Response:
         operation = parse_request(request, allow, st.settings.max_request_bytes)
         if operation.kind == "none":
             return describe.service_description_response(st)
+        check_nesting(operation.text)
         if operation.kind == "update":
             return _update(st, operation)
         return _query(st, operation)
     except ProtocolError as exc:
         return plain_error(exc.status, exc.message, exc.headers)
+    except QueryTooComplex as exc:
+        return plain_error(400, str(exc))
     except ForbiddenTarget as exc:
         return plain_error(403, str(exc))
     except QueryTimeout as exc:

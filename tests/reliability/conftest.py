@@ -1,0 +1,56 @@
+"""Fixtures for the reliability tests: the real catalogue built once, and servers over it.
+
+The servers are started with the harness of tests/server (a real gunicorn on loopback), so these
+tests exercise the production stack. Bounds of the slow runs come from environment variables
+(see reliability_bounds.py), so CI runs them briefly and `bench/reliability_report.py` at length.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "server"))  # the shared server harness
+
+from server_harness import RunningServer, start_server, stop_server  # noqa: E402
+
+from medkg.build import build  # noqa: E402
+from medkg.config import load_settings  # noqa: E402
+
+ROOT = HERE.parents[1]
+QUERY_TIMEOUT = 2  # seconds: the short time limit every hostile query must respect
+UPDATE_TOKEN = "reliability-test-token"
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's own lists built into a temporary store (no SHACL run: speed)."""
+    store = tmp_path_factory.mktemp("real") / "store"
+    build(load_settings(store=store, home=ROOT), run_validation=False)
+    return store
+
+
+@pytest.fixture(scope="session")
+def live(real_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One production server over the real store: 2 s limit, small caps, updates behind a token."""
+    log = tmp_path_factory.mktemp("live-log") / "server.log"
+    running = start_server(
+        real_store,
+        log,
+        {
+            "MEDKG_WORKERS": "2",
+            "MEDKG_THREADS": "16",
+            "MEDKG_EXECUTORS": "2",
+            "MEDKG_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
+            "MEDKG_MAX_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
+            "MEDKG_ROW_CAP": "1000",
+            "MEDKG_MAX_REQUEST_BYTES": "65536",
+            "MEDKG_UPDATE_TOKEN": UPDATE_TOKEN,
+        },
+    )
+    yield running
+    stop_server(running)
