@@ -1,0 +1,294 @@
+"""HTTP throughput and latency: medkg's production server, `oxigraph serve` and rdflib-endpoint.
+
+    python bench/http_suite.py --size 10k [--clients 16 64] [--requests 30] [--json out.json]
+
+All three serve the same synthetic store (bench/validation_bench.py builds it) on loopback:
+medkg (gunicorn, 2 workers) and `oxigraph serve-read-only` open the same RocksDB version
+(started by bench/http_bench.py's helpers); rdflib-endpoint (`--store Oxigraph`) loads an N-Quads
+dump of it. Each client is a thread with one keep-alive connection sending a fixed number of
+requests, so every run is bounded. Workloads:
+- `repeated`: the example questions (data/example-queries) round-robin: what a UI sends, and
+  what medkg's result cache may answer;
+- `distinct`: the same questions, each request made unique by a trailing comment (no reuse);
+- `light`: a title look-up by dataset IRI, distinct each time;
+- `pages`: linked-data pages (medkg /dataset/<slug> HTML; the others a DESCRIBE of the IRI).
+Figures: req/s, p50 / p99 ms, the ratio of req/s to `oxigraph serve`, and `client CPU`, the load
+generator's own CPU seconds per wall second (near 2.0 on 2 cores means the client is the limit).
+Then, per server: a trivial ASK's p95 while 4 clients run heavy queries, and the server's peak
+RSS (VmHWM of the process and its children). Nothing passes or fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import DEFAULT_WORK, parse_size, size_label, synthetic_home, table, write_json
+from http_bench import Server, free_port, start_medkg, start_oxigraph, stop, wait_ready
+from query_bench import example_queries
+from validation_bench import built_store
+
+from medkg import store as medkg_store
+from medkg.namespaces import Namespaces
+
+ACCEPT = "application/sparql-results+json"
+HEAVY = """SELECT ?organ (COUNT(DISTINCT ?d) AS ?n) (COUNT(?o) AS ?m) WHERE {
+  ?d a <https://w3id.org/medkg/ontology#Dataset> ; ?p ?o ; <https://w3id.org/medkg/ontology#organ> ?organ .
+} GROUP BY ?organ ORDER BY DESC(?n)"""
+TRIVIAL = "ASK { ?s ?p ?o }"
+
+
+@dataclass(frozen=True)
+class Load:
+    server: str
+    workload: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    client_cpu: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def query_path(server: Server, query: str) -> str:
+    return f"{server.path}?{urllib.parse.urlencode({'query': query})}"
+
+
+def workload_paths(server: Server, workload: str, slugs: list[str], queries: list[str],
+                   count: int, base: str) -> list[str]:
+    """`count` request paths of one workload for one server."""
+    if workload == "repeated":
+        return [query_path(server, q) for q in itertools.islice(itertools.cycle(queries), count)]
+    if workload == "distinct":
+        return [query_path(server, f"{q}\n# {i}")
+                for i, q in zip(range(count), itertools.cycle(queries))]
+    slug_cycle = itertools.islice(itertools.cycle(slugs), count)
+    if workload == "light":
+        return [query_path(server, f"SELECT ?t WHERE {{ <{base}dataset/{s}> "
+                                   f"<http://purl.org/dc/terms/title> ?t }}") for s in slug_cycle]
+    if server.name == "medkg":
+        return [f"/dataset/{s}" for s in slug_cycle]
+    return [query_path(server, f"DESCRIBE <{base}dataset/{s}>") for s in slug_cycle]
+
+
+def accept_for(server: Server, workload: str) -> str:
+    """JSON results for queries; HTML for medkg's pages, Turtle for the others' DESCRIBE."""
+    if workload != "pages":
+        return ACCEPT
+    return "text/html" if server.name == "medkg" else "text/turtle"
+
+
+def run(server: Server, paths: list[str], clients: int,
+        accept: str = ACCEPT) -> tuple[list[float], int, float, float]:
+    """Send `paths` split over `clients` keep-alive connections; latencies, errors, wall, CPU."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    shares = [paths[i::clients] for i in range(clients)]
+
+    def client(mine: list[str]) -> None:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=120)
+        times, failed = [], 0
+        for path in mine:
+            clock = time.perf_counter()
+            try:
+                connection.request("GET", path, headers={"Accept": accept})
+                response = connection.getresponse()
+                response.read()
+                failed += response.status != 200
+            except (OSError, http.client.HTTPException):
+                failed += 1
+                connection.close()
+                connection = http.client.HTTPConnection(server.host, server.port, timeout=120)
+            times.append(time.perf_counter() - clock)
+        connection.close()
+        with lock:
+            latencies.extend(times)
+            errors[0] += failed
+
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    clock = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+    return latencies, errors[0], wall, used / wall if wall else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def load(server: Server, workload: str, clients: int, paths: list[str]) -> Load:
+    latencies, errors, wall, cpu = run(server, paths, clients, accept_for(server, workload))
+    return Load(server.name, workload, clients, len(latencies), errors, wall,
+                statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000, cpu)
+
+
+def trivial_under_heavy(server: Server, samples: int = 40) -> float:
+    """p95 (ms) of a trivial ASK sent one at a time while 4 clients loop on a heavy aggregate."""
+    stop_flag = threading.Event()
+
+    def heavy(n: int) -> None:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=300)
+        for i in itertools.count():
+            if stop_flag.is_set():
+                break
+            try:
+                connection.request("GET", query_path(server, f"{HEAVY}\n# {n}-{i}"),
+                                   headers={"Accept": ACCEPT})
+                connection.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(server.host, server.port, timeout=300)
+        connection.close()
+
+    threads = [threading.Thread(target=heavy, args=(n,), daemon=True) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # let the heavy queries start
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=300)
+    times = []
+    for i in range(samples):
+        clock = time.perf_counter()
+        connection.request("GET", query_path(server, f"{TRIVIAL} # {i}"), headers={"Accept": ACCEPT})
+        connection.getresponse().read()
+        times.append((time.perf_counter() - clock) * 1000)
+        time.sleep(0.05)
+    connection.close()
+    stop_flag.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    return percentile(times, 0.95)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and its descendants, in MiB (Linux /proc)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def start_rdflib_endpoint(store_dir: Path, work: Path) -> Server | None:
+    binary = shutil.which("rdflib-endpoint")
+    if binary is None:
+        print("rdflib-endpoint not installed (pip install 'rdflib-endpoint[cli]')", file=sys.stderr)
+        return None
+    dump = work / "dump.nq"
+    if not dump.is_file():
+        medkg_store.open_read_only(store_dir).dump(str(dump), format=medkg_store.ox.RdfFormat.N_QUADS)
+    port = free_port()
+    process = subprocess.Popen([binary, "serve", str(dump), "--host", "127.0.0.1", "--port",
+                                str(port), "--store", "Oxigraph"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/?query=ASK%7B%7D", process, "rdflib-endpoint")
+    return Server("rdflib-endpoint", "127.0.0.1", port, "/", process)
+
+
+def dataset_slugs(store_dir: Path, limit: int) -> list[str]:
+    store = medkg_store.open_read_only(store_dir)
+    rows = store.query("SELECT ?d WHERE { ?d a <https://w3id.org/medkg/ontology#Dataset> } "
+                       f"LIMIT {limit}", use_default_graph_as_union=True)
+    return [row[0].value.rsplit("/", 1)[-1] for row in rows]
+
+
+def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
+            workloads: list[str]) -> dict[str, Any]:
+    base = Namespaces("https://w3id.org/medkg/").base
+    queries = list(example_queries().values())
+    slugs = dataset_slugs(store_dir, 2000)
+    servers: list[Server] = []
+    loads: list[Load] = []
+    extra: dict[str, dict[str, float]] = {}
+    try:
+        for starter in (lambda: start_medkg(store_dir, 2), lambda: start_oxigraph(store_dir),
+                        lambda: start_rdflib_endpoint(store_dir, work)):
+            server = starter()
+            if server:
+                servers.append(server)
+        for server in servers:
+            load(server, "warm-up", 4, workload_paths(server, "repeated", slugs, queries, 40, base))
+            for workload in workloads:
+                for n in clients:
+                    paths = workload_paths(server, workload, slugs, queries, n * requests, base)
+                    loads.append(load(server, workload, n, paths))
+                    print(f"{server.name} {workload} {n}: {loads[-1].rps:.0f} req/s", file=sys.stderr)
+            extra[server.name] = {"trivial_p95_ms_under_4_heavy": trivial_under_heavy(server),
+                                  "peak_rss_mb": peak_rss_mb(server.process.pid)}
+    finally:
+        for server in servers:
+            stop(server)
+    return {"loads": [{**vars(x), "rps": x.rps} for x in loads], "servers": extra}
+
+
+def report(result: dict[str, Any]) -> str:
+    loads = result["loads"]
+    ref = {(x["workload"], x["clients"]): x["rps"] for x in loads if x["server"] == "oxigraph serve"}
+    rows = [(x["server"], x["workload"], x["clients"], x["requests"], x["errors"], x["rps"],
+             x["rps"] / ref[x["workload"], x["clients"]] if ref.get((x["workload"], x["clients"])) else "-",
+             x["p50_ms"], x["p99_ms"], x["client_cpu"]) for x in loads]
+    main = table(("server", "workload", "clients", "requests", "errors", "req/s", "x oxigraph",
+                  "p50 ms", "p99 ms", "client CPU"), rows)
+    extra = table(("server", "trivial p95 ms under 4 heavy", "peak RSS MB"),
+                  [(name, v["trivial_p95_ms_under_4_heavy"], v["peak_rss_mb"])
+                   for name, v in result["servers"].items()])
+    return f"{main}\n\n{extra}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="10k")
+    parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--requests", type=int, default=30, help="requests per client")
+    parser.add_argument("--workloads", nargs="+", default=["repeated", "distinct", "light", "pages"])
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    n = parse_size(args.size)
+    home = synthetic_home(args.work, n)
+    store_dir = built_store(home)
+    result = measure(store_dir, home, args.clients, args.requests, args.workloads)
+    result["size"] = n
+    print(f"{size_label(n)} datasets, {os.cpu_count()} cores")
+    print(report(result))
+    write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
