@@ -15,8 +15,8 @@ there is no SERVICE or LOAD operation to find.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pyparsing import ParseException
@@ -28,6 +28,7 @@ from rdflib.term import URIRef, Variable
 from medkg_server.query_text import PARSE_LOCK
 
 SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
+SERVICE_KEYWORD = re.compile(r"\bservice\b", re.IGNORECASE)
 LOAD_WORD = re.compile(r"load", re.IGNORECASE)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -103,8 +104,7 @@ def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) ->
     if not SERVICE_WORD.search(text):
         return
     try:
-        with PARSE_LOCK:
-            parsed = parseQuery(text)
+        parsed = _parse(parseQuery, text)
     except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the query mentions SERVICE and could not be checked against the federation allow-list"
@@ -119,8 +119,7 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
     if not (SERVICE_WORD.search(text) or LOAD_WORD.search(text)):
         return
     try:
-        with PARSE_LOCK:
-            parsed = parseUpdate(text)
+        parsed = _parse(parseUpdate, text)
     except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the update mentions LOAD or SERVICE and could not be checked against the "
@@ -133,6 +132,22 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
             _check_target(node.get("iri"), prologue, allow_list, "LOAD")
         for node in _nodes(request, "ServiceGraphPattern"):
             _check_target(node.get("term"), prologue, allow_list, "SERVICE")
+
+
+def _parse(parse: Callable[[str], Any], text: str) -> Any:
+    """Parse `text` with rdflib, working around its SERVICE bug with a second try.
+
+    rdflib 7 re-scans the whole text for each SERVICE pattern with comments skipped, and takes a
+    `#` inside an IRI (`<...ontology#Dataset>`, or a PREFIX ending in `#`) for the start of a
+    comment, so a valid query with such an IRI earlier on the SERVICE's line fails to parse. The
+    second try puts each SERVICE keyword on a line of its own. Adding a line break can only end a
+    comment early or break a token, never hide a SERVICE, so the check cannot become laxer.
+    """
+    with PARSE_LOCK:
+        try:
+            return parse(text)
+        except ParseException:
+            return parse(SERVICE_KEYWORD.sub(lambda found: "\n" + found.group(0), text))
 
 
 def _check_target(term: object, prologue: object, allow_list: tuple[str, ...], what: str) -> None:

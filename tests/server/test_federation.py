@@ -23,7 +23,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import requests
-from medkg_server.guard import allowed
+from medkg_server.guard import ForbiddenTarget, allowed, check_query, check_update
 from server_harness import FIXTURES, REPO, RunningServer, free_port, start_server, stop_server
 
 SLICE = FIXTURES / "uberon-slice.ttl"
@@ -380,14 +380,40 @@ def test_prefixes_match_at_iri_boundaries(entry, iri, expected):
     assert allowed(iri, (entry,)) is expected
 
 
+def test_one_line_queries_with_hash_iris_are_checked_not_refused(federated, remote):
+    """rdflib mis-parses SERVICE after a `#` IRI on the same line; the guard works around it."""
+    one_line = " ".join(QUERY.format(endpoint=remote.url, ancestor="UBERON_0002405").split())
+    assert "\n" not in one_line and "ontology#" in one_line
+    assert datasets(select(federated, one_line)) == {DATASET + "camelyon16"}
+    allow = ("https://onto.example/",)
+    hash_iri = "PREFIX m: <https://w3id.org/medkg/ontology#> SELECT * {{ ?d a m:Dataset . {} }}"
+    check_query(hash_iri.format("SERVICE <https://onto.example/sparql> { ?d ?p ?o }"), allow, None)
+    with pytest.raises(ForbiddenTarget, match="is not on this server's federation allow-list"):
+        check_query(hash_iri.format("SERVICE <https://evil.example/> { ?d ?p ?o }"), allow, None)
+    update = "PREFIX m: <urn:x#> INSERT {{ ?d a m:X }} WHERE {{ ?d ?p ?o . {} }}"
+    check_update(update.format("SERVICE <https://onto.example/s> { ?d ?p ?o }"), allow, None)
+    with pytest.raises(ForbiddenTarget, match="is not on this server's federation allow-list"):
+        check_update(update.format("SERVICE <https://evil.example/> { ?d ?p ?o }"), allow, None)
+
+
 def test_a_redirect_from_an_allowed_endpoint_is_not_followed(federated, bouncer):
     """pyoxigraph follows no redirect, so an allowed endpoint cannot bounce a query elsewhere."""
+    before = len(bouncer.hits)
     query = f"SELECT * WHERE {{ SERVICE <{bouncer.url}> {{ ?s ?p ?o }} }}"
     answer = select(federated, query)
     assert answer.status_code == 400
     assert "redirect" in answer.text
-    assert bouncer.hits == ["POST /sparql"]
+    assert bouncer.hits[before:] == ["POST /sparql"]
     assert bouncer.elsewhere_hits == []
+
+
+def test_service_silent_keeps_the_local_rows_when_the_remote_fails(federated, bouncer):
+    breast = "<https://w3id.org/medkg/anatomy/breast>"
+    query = (
+        f"SELECT ?dataset WHERE {{ ?dataset <https://w3id.org/medkg/ontology#organ> {breast} "
+        f"SERVICE SILENT <{bouncer.url}> {{ ?s ?p ?o }} }}"
+    )
+    assert datasets(select(federated, query)) == {DATASET + "breast-ct", DATASET + "tricky"}
 
 
 def _recorder(hits: list[str], location: str | None) -> type[http.server.BaseHTTPRequestHandler]:
