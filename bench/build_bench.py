@@ -130,8 +130,10 @@ def report(rows: list[dict[str, Any]]) -> str:
     stages = table(("datasets", *stage_names),
                    [(size_label(r["size"]), *(r["seconds"][k] for k in stage_names)) for r in rows])
     sizes = [r["size"] for r in rows]
-    slopes = (f"slope per 100k datasets: build {slope_per_100k(sizes, [r['build_s'] for r in rows])} s, "
-              f"peak RSS {slope_per_100k(sizes, [r['peak_rss_mb'] for r in rows])} MB")
+    build_slope = slope_per_100k(sizes, [r["build_s"] for r in rows])
+    rss_slope = slope_per_100k(sizes, [r["peak_rss_mb"] for r in rows])
+    slopes = (f"slope per 100k datasets: build {build_slope:.1f} s, peak RSS {rss_slope:.0f} MB"
+              if build_slope is not None and rss_slope is not None else "")
     return f"{main}\n\nseconds per stage:\n\n{stages}\n\n{slopes}"
 
 
