@@ -22,7 +22,7 @@ from medkg_server.guard import ForbiddenTarget, check_query, check_update
 from medkg_server.protocol import Operation, ProtocolError, parse_request
 from medkg_server.query_text import QueryTooComplex, check_nesting, has_dataset_clause
 from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
-from medkg_server.state import ServerState, state
+from medkg_server.state import is_federated, ServerState, state
 from medkg_server.worker import Job, Outcome
 
 bp = Blueprint("sparql", __name__)
@@ -101,10 +101,15 @@ def _query(st: ServerState, operation: Operation) -> Response:
         prefixes=describe.output_prefixes(st),
         union_default_graph=not has_dataset_clause(operation.text),
     )
+    check_query(operation.text, st.settings.federation_allow, st.settings.base)
+    if is_federated(operation.text):
+        # a remote endpoint's data is not versioned with ours: never reuse such an answer
+        response = _answer(st.run(job, version.name, timeout))
+        response.headers["Cache-Control"] = "no-store"
+        return response
     etag = etag_for(version, job)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
-    check_query(operation.text, st.settings.federation_allow, st.settings.base)
     outcome = st.run(job, version.name, timeout)
     return with_validators(_answer(outcome), etag, version)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from medkg_server.settings import ServerSettings
 from medkg_server.worker import Job, Outcome
 
 EXTENSION = "medkg"
+FEDERATED = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class ServerState:
         instead of running again (the first comers of a popular question all miss the cache).
         """
         limit = timeout or self.settings.query_timeout
-        if job.operation != "query":
+        if job.operation != "query" or is_federated(job.text):
+            # updates change the store; federated answers depend on data we do not version
             return self.executor.run(job, limit)
         key = (version, job)
         hit = self.cache.get(key)
@@ -96,6 +100,11 @@ class ServerState:
         job = Job(text, "query", "json", None, self.settings.row_cap, base_iri=self.settings.base)
         outcome = self.run(job, version)
         return json.loads(outcome.body)["results"]["bindings"]
+
+
+def is_federated(text: str) -> bool:
+    """True when a query may call out with SERVICE (conservative: the word anywhere counts)."""
+    return FEDERATED.search(text) is not None
 
 
 class _Flight:

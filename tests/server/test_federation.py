@@ -434,3 +434,15 @@ def _recorder(hits: list[str], location: str | None) -> type[http.server.BaseHTT
             return
 
     return Recorder
+
+
+def test_federated_answers_are_never_reused(federated, remote):
+    """A remote's data is not versioned with ours: asking twice reaches the remote twice."""
+    text = QUERY.format(endpoint=remote.url, ancestor="UBERON_0002405")
+    before = len(remote.hits)
+    first = select(federated, text)
+    second = select(federated, text)
+    assert datasets(first) == datasets(second)
+    assert len(remote.hits) >= before + 2
+    assert second.headers["Cache-Control"] == "no-store"
+    assert "ETag" not in second.headers
