@@ -10,6 +10,7 @@ from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from medkg_server import linked_data, pages, sparql
+from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath
 from medkg_server.responses import plain_error
 from medkg_server.settings import ServerSettings, resolve
@@ -43,7 +44,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("MEDKG")
     app.config.update(config or {})
     settings = resolve({key: app.config.get(key) for key in SETTING_KEYS})
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # One byte over the limit: Werkzeug's stream for a chunked body (no Content-Length) stops
+    # at this maximum without an error, so a body of exactly the limit could not be told from
+    # a longer one cut short; protocol.py answers 413 for anything past the limit.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes + 1
     app.config["MEDKG_SETTINGS"] = settings
     app.extensions[EXTENSION] = ServerState.create(settings)
     app.register_blueprint(sparql.bp)
@@ -100,6 +104,13 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
         if exc.code == 413:
             message = f"the request is larger than {settings.max_request_bytes} bytes"
         return plain_error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)
+
+    @app.errorhandler(QueryTimeout)
+    @app.errorhandler(ExecutorBusy)
+    def _overloaded(exc: Exception) -> Response:
+        # A page's own queries overran their limit or found every query process busy: the
+        # client may retry; this is load, not a server bug.
+        return plain_error(503, str(exc), {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -5,8 +5,10 @@ process (see worker.py) that opens the store read-only. The parent hands a job t
 and waits at most the time limit; past it, the child is killed, a fresh one is started in the
 background, and the caller gets `QueryTimeout`. Other children keep serving meanwhile.
 
-When every child is busy (slow queries), the pool grows by up to `size` extra children for a
-while, so a slow query does not make a quick one wait; surplus children stop when they are done.
+When every child is busy (slow queries), the pool grows by up to `size` extra children, so a
+slow query does not make a quick one wait. A new child joins the pool only once it says it is
+ready (starting one takes about a second): the waiting request takes whichever child frees first,
+never waits on a cold start. Surplus children stop when they are done and enough others are idle.
 
 Children are started with the "spawn" method: forking a process that holds RocksDB or gunicorn
 threads is unsafe. Each child also exits by itself when its parent is gone.
@@ -25,10 +27,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from medkg_server.worker import Job, Outcome, child_main
+from medkg_server.worker import READY, Job, Outcome, child_main
 
 log = logging.getLogger("medkg_server.executor")
 JOIN_SECONDS = 2.0
+START_SECONDS = 60.0  # longest a new child may take to import and open the store
 GRACE_SECONDS = 0.05  # how long to wait for an idle child before starting an extra one
 
 
@@ -78,8 +81,12 @@ class Executor:
             if self._started and self._owner_pid == os.getpid():
                 return
             self._idle = queue.Queue()
-            for _ in range(self.size):
-                self._idle.put(self._spawn())
+            children = [self._spawn() for _ in range(self.size)]
+            for child in children:
+                if self._await_ready(child):
+                    self._idle.put(child)
+                else:
+                    threading.Thread(target=self._add_child, daemon=True).start()
             self._total = self.size
             self._started, self._owner_pid = True, os.getpid()
 
@@ -118,22 +125,16 @@ class Executor:
             _kill(child)
 
     def _acquire(self, timeout: float) -> _Child:
-        """An idle child; if none frees up quickly, an extra one while under the ceiling."""
+        """An idle child, or the first to become ready; when none is left idle, a spare starts
+        in the background (under the ceiling) so the next request need not wait for one."""
         try:
-            return self._idle.get(timeout=min(GRACE_SECONDS, timeout))
+            child: _Child | None = self._idle.get(timeout=min(GRACE_SECONDS, timeout))
         except queue.Empty:
-            pass
-        with self._count_lock:
-            grow = self._total < 2 * self.size
-            if grow:
-                self._total += 1
-        if grow:
-            try:
-                return self._spawn()
-            except OSError:
-                with self._count_lock:
-                    self._total -= 1
-                raise ExecutorError("could not start a query process") from None
+            child = None
+        if child is None or self._idle.empty():
+            self._grow()
+        if child is not None:
+            return child
         try:
             return self._idle.get(timeout=timeout)
         except queue.Empty:
@@ -141,10 +142,20 @@ class Executor:
                 f"all query processes stayed busy for {timeout:g} s; try again later"
             ) from None
 
+    def _grow(self) -> None:
+        """Start one more child in the background, unless the pool is at twice its size."""
+        with self._count_lock:
+            if self._total >= 2 * self.size:
+                return
+            self._total += 1
+        threading.Thread(target=self._add_child, daemon=True).start()
+
     def _release(self, child: _Child) -> None:
         """Return a child to the pool, or stop it if the pool has grown past its size."""
         with self._count_lock:
-            surplus = self._total > self.size
+            # Under load every child is soon needed again: stopping one now only to start
+            # another a moment later wastes a second of CPU, so stop only when others idle.
+            surplus = self._total > self.size and self._idle.qsize() >= self.size
             if surplus:
                 self._total -= 1
         if surplus:
@@ -164,6 +175,29 @@ class Executor:
         child_conn.close()
         return _Child(process, parent_conn)
 
+    def _await_ready(self, child: _Child) -> bool:
+        """Wait for a new child's ready message; False (and the child killed) if none came."""
+        try:
+            if child.conn.poll(START_SECONDS) and child.conn.recv() == READY:
+                return True
+        except (EOFError, OSError):
+            pass
+        log.error("query process %s did not start", child.process.pid)
+        _kill(child)
+        return False
+
+    def _add_child(self) -> None:
+        """Start a child and put it in the pool once ready (runs off the request thread)."""
+        try:
+            child = self._spawn()
+        except OSError:
+            child = None
+        if child is None or not self._await_ready(child):
+            with self._count_lock:
+                self._total -= 1
+            return
+        self._idle.put(child)
+
     def _replace(self, child: _Child) -> None:
         """Kill a child and, unless it was surplus, start its successor off the request thread."""
         _kill(child)
@@ -173,7 +207,7 @@ class Executor:
                 self._total -= 1
         log.warning("killed query process %s", child.process.pid)
         if not surplus:
-            threading.Thread(target=lambda: self._idle.put(self._spawn()), daemon=True).start()
+            threading.Thread(target=self._add_child, daemon=True).start()
 
 
 def _kill(child: _Child) -> None:

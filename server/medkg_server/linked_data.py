@@ -12,6 +12,8 @@ JSON-LD or RDF/XML (also TriG and N-Quads).
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory
@@ -122,7 +124,7 @@ def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format
 
 def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
     rows = catalogue.statements(st, version, iri)
-    if not rows and kind not in ("graph",):
+    if not rows and (kind != "graph" or not _graph_exists(st, version, iri)):
         abort(404)
     if kind == "dataset" and rows:
         body = render_template("dataset.html", d=catalogue.dataset(st, version, iri, rows))
@@ -131,6 +133,13 @@ def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
             "resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind
         )
     return Response(body, status=200, content_type="text/html; charset=utf-8")
+
+
+def _graph_exists(st: ServerState, version: str, iri: str) -> bool:
+    """True when the store has a named graph `iri` (a graph page may have no statements)."""
+    job = Job(queries.load("graph-exists", iri=queries.iri(iri)), "query", "json", None, 1,
+              base_iri=st.settings.base)
+    return bool(json.loads(st.run(job, version).body)["boolean"])
 
 
 def _decorate(response: Response) -> Response:

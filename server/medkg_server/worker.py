@@ -31,6 +31,7 @@ RDF_FORMATS = {
 QUAD_ONLY = {"trig", "nquads"}
 PARENT_CHECK_SECONDS = 1.0
 UPDATE_LOCK = ".update.lock"
+READY = ("ready", None)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class NotAcceptable(Exception):
 def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
     """Serve jobs from `conn` until the pipe closes or the parent process is gone."""
     state = _StoreState(Path(store_dir))
+    conn.send(READY)  # imports done: the pool may hand this process a job now
     while True:
         if not conn.poll(PARENT_CHECK_SECONDS):
             if os.getppid() != parent_pid:

@@ -2,7 +2,7 @@
 
 The servers are started with the harness of tests/server (a real gunicorn on loopback), so these
 tests exercise the production stack. Bounds of the slow runs come from environment variables
-(see reliability_bounds.py), so CI runs them briefly and `bench/reliability_report.py` at length.
+(see reliability_config.py), so CI runs them briefly and `bench/reliability_report.py` at length.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "server"))  # the shared server harness
 
+from reliability_config import MAX_REQUEST_BYTES, QUERY_TIMEOUT, ROOT, UPDATE_TOKEN  # noqa: E402
 from server_harness import RunningServer, start_server, stop_server  # noqa: E402
 
 from medkg.build import build  # noqa: E402
 from medkg.config import load_settings  # noqa: E402
 
-ROOT = HERE.parents[1]
-QUERY_TIMEOUT = 2  # seconds: the short time limit every hostile query must respect
-UPDATE_TOKEN = "reliability-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +46,18 @@ def live(real_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "MEDKG_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
             "MEDKG_MAX_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
             "MEDKG_ROW_CAP": "1000",
-            "MEDKG_MAX_REQUEST_BYTES": "65536",
+            "MEDKG_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
             "MEDKG_UPDATE_TOKEN": UPDATE_TOKEN,
         },
     )
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def production(real_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server with the production defaults (30 s limit, 2 workers, 8 threads, 2 executors)."""
+    log = tmp_path_factory.mktemp("production-log") / "server.log"
+    running = start_server(real_store, log, {"MEDKG_WORKERS": "2", "MEDKG_THREADS": "8"})
     yield running
     stop_server(running)

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import QUERY_TIMEOUT
+from reliability_config import MAX_REQUEST_BYTES, QUERY_TIMEOUT
 from reliability_figures import record
 
 HOSTILE_DIR = Path(__file__).parent / "fixtures" / "hostile"
-MAX_BODY = 65536  # the live server's MEDKG_MAX_REQUEST_BYTES
 _fresh = itertools.count()
 
 pytestmark = pytest.mark.slow
@@ -91,7 +90,7 @@ def _check_outcome(case: Hostile, answer: requests.Response) -> None:
         assert answer.headers.get("X-MedKG-Rows") == "1000"
     elif case.expect == "too_large":
         assert answer.status_code == (414 if case.method == "GET" else 413), answer.text
-        assert str(MAX_BODY) in answer.text
+        assert str(MAX_REQUEST_BYTES) in answer.text
     else:
         assert answer.status_code in (400, 403), answer.text
         assert "nests" in answer.text or "could not be checked" in answer.text

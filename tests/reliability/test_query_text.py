@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import ROOT
+from reliability_config import ROOT
 from medkg_server.query_text import MAX_NESTING, QueryTooComplex, check_nesting, has_dataset_clause
 
 

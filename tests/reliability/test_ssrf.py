@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import UPDATE_TOKEN
+from reliability_config import UPDATE_TOKEN
 from reliability_figures import record
 
 CANARY = "medkg-canary-7f3a9c"

@@ -1,8 +1,17 @@
-"""Bounds of the slow runs, read from the environment (short defaults for CI)."""
+"""Constants of the reliability tests, and bounds of the slow runs read from the environment.
+
+Kept out of conftest.py so that test modules can import them by a name no other test folder uses.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+QUERY_TIMEOUT = 2  # seconds: the short time limit every hostile query must respect
+UPDATE_TOKEN = "reliability-test-token"
+MAX_REQUEST_BYTES = 65536
 
 
 def env_number(name: str, default: float) -> float:
