@@ -96,7 +96,7 @@ def test_failed_build_keeps_previous_store(mini_settings: Settings, monkeypatch:
         build(mini_settings, extra=["/nonexistent/list.md"])
     assert current_version(mini_settings.store) == before
 
-    def failing_validation(settings, result):
+    def failing_validation(settings, result, staged):
         return {"conforms": False, "counts": {"Violation": 1, "Warning": 0, "Info": 0},
                 "seconds": 0, "text": "1 violation"}
 
@@ -145,3 +145,24 @@ def test_hierarchy_queries_find_datasets_through_broader(built: dict, mini_setti
     found = select(mini_settings, f"""SELECT DISTINCT ?ds WHERE {{
         ?ds a mkg:Dataset ; {prop}/skos:broader* <{ancestor}> }}""")
     assert {r["ds"].rsplit("/", 1)[-1] for r in found} == expected
+
+
+def test_large_builds_validate_in_batches_with_the_same_outcome(mini_settings: Settings,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = build(mini_settings)["validation"]
+    monkeypatch.setattr(build_module, "BATCH_VALIDATION_DATASETS", 0)
+    batched = build(mini_settings)["validation"]
+    assert (whole["method"], batched["method"]) == ("whole graph", "batched")
+    assert batched["counts"] == whole["counts"] and batched["conforms"]
+
+
+def test_large_inputs_are_read_in_parallel_with_the_same_records(mini_settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from medkg.build import collect_sources, read_all
+
+    sources = collect_sources(mini_settings)
+    serial, _ = read_all(mini_settings, sources)
+    monkeypatch.setattr(build_module, "PARALLEL_BYTES", 0)
+    parallel, _ = read_all(mini_settings, sources)
+    assert [r.records for r in parallel] == [r.records for r in serial]
+    assert [r.skips for r in parallel] == [r.skips for r in serial]

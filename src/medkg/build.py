@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
 DOCS_DIR = "docs"
+PARALLEL_BYTES = 1024 * 1024  # below this, starting processes costs more than it saves
+BATCH_VALIDATION_DATASETS = 20_000  # above this, pyshacl over one graph needs gigabytes
 
 
 class BuildError(Exception):
@@ -66,16 +71,64 @@ def collect_sources(settings: Settings, extra: list[str | Path] | None = None) -
 
 
 def read_all(settings: Settings, sources: list[Source], quiet: bool = True) -> tuple[list[SourceResult], Rules]:
-    """Parse and extract every source."""
-    ns = Namespaces(settings.base)
-    vocab = build_vocabulary(vocabulary_graph(settings), ns)
+    """Parse and extract every source (in parallel processes when the input is large)."""
     rules = load_rules(settings.data_dir)
-    results: list[SourceResult] = []
-    for source in tqdm(sources, desc="reading lists", unit="list", disable=quiet):
-        text = read_source(source)
-        records, skips = extract(source, parse_document(text.text), vocab, rules, ns)
-        results.append(SourceResult(text, records, skips))
+    if _worth_parallel(sources):
+        return _read_parallel(settings, sources, quiet), rules
+    reader = _SourceReader(settings)
+    results = [reader.read(source) for source in tqdm(sources, desc="reading lists", unit="list",
+                                                      disable=quiet)]
     return results, rules
+
+
+class _SourceReader:
+    """Reads sources one by one with the vocabulary and rules loaded once."""
+
+    def __init__(self, settings: Settings):
+        self.ns = Namespaces(settings.base)
+        self.vocab = build_vocabulary(vocabulary_graph(settings), self.ns)
+        self.rules = load_rules(settings.data_dir)
+
+    def read(self, source: Source) -> SourceResult:
+        text = read_source(source)
+        records, skips = extract(source, parse_document(text.text), self.vocab, self.rules, self.ns)
+        return SourceResult(text, records, skips)
+
+
+def _worth_parallel(sources: list[Source]) -> bool:
+    """Parsing is CPU-bound: spread lists over processes once there is enough to share."""
+    local = [s.location for s in sources if s.location is not None and s.location.is_file()]
+    size = sum(path.stat().st_size for path in local)
+    return len(sources) > 1 and (os.cpu_count() or 1) > 1 and size > PARALLEL_BYTES
+
+
+_worker_reader: _SourceReader | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_reader
+    _worker_reader = _SourceReader(settings)
+
+
+def _read_in_worker(source: Source) -> SourceResult:
+    assert _worker_reader is not None
+    return _worker_reader.read(source)
+
+
+def _read_parallel(settings: Settings, sources: list[Source], quiet: bool) -> list[SourceResult]:
+    # Biggest lists first so that the processes finish together; results keep manifest order.
+    order = sorted(range(len(sources)), key=lambda i: -(sources[i].location.stat().st_size
+                                                        if sources[i].location else 0))
+    workers = min(os.cpu_count() or 1, len(sources))
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    results: dict[int, SourceResult] = {}
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(settings,)) as pool:
+        futures = {pool.submit(_read_in_worker, sources[i]): i for i in order}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="reading lists",
+                           unit="list", disable=quiet):
+            results[futures[future]] = future.result()
+    return [results[i] for i in range(len(sources))]
 
 
 def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: bool = True) -> BuildResult:
@@ -141,43 +194,55 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
     }
 
 
-def validate(settings: Settings, result: BuildResult) -> dict[str, Any]:
-    """Run the SHACL shapes over the union graph; returns the report's validation section."""
+def validate(settings: Settings, result: BuildResult, staged: ox.Store) -> dict[str, Any]:
+    """Run the SHACL shapes over the union graph; returns the report's validation section.
+
+    Small graphs go through pyshacl whole; large ones (where pyshacl's memory grows past what a
+    machine has) through medkg.batch_validation, which finds the same issues batch by batch.
+    """
     from medkg.validation import format_report, validate_graph
 
     started = time.perf_counter()
-    outcome = validate_graph(quads_to_rdflib(result.quads), settings)
-    section = {
+    if len(result.datasets) > BATCH_VALIDATION_DATASETS:
+        from medkg.batch_validation import validate_store
+
+        outcome = validate_store(staged, settings)
+        method = "batched"
+    else:
+        outcome = validate_graph(quads_to_rdflib(result.quads), settings)
+        method = "whole graph"
+    return {
         "conforms": outcome.conforms,
         "counts": {sev: sum(1 for i in outcome.issues if i.severity == sev)
                    for sev in ("Violation", "Warning", "Info")},
+        "method": method,
         "seconds": round(time.perf_counter() - started, 3),
-        "text": format_report(outcome),
+        "text": format_report(outcome, settings=settings),
     }
-    return section
 
 
 def build(settings: Settings, extra: list[str | Path] | None = None, run_validation: bool = True,
           quiet: bool = True) -> dict[str, Any]:
     """Build the graph and publish it atomically into settings.store; returns the report.
 
-    Nothing is published unless every step succeeds (and, with validation, the graph conforms).
+    The new version is loaded beside the published one and swapped in only when every step
+    succeeds (and, with validation, the graph conforms); otherwise it is deleted.
     """
     result = assemble(settings, extra, quiet)
-    if run_validation:
-        result.report["validation"] = validate(settings, result)
-        if not result.report["validation"]["conforms"]:
-            raise ValidationFailed("the built graph violates the SHACL shapes; store unchanged",
-                                   result.report)
-    else:
-        result.report["validation"] = {"skipped": True}
-    started = time.perf_counter()
     settings.store.mkdir(parents=True, exist_ok=True)
     staged = StagedVersion(settings.store)
     try:
+        started = time.perf_counter()
         staged.load_quads(tqdm(result.quads, desc="storing", unit="quad", disable=quiet,
                                mininterval=0.5))
         result.report["timings"]["store_s"] = round(time.perf_counter() - started, 3)
+        if run_validation:
+            result.report["validation"] = validate(settings, result, staged.db)
+            if not result.report["validation"]["conforms"]:
+                raise ValidationFailed("the built graph violates the SHACL shapes; store unchanged",
+                                       result.report)
+        else:
+            result.report["validation"] = {"skipped": True}
         # the endpoint serves these pages at the ontology's IRI, version by version
         build_docs(settings, staged.dir / DOCS_DIR)
         result.report["version"] = staged.name

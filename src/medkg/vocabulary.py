@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from medkg.ontology import vocabulary_graph
 LABEL_PROPERTIES = (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel)
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Fold text for matching: lower case, no accents, punctuation to spaces ('&' and '+' kept)."""
     text = unicodedata.normalize("NFKD", text)
@@ -38,6 +40,8 @@ class KindIndex:
     kind: str
     labels: dict[str, str] = field(default_factory=dict)  # folded label -> concept IRI
     pattern: re.Pattern[str] | None = None
+    # Lists repeat the same cell texts ("CT", "H&E", "seg") thousands of times: match each once.
+    _found: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def compile(self) -> None:
         keys = sorted(self.labels, key=len, reverse=True)
@@ -49,12 +53,17 @@ class KindIndex:
         """Concept IRIs named anywhere in the text, in order of appearance, without repeats."""
         if self.pattern is None or not text:
             return []
-        found: list[str] = []
-        for match in self.pattern.finditer(fold(text)):
-            iri = self.labels[match.group(0)]
-            if iri not in found:
-                found.append(iri)
-        return found
+        cached = self._found.get(text)
+        if cached is None:
+            found: list[str] = []
+            for match in self.pattern.finditer(fold(text)):
+                iri = self.labels[match.group(0)]
+                if iri not in found:
+                    found.append(iri)
+            cached = self._found[text] = tuple(found)
+            if len(self._found) > 200_000:  # bound memory on huge inputs of unique texts
+                self._found.clear()
+        return list(cached)
 
     def exact(self, text: str) -> str | None:
         return self.labels.get(fold(text))
