@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+import json
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory
@@ -54,7 +55,23 @@ def blueprint(prefix: str) -> Blueprint:
     for name in SINGLETONS:
         bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
     bp.add_url_rule(f"{prefix}ontology/docs/<path:name>", "ontology_docs", ontology_docs)
+    bp.add_url_rule(f"{prefix}context.jsonld", "jsonld_context", jsonld_context)
     return bp
+
+
+def jsonld_context() -> Response:
+    """The JSON-LD context every medkg JSON-LD export names (ontology/context.jsonld, rebased)."""
+    from medkg.export.context import load_context
+    from medkg.export.errors import ExportError
+
+    try:
+        context = load_context(state().settings.core)
+    except ExportError as exc:
+        return plain_error(500, str(exc))
+    response = Response(json.dumps({"@context": context}, indent=2), status=200)
+    response.headers["Content-Type"] = "application/ld+json; charset=utf-8"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors fetch it cross-origin
+    return response
 
 
 def ontology_docs(name: str) -> Response:

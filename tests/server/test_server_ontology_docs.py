@@ -57,3 +57,20 @@ def test_machines_get_the_owl_ontology(docs_server: RunningServer) -> None:
 def test_docs_route_serves_nothing_outside_the_docs(docs_server: RunningServer, path: str) -> None:
     answer = requests.get(f"{docs_server.url}/ontology/docs/{path}", timeout=10)
     assert answer.status_code == 404
+
+
+def test_the_jsonld_context_is_published_at_the_base(docs_server: RunningServer) -> None:
+    """Exports name <base>context.jsonld; the server maps the base to itself and serves it."""
+    import json
+
+    from pyld import jsonld
+
+    answer = requests.get(f"{docs_server.url}/context.jsonld", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("application/ld+json")
+    context = answer.json()["@context"]
+    root = Path(__file__).resolve().parents[2]
+    assert context == json.loads((root / "ontology" / "context.jsonld").read_text())["@context"]
+    expanded = jsonld.expand({"@context": context, "@id": "https://w3id.org/medkg/dataset/x",
+                              "@type": "Dataset", "name": "X"})
+    assert expanded[0]["@type"] == ["https://schema.org/Dataset"]
