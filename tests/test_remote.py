@@ -81,3 +81,16 @@ def test_declared_prefixes_are_not_redeclared() -> None:
     text = with_default_prefixes("PREFIX mkg: <http://example.org/> SELECT * WHERE { ?s ?p ?o }")
     assert text.count("PREFIX mkg:") == 1
     assert "PREFIX dcat: <http://www.w3.org/ns/dcat#>" in text
+
+
+def test_the_command_line_queries_a_remote_endpoint(loaded: tuple[str, Settings]) -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    endpoint, settings = loaded
+    result = CliRunner().invoke(main, ["query", "--endpoint", endpoint, "--format", "json", SELECT])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json.loads(_local(settings, SELECT, "json"))
+    failed = CliRunner().invoke(main, ["query", "--endpoint", "http://127.0.0.1:9/sparql", SELECT])
+    assert failed.exit_code == 1 and "medkg: error:" in failed.output
