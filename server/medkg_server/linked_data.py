@@ -13,8 +13,6 @@ JSON-LD or RDF/XML (also TriG and N-Quads).
 from __future__ import annotations
 
 import json
-
-import json
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory
