@@ -16,12 +16,11 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "server"))  # the shared server harness
 
-from reliability_config import MAX_REQUEST_BYTES, QUERY_TIMEOUT, ROOT, UPDATE_TOKEN  # noqa: E402
-from server_harness import RunningServer, start_server, stop_server  # noqa: E402
+from reliability_config import MAX_REQUEST_BYTES, QUERY_TIMEOUT, ROOT, UPDATE_TOKEN
+from server_harness import RunningServer, start_server, stop_server
 
-from medkg.build import build  # noqa: E402
-from medkg.config import load_settings  # noqa: E402
-
+from medkg.build import build
+from medkg.config import load_settings
 
 
 @pytest.fixture(scope="session")

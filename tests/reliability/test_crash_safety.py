@@ -179,7 +179,7 @@ def test_killed_builds_leave_a_whole_store_and_the_server_serves_throughout(
             record("crash", round=round_number + 1, killed_after_s=round(delay, 2),
                    published=after.version != before, datasets=after.datasets, quads=after.quads)
         # An uninterrupted build while the server runs: the server switches to it.
-        switch_to = not (snapshot(store).datasets == expected[True].datasets)
+        switch_to = snapshot(store).datasets != expected[True].datasets
         builder.run(store, extra=switch_to)
         wanted = expected[switch_to].datasets
         deadline = time.monotonic() + 30

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from reliability_config import ROOT
@@ -26,15 +27,15 @@ CANARY = "medkg-input-canary-51c2e8"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self.hits.append(f"{self.command} {self.path}")
         self.send_response(200)
         self.end_headers()
         self.wfile.write(CANARY.encode())
 
-    do_POST = do_CONNECT = do_GET  # noqa: N815
+    do_POST = do_CONNECT = do_GET
 
     def log_message(self, *args: object) -> None:
         return
@@ -60,7 +61,7 @@ class Sandbox:
     def medkg(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "medkg.cli", *args],
-            capture_output=True, text=True, env=self.env, timeout=300, cwd=self.folder,
+            capture_output=True, text=True, env=self.env, timeout=300, cwd=self.folder, check=False,
         )
 
 

@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 from reliability_config import LOAD_CLIENTS, LOAD_SECONDS, ROOT
-from reliability_load import Call, example_calls, run_load, tree_rss_bytes
 from reliability_figures import record
+from reliability_load import Call, example_calls, run_load, tree_rss_bytes
 
 pytestmark = pytest.mark.slow
 BASE = "https://w3id.org/medkg/"

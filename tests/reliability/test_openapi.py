@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from reliability_config import SCHEMA_EXAMPLES
 
 schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import (  # noqa: E402
+from schemathesis.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,

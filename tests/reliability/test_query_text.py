@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from reliability_config import ROOT
 from medkg_server.query_text import MAX_NESTING, QueryTooComplex, check_nesting, has_dataset_clause
+from reliability_config import ROOT
 
 
 @pytest.mark.parametrize(

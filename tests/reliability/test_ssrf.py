@@ -11,6 +11,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -21,9 +22,9 @@ CANARY = "medkg-canary-7f3a9c"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self.hits.append(f"{self.command} {self.path}")
         self.send_response(200)
         self.send_header("Content-Type", "text/turtle")

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from reliability_config import ROOT
 from flask.testing import FlaskClient
 from medkg_server import create_app
 from medkg_server.executor import QueryTimeout
 from medkg_server.state import EXTENSION
+from reliability_config import ROOT
 
 from medkg import store as medkg_store
 from medkg.build import build
