@@ -2,8 +2,8 @@
 
 Two inputs alternate: A (the project's lists) and B (the same plus one more list, so more
 datasets). Each round starts a real `medkg build` process and SIGKILLs it after a random delay
-within the length of a full build (every third round: while the new version is being written).
-After every kill the published store must open, and what it holds must be exactly what its own
+of up to 1.3 times a full build (every third round: while the new version is written), so
+some kills land before, some during and some after the switch. After every kill the published store must open, and what it holds must be exactly what its own
 report says (the number of datasets, and the quad count of a clean build of that input).
 Meanwhile a server on the same store answers every request, always from a complete version; a
 final uninterrupted build is picked up by the running server without a failed request.
@@ -168,7 +168,7 @@ def test_killed_builds_leave_a_whole_store_and_the_server_serves_throughout(
                 _wait_for_staging(store, process, stale)
                 time.sleep(chooser.uniform(0.0, 0.3))
             else:
-                time.sleep(chooser.uniform(0.2, build_seconds))
+                time.sleep(chooser.uniform(0.2, 1.3 * build_seconds))  # some land after it ends
             delay = time.monotonic() - started
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
