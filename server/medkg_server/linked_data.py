@@ -72,13 +72,19 @@ def jsonld_context() -> Response:
     return response
 
 
+def _docs_dir() -> Path | None:
+    """The published version's generated documentation (a store loaded by other means has none)."""
+    target = medkg_store.current_version_dir(Path(state().settings.store))
+    return target / "docs" if target is not None and (target / "docs").is_dir() else None
+
+
 def ontology_docs(name: str) -> Response:
     """The HTML documentation `medkg build` generated for the published version."""
-    target = medkg_store.current_version_dir(Path(state().settings.store))
-    if target is None or not (target / "docs").is_dir():
+    folder = _docs_dir()
+    if folder is None:
         abort(404)
     # send_from_directory refuses paths that leave the folder (404), so no traversal
-    return send_from_directory(target / "docs", name)
+    return send_from_directory(folder, name)
 
 
 def resource(kind: str, rest: str | None) -> Response:
@@ -102,7 +108,7 @@ def resource(kind: str, rest: str | None) -> Response:
     etag = etag_for(version, "ld", iri, key)
     if not_modified(request, etag, version):
         return _decorate(with_validators(Response(status=304), etag, version))
-    if kind == "ontology" and not isinstance(wanted, formats.Format):
+    if kind == "ontology" and not isinstance(wanted, formats.Format) and _docs_dir() is not None:
         # people asking for the ontology get its generated documentation
         return _decorate(redirect(f"{request.script_root}{request.path}/docs/index.html", code=303))
     if isinstance(wanted, formats.Format):
