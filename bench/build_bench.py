@@ -72,7 +72,7 @@ def measure(home: Path, work: Path) -> dict[str, Any]:
     t["merge"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    quads = dataset_quads(ns, merged.datasets, texts)
+    quads = list(dataset_quads(ns, merged.datasets, texts))
     quads.extend(rdflib_to_quads(ontology_graph(settings), ns.graph("ontology")))
     quads.extend(rdflib_to_quads(vocabulary_graph(settings), ns.graph("vocabulary")))
     t["quads"] = time.perf_counter() - clock

@@ -5,8 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,21 @@ class BuildResult:
     """Everything a build produced, before or after it reaches the store."""
 
     datasets: list[Dataset]
-    quads: list[ox.Quad]
     report: dict[str, Any]
-    sources: list[SourceResult] = field(default_factory=list)
+    sources: list[SourceResult]
+    settings: Settings
+
+    def iter_quads(self) -> Iterator[ox.Quad]:
+        """Every quad the build stores, generated afresh on each call (never all held at once)."""
+        ns = Namespaces(self.settings.base)
+        yield from dataset_quads(ns, self.datasets, [r.text for r in self.sources])
+        yield from rdflib_to_quads(ontology_graph(self.settings), ns.graph("ontology"))
+        yield from rdflib_to_quads(vocabulary_graph(self.settings), ns.graph("vocabulary"))
+
+    @property
+    def quads(self) -> list[ox.Quad]:
+        """All quads in a list: for tests and small graphs (a large build streams iter_quads)."""
+        return list(self.iter_quads())
 
 
 def collect_sources(settings: Settings, extra: list[str | Path] | None = None) -> list[Source]:
@@ -138,16 +151,12 @@ def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: b
     results, _ = read_all(settings, collect_sources(settings, extra), quiet)
     entries = [r for res in results for r in res.records]
     merged = merge(entries, load_curation(settings.data_dir))
-    quads = dataset_quads(ns, merged.datasets, [r.text for r in results])
-    quads.extend(rdflib_to_quads(ontology_graph(settings), ns.graph("ontology")))
-    quads.extend(rdflib_to_quads(vocabulary_graph(settings), ns.graph("vocabulary")))
-    report = make_report(results, merged.datasets, merged.refused, len(quads))
+    report = make_report(results, merged.datasets, merged.refused)
     report["timings"] = {"assemble_s": round(time.perf_counter() - started, 3)}
-    return BuildResult(merged.datasets, quads, report, results)
+    return BuildResult(merged.datasets, report, results, settings)
 
 
-def make_report(results: list[SourceResult], datasets: list[Dataset], refused: list[str],
-                n_quads: int) -> dict[str, Any]:
+def make_report(results: list[SourceResult], datasets: list[Dataset], refused: list[str]) -> dict[str, Any]:
     """The build report: per source counts, skips, unmatched mentions, mapping coverage."""
     per_source: list[dict[str, Any]] = []
     coverage = {k: {"mentions": 0, "mapped": 0} for k in MAPPED_KINDS}
@@ -184,7 +193,6 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
         "entries": sum(len(r.records) for r in results),
         "datasets": len(datasets),
         "datasets_in_several_lists": sum(1 for d in datasets if len({e.source_id for e in d.entries}) > 1),
-        "quads": n_quads,
         "mapping": {
             "kinds": coverage,
             "percent": round(100.0 * total_mapped / total_mentions, 2) if total_mentions else 100.0,
@@ -192,6 +200,19 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
         "unmatched_mentions": unmatched,
         "refused_merges": refused,
     }
+
+
+class _Counter:
+    """Counts the quads streaming through it into the store."""
+
+    def __init__(self, quads: Iterator[ox.Quad]):
+        self.quads = quads
+        self.count = 0
+
+    def __iter__(self) -> Iterator[ox.Quad]:
+        for quad in self.quads:
+            self.count += 1
+            yield quad
 
 
 def validate(settings: Settings, result: BuildResult, staged: ox.Store) -> dict[str, Any]:
@@ -209,7 +230,7 @@ def validate(settings: Settings, result: BuildResult, staged: ox.Store) -> dict[
         outcome = validate_store(staged, settings)
         method = "batched"
     else:
-        outcome = validate_graph(quads_to_rdflib(result.quads), settings)
+        outcome = validate_graph(quads_to_rdflib(staged), settings)
         method = "whole graph"
     return {
         "conforms": outcome.conforms,
@@ -233,8 +254,9 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
     staged = StagedVersion(settings.store)
     try:
         started = time.perf_counter()
-        staged.load_quads(tqdm(result.quads, desc="storing", unit="quad", disable=quiet,
-                               mininterval=0.5))
+        counted = _Counter(result.iter_quads())
+        staged.load_quads(tqdm(counted, desc="storing", unit="quad", disable=quiet, mininterval=0.5))
+        result.report["quads"] = counted.count
         result.report["timings"]["store_s"] = round(time.perf_counter() - started, 3)
         if run_validation:
             result.report["validation"] = validate(settings, result, staged.db)

@@ -6,7 +6,7 @@ the merged dataset resources, challenges, source lists and the catalogue go into
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pyoxigraph as ox
 import rdflib
@@ -19,6 +19,7 @@ from medkg.records import ChallengeRef, EntryRecord
 from medkg.sources import SourceText
 
 EN = "en"
+NODE_CACHE = 50_000
 
 
 def _xsd(local: str) -> ox.NamedNode:
@@ -36,8 +37,15 @@ class QuadWriter:
     def node(self, iri: str) -> ox.NamedNode:
         found = self._nodes.get(iri)
         if found is None:
+            if len(self._nodes) > NODE_CACHE:  # reuse predicates and concepts, not every IRI ever seen
+                self._nodes.clear()
             found = self._nodes[iri] = ox.NamedNode(iri)
         return found
+
+    def drain(self) -> list[ox.Quad]:
+        """The quads written since the last drain."""
+        quads, self.quads = self.quads, []
+        return quads
 
     def add(self, graph: str, s: str, p: str, o: ox.NamedNode | ox.Literal) -> None:
         self.quads.append(ox.Quad(self.node(s), self.node(p), o, self.node(graph)))
@@ -56,9 +64,9 @@ def _mkg(ns: Namespaces, local: str) -> str:
     return ns.term(local)
 
 
-def write_catalogue(w: QuadWriter, datasets: list[Dataset], sources: list[SourceText],
+def write_catalogue(w: QuadWriter, sources: list[SourceText],
                     challenges: dict[str, ChallengeRef]) -> None:
-    """The merged layer: dataset resources, challenges, source lists, the catalogue."""
+    """The merged layer's shared part: the catalogue, source lists and challenges."""
     ns = w.ns
     g = ns.graph("catalogue")
     cat = ns.catalogue
@@ -101,15 +109,22 @@ def write_catalogue(w: QuadWriter, datasets: list[Dataset], sources: list[Source
             w.iri(g, iri, _mkg(ns, "venue"), ref.venue)
         if ref.year:
             w.typed(g, iri, _mkg(ns, "year"), str(ref.year), "gYear")
-    for ds in datasets:
-        iri = ns.dataset(ds.slug)
-        w.iri(g, cat, DCAT + "dataset", iri)
-        for cls in (_mkg(ns, "Dataset"), DCAT + "Dataset", SCHEMA + "Dataset"):
-            w.iri(g, iri, RDF + "type", cls)
-        w.text(g, iri, DCTERMS + "title", ds.title)
-        w.text(g, iri, RDFS + "label", ds.title)
-        lists = {e.source_id for e in ds.entries}
-        w.typed(g, iri, _mkg(ns, "mentionCount"), str(len(lists)), "integer")
+
+
+def write_dataset(w: QuadWriter, ds: Dataset) -> None:
+    """One merged dataset: its catalogue resource, then what each list says of it."""
+    ns = w.ns
+    g = ns.graph("catalogue")
+    iri = ns.dataset(ds.slug)
+    w.iri(g, ns.catalogue, DCAT + "dataset", iri)
+    for cls in (_mkg(ns, "Dataset"), DCAT + "Dataset", SCHEMA + "Dataset"):
+        w.iri(g, iri, RDF + "type", cls)
+    w.text(g, iri, DCTERMS + "title", ds.title)
+    w.text(g, iri, RDFS + "label", ds.title)
+    lists = {e.source_id for e in ds.entries}
+    w.typed(g, iri, _mkg(ns, "mentionCount"), str(len(lists)), "integer")
+    for e in ds.entries:
+        write_entry(w, iri, e)
 
 
 def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
@@ -167,20 +182,19 @@ def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
         w.text(g, dataset_iri, DCTERMS + "bibliographicCitation", citation)
 
 
-def dataset_quads(ns: Namespaces, datasets: list[Dataset], sources: list[SourceText]) -> list[ox.Quad]:
-    """All quads of the catalogue and source graphs."""
+def dataset_quads(ns: Namespaces, datasets: list[Dataset], sources: list[SourceText]) -> Iterator[ox.Quad]:
+    """All quads of the catalogue and source graphs, dataset by dataset (memory stays flat)."""
     w = QuadWriter(ns)
     challenges: dict[str, ChallengeRef] = {}
     for ds in datasets:
         for e in ds.entries:
             for ref in e.challenges:
                 challenges.setdefault(ref.slug, ref)
-    write_catalogue(w, datasets, sources, challenges)
+    write_catalogue(w, sources, challenges)
+    yield from w.drain()
     for ds in datasets:
-        iri = ns.dataset(ds.slug)
-        for e in ds.entries:
-            write_entry(w, iri, e)
-    return w.quads
+        write_dataset(w, ds)
+        yield from w.drain()
 
 
 def rdflib_to_quads(graph: rdflib.Graph, graph_iri: str) -> Iterator[ox.Quad]:
@@ -191,7 +205,7 @@ def rdflib_to_quads(graph: rdflib.Graph, graph_iri: str) -> Iterator[ox.Quad]:
         yield ox.Quad(triple.subject, triple.predicate, triple.object, target)
 
 
-def quads_to_rdflib(quads: list[ox.Quad]) -> rdflib.Graph:
+def quads_to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     """The union of quads as one rdflib graph (what SHACL validation reads)."""
     data = ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads],
                         format=ox.RdfFormat.N_TRIPLES)
