@@ -1,0 +1,136 @@
+"""SHACL compiled to SPARQL finds exactly what pyshacl finds.
+
+Every comparison runs the same graph through `medkg.validation.validate_graph` (pyshacl) and
+through `medkg.sparql_validation.validate_store_sparql` (Oxigraph), and requires the same
+ValidationIssue records: severity, focus, path, value, message and shape. The graphs are the
+tiny test lists (tests/fixtures/mini) as built and with violations injected, and each patch of
+tests/fixtures/shapes/invalid/*.trig applied to tests/fixtures/shapes/valid.trig (the patches
+cover every feature shapes.ttl uses; each names the result it must cause in `# expect:` lines).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+
+from medkg.build import assemble
+from medkg.config import Settings
+from medkg.graph import quads_to_rdflib, rdflib_to_quads
+from medkg.namespaces import Namespaces
+from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
+from medkg.sparql_validation import compile_shapes, validate_store_sparql
+from medkg.validation import ValidationResult, format_report, read_rdf_file, validate_graph
+from test_batch_validation import inject_violations
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES_FIXTURES = ROOT / "tests" / "fixtures" / "shapes"
+REMOVE_GRAPH = rdflib.URIRef("urn:medkg-test:remove")
+EXPECT = re.compile(r"^# expect: (Violation|Warning|Info) (\S+) (\S+)$", re.MULTILINE)
+INVALID_CASES = sorted((SHAPES_FIXTURES / "invalid").glob("*.trig"))
+
+
+@pytest.fixture(scope="module")
+def fixture_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home with the real ontology and shapes and the fixture vocabulary (as test_validation)."""
+    home = tmp_path_factory.mktemp("home")
+    (home / "ontology" / "vocab").mkdir(parents=True)
+    for name in ("medkg.ttl", "shapes.ttl"):
+        shutil.copy(ROOT / "ontology" / name, home / "ontology" / name)
+    shutil.copy(SHAPES_FIXTURES / "vocab.ttl", home / "ontology" / "vocab" / "fixture.ttl")
+    return Settings(home=home, store=home / "store")
+
+
+def patched_graph(patch_file: Path) -> rdflib.Graph:
+    """valid.trig minus the patch's test:remove graph, plus the rest of the patch."""
+    graph = rdflib.Graph()
+    for s, p, o, _g in read_rdf_file(SHAPES_FIXTURES / "valid.trig").quads((None, None, None, None)):
+        graph.add((s, p, o))
+    for s, p, o, g in read_rdf_file(patch_file).quads((None, None, None, None)):
+        if g == REMOVE_GRAPH:
+            graph.remove((s, p, o))
+        else:
+            graph.add((s, p, o))
+    return graph
+
+
+def store_of(data: rdflib.Graph | list[ox.Quad], settings: Settings) -> ox.Store:
+    """An in-memory store laid out as a build lays it out: data, ontology and vocabularies."""
+    ns = Namespaces(settings.base)
+    store = ox.Store()
+    if isinstance(data, rdflib.Graph):
+        store.bulk_extend(rdflib_to_quads(data, ns.graph("catalogue")))
+    else:
+        store.bulk_extend(data)
+    store.bulk_extend(rdflib_to_quads(ontology_graph(settings), ns.graph("ontology")))
+    store.bulk_extend(rdflib_to_quads(vocabulary_graph(settings), ns.graph("vocabulary")))
+    return store
+
+
+def pyshacl_on(store: ox.Store, settings: Settings) -> ValidationResult:
+    """pyshacl over what the store holds.
+
+    Oxigraph stores numbers by value, so a value comes back in canonical form ("-3.0"^^xsd:decimal
+    as "-3"): both validators must read the same graph, the store's.
+    """
+    return validate_graph(quads_to_rdflib(store), settings)
+
+
+def assert_same(pyshacl_result: ValidationResult, sparql_result: ValidationResult) -> None:
+    """Equal issue lists (sorted the same way), verdicts and counts."""
+    expected, got = set(pyshacl_result.issues), set(sparql_result.issues)
+    assert got == expected, (
+        f"missing: {sorted(expected - got, key=str)}\nextra: {sorted(got - expected, key=str)}")
+    assert sparql_result.issues == pyshacl_result.issues
+    assert sparql_result.conforms == pyshacl_result.conforms
+    assert sparql_result.counts == pyshacl_result.counts
+
+
+def test_shapes_ttl_compiles_entirely(fixture_settings: Settings) -> None:
+    """No shape of ontology/shapes.ttl needs the pyshacl fallback."""
+    checks, fallback = compile_shapes(shapes_graph(fixture_settings))
+    assert fallback == []
+    assert {check.kind for check in checks} == {"value", "count", "missing", "sparql"}
+
+
+def test_valid_fixture_has_no_issue(fixture_settings: Settings) -> None:
+    graph = patched_graph(SHAPES_FIXTURES / "valid.trig")
+    result = validate_store_sparql(store_of(graph, fixture_settings), fixture_settings)
+    assert result.conforms and result.issues == [], format_report(result)
+
+
+@pytest.mark.parametrize("patch_file", INVALID_CASES, ids=[p.stem for p in INVALID_CASES])
+def test_each_patch_finds_what_pyshacl_finds(patch_file: Path, fixture_settings: Settings) -> None:
+    store = store_of(patched_graph(patch_file), fixture_settings)
+    result = validate_store_sparql(store, fixture_settings)
+    found = {(i.severity, i.focus, i.path or "-") for i in result.issues}
+    for expected in EXPECT.findall(patch_file.read_text(encoding="utf-8")):
+        assert expected in found, format_report(result)
+    assert_same(pyshacl_on(store, fixture_settings), result)
+
+
+def test_future_year_message_is_filled_in(fixture_settings: Settings) -> None:
+    graph = patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-future-year.trig")
+    result = validate_store_sparql(store_of(graph, fixture_settings), fixture_settings)
+    (issue,) = [i for i in result.issues if i.path and i.path.endswith("/issued")]
+    assert issue.message == "release year 2999 is in the future"
+    assert issue.value == '"2999"^^<http://www.w3.org/2001/XMLSchema#gYear>'
+
+
+def test_same_issues_as_pyshacl_on_the_mini_lists(mini_settings: Settings) -> None:
+    quads = assemble(mini_settings).quads
+    store = store_of(quads, mini_settings)
+    assert_same(pyshacl_on(store, mini_settings), validate_store_sparql(store, mini_settings))
+
+
+def test_same_issues_as_pyshacl_with_injected_violations(mini_settings: Settings) -> None:
+    ns = Namespaces(mini_settings.base)
+    quads = inject_violations(assemble(mini_settings).quads, ns)
+    store = store_of(quads, mini_settings)
+    sparql = validate_store_sparql(store, mini_settings)
+    assert not sparql.conforms
+    assert_same(pyshacl_on(store, mini_settings), sparql)
