@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from test_batch_validation import inject_violations
 
 from medkg.build import assemble
 from medkg.config import Settings
@@ -25,7 +26,6 @@ from medkg.namespaces import Namespaces
 from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
 from medkg.sparql_validation import compile_shapes, validate_store_sparql
 from medkg.validation import ValidationResult, format_report, read_rdf_file, validate_graph
-from test_batch_validation import inject_violations
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES_FIXTURES = ROOT / "tests" / "fixtures" / "shapes"
@@ -92,7 +92,7 @@ def assert_same(pyshacl_result: ValidationResult, sparql_result: ValidationResul
 
 def test_shapes_ttl_compiles_entirely(fixture_settings: Settings) -> None:
     """No shape of ontology/shapes.ttl needs the pyshacl fallback."""
-    checks, fallback = compile_shapes(shapes_graph(fixture_settings))
+    checks, fallback = compile_shapes(shapes_graph(fixture_settings), ox.Store())
     assert fallback == []
     assert {check.kind for check in checks} == {"value", "count", "missing", "sparql"}
 

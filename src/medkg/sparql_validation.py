@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyoxigraph as ox
 import pyshacl
@@ -122,7 +122,7 @@ class CompiledCheck:
     min_count: int | None = None
     max_count: int | None = None
     node_shape: bool = False
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    focus: str | None = None  # the query of the focus nodes rows must be among, if any
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -135,11 +135,12 @@ def validate_store_sparql(store: ox.Store, settings: Settings) -> ValidationResu
     the same verdict, and a report graph rebuilt from the issues.
     """
     shapes = shapes_graph(settings)
-    checks, fallback = compile_shapes(shapes)
+    checks, fallback = compile_shapes(shapes, store)
+    focus_sets: dict[str, set[ox.Term]] = {}
     # a list, not a set: like pyshacl, two components failing alike give two equal issues
     issues: list[ValidationIssue] = []
     for check in checks:
-        issues.extend(run_check(store, check))
+        issues.extend(run_check(store, check, focus_sets))
     if fallback:
         log.warning("shapes validated by pyshacl, not compiled to SPARQL: %s",
                     ", ".join(sorted(str(s) for s in fallback)))
@@ -149,9 +150,14 @@ def validate_store_sparql(store: ox.Store, settings: Settings) -> ValidationResu
     return ValidationResult(conforms, ordered, _report_graph(conforms, ordered, settings))
 
 
-def compile_shapes(shapes: rdflib.Graph) -> tuple[list[CompiledCheck], list[Node]]:
-    """Every check of every targeted shape, and the shapes left to pyshacl."""
-    compiler = _Compiler(shapes)
+def compile_shapes(shapes: rdflib.Graph,
+                   store: ox.Store) -> tuple[list[CompiledCheck], list[Node]]:
+    """Every check of every targeted shape, and the shapes left to pyshacl.
+
+    Class targets and sh:class read the rdfs:subClassOf hierarchy the store holds (the ontology
+    graph), resolved once here so queries name the classes instead of walking a path per node.
+    """
+    compiler = _Compiler(shapes, _SubclassCache(store))
     checks: list[CompiledCheck] = []
     fallback: list[Node] = []
     for shape in _targeted_shapes(shapes):
@@ -163,12 +169,46 @@ def compile_shapes(shapes: rdflib.Graph) -> tuple[list[CompiledCheck], list[Node
     return checks, fallback
 
 
-def run_check(store: ox.Store, check: CompiledCheck) -> Iterator[ValidationIssue]:
-    """Run one compiled query over the union of the store's graphs; its issues."""
+def run_check(store: ox.Store, check: CompiledCheck,
+              focus_sets: dict[str, set[ox.Term]] | None = None) -> Iterator[ValidationIssue]:
+    """Run one compiled query over the union of the store's graphs; its issues.
+
+    `focus_sets` caches, per focus query, the focus nodes: a check whose query does not join
+    with its focus nodes keeps only the rows whose ?this is one.
+    """
+    focus_sets = {} if focus_sets is None else focus_sets
     rows = store.query(check.query, use_default_graph_as_union=True)
     names = [variable.value for variable in rows.variables]  # type: ignore[union-attr]
     for row in rows:  # type: ignore[union-attr]
+        if check.focus is not None and row["this"] not in _focus_set(store, check.focus,
+                                                                     focus_sets):
+            continue
         yield from _ROW_HANDLERS[check.kind](check, row, names)
+
+
+def _focus_set(store: ox.Store, focus: str, cache: dict[str, set[ox.Term]]) -> set[ox.Term]:
+    """Every focus node of a focus query, queried once (only when a check has a row)."""
+    if focus not in cache:
+        rows = store.query(focus, use_default_graph_as_union=True)
+        cache[focus] = {row["this"] for row in rows}  # type: ignore[union-attr]
+    return cache[focus]
+
+
+class _SubclassCache:
+    """A class and its subclasses (rdfs:subClassOf*, from the store), looked up once each."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self.known: dict[Node, list[Node]] = {}
+
+    def __call__(self, cls: Node) -> list[Node]:
+        if cls not in self.known:
+            query = (f"SELECT DISTINCT ?c WHERE {{ ?c <{RDFS.subClassOf}>* <{cls}> }}")
+            rows = self.store.query(query, use_default_graph_as_union=True)
+            found = {URIRef(row["c"].value) for row in rows  # type: ignore[union-attr]
+                     if isinstance(row["c"], ox.NamedNode)}
+            self.known[cls] = sorted(found | {URIRef(str(cls))}, key=str)
+        return self.known[cls]
 
 
 # --- which shapes run -----------------------------------------------------------------------
@@ -198,8 +238,9 @@ def _deactivated(shapes: rdflib.Graph, shape: Node) -> bool:
 class _Compiler:
     """Turns shapes of one shapes graph into CompiledChecks."""
 
-    def __init__(self, shapes: rdflib.Graph) -> None:
+    def __init__(self, shapes: rdflib.Graph, subclasses: Callable[[Node], list[Node]]) -> None:
         self.shapes = shapes
+        self.subclasses = subclasses
         self.prologue = self._prologue()
         self._fresh = 0
 
@@ -222,14 +263,16 @@ class _Compiler:
         if not is_node and any(True for _ in self.shapes.objects(shape, SH.property)):
             raise Unsupported("sh:property on a property shape")
         path = None if is_node else self.path_sparql(path_node)
-        base = dict(shape=_shape_name(self.shapes, shape),
-                    severity=_local(self.shapes.value(shape, SH.severity) or SH.Violation),
-                    path=None if is_node else _path_text(self.shapes, path_node),
-                    messages=self.messages(shape), node_shape=is_node)
+        base = {"shape": _shape_name(self.shapes, shape),
+                    "severity": _local(self.shapes.value(shape, SH.severity) or SH.Violation),
+                    "path": None if is_node else _path_text(self.shapes, path_node),
+                    "messages": self.messages(shape), "node_shape": is_node}
         checks: list[CompiledCheck] = []
-        components = self.value_components(shape, "?value")
+        components = self.value_components(shape, "?value", with_class=False)
         if components:
             checks.append(self.value_check(focus, path, components, base))
+        for cls in self.shapes.objects(shape, SH["class"]):
+            checks.append(self.class_check(cls, focus, path, base))
         checks.extend(self.focus_checks(shape, focus, path, base))
         for constraint in self.shapes.objects(shape, SH.sparql):
             if not _deactivated(self.shapes, constraint):
@@ -243,15 +286,41 @@ class _Compiler:
                           for i, (_name, expr, _msg) in enumerate(components))
         flags = " ".join(f"?f{i}" for i in range(len(components)))
         any_flag = " || ".join(f"?f{i}" for i in range(len(components)))
-        values = "  BIND (?this AS ?value)" if path is None else f"  ?this {path} ?value ."
-        query = (f"{self.prologue}SELECT DISTINCT ?this ?value {flags} WHERE {{\n{focus}\n"
-                 f"{values}\n{binds}\n  FILTER ({any_flag})\n}}")
+        query = (f"{self.prologue}SELECT DISTINCT ?this ?value {flags} WHERE {{\n"
+                 f"{self.values_pattern(focus, path)}\n{binds}\n  FILTER ({any_flag})\n}}")
         messages = base["messages"]
         if not messages and not all(msg for _name, _expr, msg in components):
             raise Unsupported("a value constraint without sh:message whose generic one is not known")
         named = tuple((name, messages or (msg,)) for name, _expr, msg in components)
-        return CompiledCheck(kind="value", query=query, components=named, **base)
+        return CompiledCheck(kind="value", query=query, components=named,
+                             focus=None if path is None else self.focus_query(focus), **base)
 
+    def class_check(self, cls: Node, focus: str, path: str | None, base: dict) -> CompiledCheck:
+        """sh:class as MINUS (a hash join: far faster than NOT EXISTS per value in Oxigraph)."""
+        message = GENERIC_MESSAGES[SH["class"]].format(self.stringify(cls))
+        instances = " UNION ".join(f"{{ ?value rdf:type {_sparql_term(c)} }}"
+                                   for c in self.subclasses(cls))
+        query = (f"{self.prologue}SELECT DISTINCT ?this ?value (true AS ?f0) WHERE {{\n"
+                 f"{self.values_pattern(focus, path)}\n  MINUS {{ {instances} }}\n}}")
+        return CompiledCheck(kind="value", query=query,
+                             components=(("class", base["messages"] or (message,)),),
+                             focus=None if path is None else self.focus_query(focus), **base)
+
+    def focus_query(self, focus: str) -> str:
+        """The query selecting every focus node of a focus pattern."""
+        return f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n}}"
+
+    @staticmethod
+    def values_pattern(focus: str, path: str | None) -> str:
+        """Value nodes as ?value: the focus itself for a node shape, else every ?this PATH ?value.
+
+        A property shape's query does not join with its focus nodes (that join costs an index
+        look-up per value): rows come from the path alone and are kept when ?this is a focus
+        node (`CompiledCheck.focus`), which only rows that fail need.
+        """
+        if path is None:
+            return f"{focus}\n  BIND (?this AS ?value)"
+        return f"  ?this {path} ?value ."
     def focus_checks(self, shape: Node, focus: str, path: str | None,
                      base: dict) -> list[CompiledCheck]:
         """sh:minCount, sh:maxCount and sh:hasValue: one result per failing focus node."""
@@ -262,10 +331,17 @@ class _Compiler:
             raise Unsupported("sh:minCount / sh:maxCount on a node shape")
         if low is not None or high is not None:
             self._need_message(base)
-            if high is None and low == 1:
-                query = (f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
-                         f"  FILTER NOT EXISTS {{ ?this {path} ?any }}\n}}")
-                checks.append(CompiledCheck(kind="missing", query=query, **base))
+            if low in (None, 1):
+                if low == 1:
+                    query = (f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
+                             f"  MINUS {{ ?this {path} ?any }}\n}}")
+                    checks.append(CompiledCheck(kind="missing", query=query, **base))
+                if high is not None:
+                    query = (f"{self.prologue}SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{\n"
+                             f"  ?this {path} ?v\n}} GROUP BY ?this "
+                             f"HAVING (COUNT(DISTINCT ?v) > {high})")
+                    checks.append(CompiledCheck(kind="count", query=query, max_count=high,
+                                                focus=self.focus_query(focus), **base))
             else:
                 # HAVING cannot name a SELECT alias: it repeats the aggregate
                 having = " || ".join(
@@ -280,7 +356,7 @@ class _Compiler:
             self._need_message(base)
             term = _sparql_term(expected)
             test = (f"FILTER (!sameTerm(?this, {term}))" if path is None
-                    else f"FILTER NOT EXISTS {{ ?this {path} {term} }}")
+                    else f"MINUS {{ ?this {path} {term} }}")
             query = f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n  {test}\n}}"
             checks.append(CompiledCheck(kind="missing", query=query, **base))
         return checks
@@ -301,14 +377,17 @@ class _Compiler:
         projection = re.search(r"SELECT\s+(.*?)\s+WHERE", text, re.IGNORECASE | re.DOTALL)
         if projection is None or not re.search(r"(\?this\b|\*)", projection.group(1)):
             raise Unsupported("a SPARQL constraint whose SELECT does not project $this")
-        query = (f"{self.prologue}SELECT DISTINCT * WHERE {{\n"
-                 f"  {{ SELECT DISTINCT ?this WHERE {{\n{focus}\n  }} }}\n  {{ {text} }}\n}}")
+        # the focus nodes go first inside the constraint's own WHERE, so it runs only for them
+        focused = re.sub(r"WHERE\s*\{", lambda _m: f"WHERE {{ {{ SELECT DISTINCT ?this WHERE {{\n"
+                         f"{focus}\n  }} }}\n", text, count=1, flags=re.IGNORECASE)
+        query = f"{self.prologue}SELECT DISTINCT * WHERE {{ {{ {focused} }} }}"
         messages = tuple(sorted({*base["messages"], *self.messages(constraint)}))
         return CompiledCheck(kind="sparql", query=query, **{**base, "messages": messages})
 
     # -- value components: SPARQL expressions true when a value node fails
 
-    def value_components(self, shape: Node, v: str) -> list[tuple[str, str, str]]:
+    def value_components(self, shape: Node, v: str,
+                         with_class: bool = True) -> list[tuple[str, str, str]]:
         """(component, failure expression over `v`, generic message) for each value constraint."""
         g = self.shapes
         found: list[tuple[str, str, str]] = []
@@ -320,9 +399,9 @@ class _Compiler:
 
         for dt in g.objects(shape, SH.datatype):
             add("datatype", self.datatype_failure(dt, v), dt)
-        for cls in g.objects(shape, SH["class"]):
-            add("class", f"NOT EXISTS {{ {v} rdf:type/rdfs:subClassOf* {_sparql_term(cls)} }}",
-                cls)
+        for cls in g.objects(shape, SH["class"]) if with_class else ():
+            types = ", ".join(_sparql_term(c) for c in self.subclasses(cls))
+            add("class", f"NOT EXISTS {{ {v} rdf:type ?type FILTER (?type IN ({types})) }}", cls)
         for kind in g.objects(shape, SH.nodeKind):
             if kind not in NODE_KINDS:
                 raise Unsupported(f"sh:nodeKind {kind}")
@@ -408,7 +487,8 @@ class _Compiler:
         classes = list(g.objects(shape, SH.targetClass))
         if (shape, RDF.type, RDFS.Class) in g:
             classes.append(shape)
-        parts += [f"?this rdf:type/rdfs:subClassOf* {_sparql_term(c)} ." for c in classes]
+        parts += [f"?this rdf:type {_sparql_term(sub)} ."
+                  for c in classes for sub in self.subclasses(c)]
         parts += [f"VALUES ?this {{ {_sparql_term(n)} }}" for n in g.objects(shape, SH.targetNode)]
         parts += [f"?this {_sparql_term(p)} [] ." for p in g.objects(shape, SH.targetSubjectsOf)]
         parts += [f"[] {_sparql_term(p)} ?this ." for p in g.objects(shape, SH.targetObjectsOf)]
@@ -527,7 +607,7 @@ _ROW_HANDLERS: dict[str, RowHandler] = {
 def _fill(message: str, bindings: dict[str, Node]) -> str:
     """pyshacl's substitution of {?var} and {$var} in SPARQL constraint messages."""
     for var, value in bindings.items():
-        message = re.sub("{{[?$]{}}}".format(var), str(value), message)
+        message = re.sub(f"{{[?$]{var}}}", str(value), message)
     return message
 
 
