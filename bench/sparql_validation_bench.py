@@ -1,0 +1,119 @@
+"""SHACL validation as SPARQL over the store against the batched pyshacl path: time and peak memory.
+
+    python bench/sparql_validation_bench.py --sizes 1k 10k 100k [--pyshacl-up-to 10k] [--json out.json]
+
+For each size N, the synthetic home of bench/synth.py is built into a store (`medkg build`
+without validation; reused when present). Then, each in a fresh process so peak RSS is its own:
+- `sparql`: medkg.sparql_validation.validate_store_sparql over the store;
+- `batched`: medkg.batch_validation.validate_store (pyshacl in batches, --workers processes;
+  peak RSS is the parent's plus the largest worker's); skipped above --pyshacl-up-to, where it
+  takes minutes (about 420 s per 100k datasets).
+Figures: seconds, datasets/s, peak RSS, issue counts (both paths must agree), slope per 100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import (
+    DEFAULT_WORK,
+    parse_size,
+    peak_rss_mb,
+    run_child,
+    size_label,
+    slope_per_100k,
+    synthetic_home,
+    table,
+    write_json,
+)
+
+from medkg import store as medkg_store
+from medkg.batch_validation import DEFAULT_BATCH_SIZE, validate_store
+from medkg.build import build
+from medkg.config import load_settings
+from medkg.sparql_validation import validate_store_sparql
+
+HERE = Path(__file__).resolve()
+METHODS = ("sparql", "batched")
+
+
+def built_store(home: Path) -> Path:
+    """The home's store, built without validation the first time."""
+    settings = load_settings(home=home, store=home / "store")
+    if not medkg_store.exists(settings.store):
+        build(settings, run_validation=False)
+    return settings.store
+
+
+def measure(home: Path, method: str, batch_size: int, workers: int) -> dict[str, Any]:
+    """Validate the home's store once with one method; its figures."""
+    settings = load_settings(home=home, store=built_store(home))
+    store = medkg_store.open_read_only(settings.store)
+    clock = time.perf_counter()
+    if method == "sparql":
+        result = validate_store_sparql(store, settings)
+    else:
+        result = validate_store(store, settings, batch_size=batch_size, workers=workers)
+    seconds = time.perf_counter() - clock
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"method": method, "seconds": seconds, "peak_rss_mb": peak_rss_mb() + children,
+            "quads": len(store), "counts": result.counts}
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    """The table of all runs and, per method, the slope per 100k datasets."""
+    lines = [table(("datasets", "method", "quads", "seconds", "datasets/s", "peak RSS MB",
+                    "violations", "warnings", "infos"),
+                   [(size_label(r["size"]), r["method"], r["quads"], r["seconds"],
+                     r["size"] / r["seconds"], r["peak_rss_mb"], r["counts"]["Violation"],
+                     r["counts"]["Warning"], r["counts"]["Info"]) for r in rows])]
+    for method in METHODS:
+        mine = [r for r in rows if r["method"] == method]
+        sizes = [r["size"] for r in mine]
+        t = slope_per_100k(sizes, [r["seconds"] for r in mine])
+        m = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
+        if t is not None and m is not None:
+            lines.append(f"{method}: slope per 100k datasets {t:.1f} s, {m:.0f} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
+    parser.add_argument("--pyshacl-up-to", default="10k",
+                        help="largest size for the batched pyshacl path")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        n = parse_size(args.sizes[0])
+        figures = measure(synthetic_home(args.work, n), args.child, args.batch_size, args.workers)
+        print(json.dumps({**figures, "size": n}))
+        return 0
+    rows = []
+    for text in args.sizes:
+        n = parse_size(text)
+        built_store(synthetic_home(args.work, n))
+        methods = METHODS if n <= parse_size(args.pyshacl_up_to) else ("sparql",)
+        for method in methods:
+            rows.append(run_child(HERE, [method, "--sizes", text, "--work", str(args.work),
+                                         "--batch-size", str(args.batch_size),
+                                         "--workers", str(args.workers)]))
+            print(f"{size_label(n)} {method}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    print(report(rows))
+    write_json(args.json, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
