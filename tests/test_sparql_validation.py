@@ -103,10 +103,13 @@ def test_valid_fixture_has_no_issue(fixture_settings: Settings) -> None:
     assert result.conforms and result.issues == [], format_report(result)
 
 
+@pytest.mark.parametrize("join_below", [0, 10_000], ids=["scan", "join"])
 @pytest.mark.parametrize("patch_file", INVALID_CASES, ids=[p.stem for p in INVALID_CASES])
-def test_each_patch_finds_what_pyshacl_finds(patch_file: Path, fixture_settings: Settings) -> None:
+def test_each_patch_finds_what_pyshacl_finds(patch_file: Path, join_below: int,
+                                             fixture_settings: Settings) -> None:
+    """Both query plans (scan the path, or start from the focus nodes) give pyshacl's issues."""
     store = store_of(patched_graph(patch_file), fixture_settings)
-    result = validate_store_sparql(store, fixture_settings)
+    result = validate_store_sparql(store, fixture_settings, join_below=join_below)
     found = {(i.severity, i.focus, i.path or "-") for i in result.issues}
     for expected in EXPECT.findall(patch_file.read_text(encoding="utf-8")):
         assert expected in found, format_report(result)
@@ -127,10 +130,12 @@ def test_same_issues_as_pyshacl_on_the_mini_lists(mini_settings: Settings) -> No
     assert_same(pyshacl_on(store, mini_settings), validate_store_sparql(store, mini_settings))
 
 
-def test_same_issues_as_pyshacl_with_injected_violations(mini_settings: Settings) -> None:
+@pytest.mark.parametrize("join_below", [0, 10_000], ids=["scan", "join"])
+def test_same_issues_as_pyshacl_with_injected_violations(mini_settings: Settings,
+                                                         join_below: int) -> None:
     ns = Namespaces(mini_settings.base)
     quads = inject_violations(assemble(mini_settings).quads, ns)
     store = store_of(quads, mini_settings)
-    sparql = validate_store_sparql(store, mini_settings)
+    sparql = validate_store_sparql(store, mini_settings, join_below=join_below)
     assert not sparql.conforms
     assert_same(pyshacl_on(store, mini_settings), sparql)

@@ -94,6 +94,7 @@ GENERIC_MESSAGES = {
     SH.datatype: "Value is not Literal with datatype {}",
     SH["class"]: "Value does not have class {}",
 }
+JOIN_BELOW = 10_000  # targets smaller than this are joined in the query, not filtered after
 RANGES = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
 XSD_STRING = XSD.string
 
@@ -123,16 +124,19 @@ class CompiledCheck:
     max_count: int | None = None
     node_shape: bool = False
     focus: str | None = None  # the query of the focus nodes rows must be among, if any
+    joined: str | None = None  # the same check joined with its focus nodes, for small targets
 
 
 # --- entry point ----------------------------------------------------------------------------
 
 
-def validate_store_sparql(store: ox.Store, settings: Settings) -> ValidationResult:
+def validate_store_sparql(store: ox.Store, settings: Settings,
+                          join_below: int = JOIN_BELOW) -> ValidationResult:
     """Validate every quad of `store` (named graphs merged) against ontology/shapes.ttl.
 
     Returns what `medkg.validation.validate_graph` returns for the same graph: the same issues,
-    the same verdict, and a report graph rebuilt from the issues.
+    the same verdict, and a report graph rebuilt from the issues. `join_below` only trades
+    speed (see `run_check`); the result does not depend on it.
     """
     shapes = shapes_graph(settings)
     checks, fallback = compile_shapes(shapes, store)
@@ -140,7 +144,7 @@ def validate_store_sparql(store: ox.Store, settings: Settings) -> ValidationResu
     # a list, not a set: like pyshacl, two components failing alike give two equal issues
     issues: list[ValidationIssue] = []
     for check in checks:
-        issues.extend(run_check(store, check, focus_sets))
+        issues.extend(run_check(store, check, focus_sets, join_below))
     if fallback:
         log.warning("shapes validated by pyshacl, not compiled to SPARQL: %s",
                     ", ".join(sorted(str(s) for s in fallback)))
@@ -170,18 +174,24 @@ def compile_shapes(shapes: rdflib.Graph,
 
 
 def run_check(store: ox.Store, check: CompiledCheck,
-              focus_sets: dict[str, set[ox.Term]] | None = None) -> Iterator[ValidationIssue]:
+              focus_sets: dict[str, set[ox.Term]] | None = None,
+              join_below: int = JOIN_BELOW) -> Iterator[ValidationIssue]:
     """Run one compiled query over the union of the store's graphs; its issues.
 
-    `focus_sets` caches, per focus query, the focus nodes: a check whose query does not join
-    with its focus nodes keeps only the rows whose ?this is one.
+    A value check scans its path and keeps the rows whose ?this is a focus node (the focus
+    nodes are queried once and cached in `focus_sets`), unless its target has fewer than
+    `join_below` focus nodes: then the query starting from them is cheaper (the path may be
+    shared with a million datasets, as dcterms:title is).
     """
     focus_sets = {} if focus_sets is None else focus_sets
-    rows = store.query(check.query, use_default_graph_as_union=True)
+    query, focus = check.query, check.focus
+    if check.joined is not None and focus is not None and \
+            len(_focus_set(store, focus, focus_sets)) < join_below:
+        query, focus = check.joined, None
+    rows = store.query(query, use_default_graph_as_union=True)
     names = [variable.value for variable in rows.variables]  # type: ignore[union-attr]
     for row in rows:  # type: ignore[union-attr]
-        if check.focus is not None and row["this"] not in _focus_set(store, check.focus,
-                                                                     focus_sets):
+        if focus is not None and row["this"] not in _focus_set(store, focus, focus_sets):
             continue
         yield from _ROW_HANDLERS[check.kind](check, row, names)
 
@@ -286,13 +296,15 @@ class _Compiler:
                           for i, (_name, expr, _msg) in enumerate(components))
         flags = " ".join(f"?f{i}" for i in range(len(components)))
         any_flag = " || ".join(f"?f{i}" for i in range(len(components)))
-        query = (f"{self.prologue}SELECT DISTINCT ?this ?value {flags} WHERE {{\n"
-                 f"{self.values_pattern(focus, path)}\n{binds}\n  FILTER ({any_flag})\n}}")
+        body = f"{binds}\n  FILTER ({any_flag})\n}}"
+        head = f"{self.prologue}SELECT DISTINCT ?this ?value {flags} WHERE {{\n"
+        query = f"{head}{self.values_pattern(focus, path)}\n{body}"
+        joined = None if path is None else f"{head}{focus}\n  ?this {path} ?value .\n{body}"
         messages = base["messages"]
         if not messages and not all(msg for _name, _expr, msg in components):
             raise Unsupported("a value constraint without sh:message whose generic one is not known")
         named = tuple((name, messages or (msg,)) for name, _expr, msg in components)
-        return CompiledCheck(kind="value", query=query, components=named,
+        return CompiledCheck(kind="value", query=query, components=named, joined=joined,
                              focus=None if path is None else self.focus_query(focus), **base)
 
     def class_check(self, cls: Node, focus: str, path: str | None, base: dict) -> CompiledCheck:
@@ -300,9 +312,11 @@ class _Compiler:
         message = GENERIC_MESSAGES[SH["class"]].format(self.stringify(cls))
         instances = " UNION ".join(f"{{ ?value rdf:type {_sparql_term(c)} }}"
                                    for c in self.subclasses(cls))
-        query = (f"{self.prologue}SELECT DISTINCT ?this ?value (true AS ?f0) WHERE {{\n"
-                 f"{self.values_pattern(focus, path)}\n  MINUS {{ {instances} }}\n}}")
-        return CompiledCheck(kind="value", query=query,
+        head = f"{self.prologue}SELECT DISTINCT ?this ?value (true AS ?f0) WHERE {{\n"
+        body = f"  MINUS {{ {instances} }}\n}}"
+        query = f"{head}{self.values_pattern(focus, path)}\n{body}"
+        joined = None if path is None else f"{head}{focus}\n  ?this {path} ?value .\n{body}"
+        return CompiledCheck(kind="value", query=query, joined=joined,
                              components=(("class", base["messages"] or (message,)),),
                              focus=None if path is None else self.focus_query(focus), **base)
 
