@@ -13,9 +13,13 @@ The `format` parameter (also `output` and `results`, which SPARQLWrapper sends) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from werkzeug.datastructures import MIMEAccept
 
+
+
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Format:
@@ -127,9 +131,9 @@ class Choice:
         )
 
 
-def _best(accept: MIMEAccept, table: list[tuple[str, Format]]) -> Format | None:
+def _best(accept: MIMEAccept, table: list[tuple[str, T]]) -> T | None:
     """The client's best-ranked media type from `table`; ties keep the table's order."""
-    best: Format | None = None
+    best: T | None = None
     best_quality = 0.0
     for media, fmt in table:
         quality = accept.quality(media)
@@ -171,10 +175,4 @@ def negotiate_graph(
     table: list[tuple[str, Format | str]] = list(GRAPH_ACCEPT)
     if html:
         table = [("text/html", "html"), ("application/xhtml+xml", "html"), *table]
-    best: Format | str | None = None
-    best_quality = 0.0
-    for media, fmt in table:
-        quality = accept.quality(media)
-        if quality > best_quality:
-            best, best_quality = fmt, quality
-    return best
+    return _best(accept, table)
