@@ -17,9 +17,8 @@ from typing import TypeVar
 
 from werkzeug.datastructures import MIMEAccept
 
-
-
 T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Format:
