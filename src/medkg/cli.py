@@ -157,17 +157,16 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def validate(store: Path | None, report_ttl: Path | None, files: tuple[Path, ...]) -> None:
     """SHACL-validate the store, or the given RDF files (exit 0 conforms, 1 not, 2 bad input)."""
-    from medkg.validation import InputError, format_report, validate_files, validate_graph, write_report_turtle
+    from medkg.validation import InputError, format_report, validate_files, write_report_turtle
 
     settings = settings_for(store)
     try:
         if files:
             result = validate_files(list(files), settings)
         else:
-            from medkg.graph import quads_to_rdflib
+            from medkg.sparql_validation import validate_store_sparql
 
-            db = open_store(settings)
-            result = validate_graph(quads_to_rdflib(list(db)), settings)
+            result = validate_store_sparql(open_store(settings), settings)
     except InputError as exc:
         fail(str(exc), EXIT_INPUT)
     click.echo(format_report(result))
