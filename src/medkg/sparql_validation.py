@@ -36,6 +36,9 @@ two graphs comes back twice.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -143,8 +146,13 @@ def validate_store_sparql(store: ox.Store, settings: Settings,
     focus_sets: dict[str, set[ox.Term]] = {}
     # a list, not a set: like pyshacl, two components failing alike give two equal issues
     issues: list[ValidationIssue] = []
-    for check in checks:
-        issues.extend(run_check(store, check, focus_sets, join_below))
+    # pyoxigraph releases the GIL while it evaluates, so checks run in parallel on threads;
+    # a focus set two threads compute at once is computed twice, never wrongly
+    workers = max(1, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for found in pool.map(lambda check: list(run_check(store, check, focus_sets, join_below)),
+                              checks):
+            issues.extend(found)
     if fallback:
         log.warning("shapes validated by pyshacl, not compiled to SPARQL: %s",
                     ", ".join(sorted(str(s) for s in fallback)))
