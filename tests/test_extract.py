@@ -138,3 +138,13 @@ def test_link_kinds(label: str, href: str, kind: str) -> None:
     from medkg.extract import link_kind
 
     assert link_kind(label.lower(), href) == kind
+
+
+def test_acquisition_keeps_scanners_and_drops_listed_noise(mini_settings) -> None:
+    from medkg.build import read_all, collect_sources
+    from medkg.extract import load_rules
+
+    rules = load_rules(mini_settings.data_dir)
+    assert rules.not_scanner is not None
+    assert rules.not_scanner.sub(" ", "40x (from TCGA) Leica SCN400").split() == ["40x", "Leica", "SCN400"]
+    assert rules.not_scanner.sub("", "slide level analysis").strip() == ""

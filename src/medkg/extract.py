@@ -48,6 +48,7 @@ class Rules:
     units: dict[str, str]
     not_concepts: set[str]
     mention_map: dict[tuple[str, str], str]  # (kind, folded text) -> concept local id
+    not_scanner: re.Pattern[str] | None  # phrases in acquisition cells that name no scanner
     unit_pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,7 +75,11 @@ def load_rules(data_dir: Path) -> Rules:
         (r["kind"], fold(r["text"])): r["concept"]
         for r in read_tsv(data_dir / "curation" / "mention-map.tsv", ("text", "kind", "concept", "reason"))
     }
-    return Rules(roles, sections, units, not_concepts, mention_map)
+    phrases = sorted((r["text"] for r in read_tsv(data_dir / "curation" / "not-a-scanner.tsv",
+                                                  ("text", "reason"))), key=len, reverse=True)
+    not_scanner = (re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases), re.I)
+                   if phrases else None)
+    return Rules(roles, sections, units, not_concepts, mention_map, not_scanner)
 
 
 def heading_key(text: str) -> str:
@@ -389,7 +394,8 @@ class Extractor:
         if not scanner:
             return
         rest = MAGNIFICATION.sub(" ", text)
-        rest = re.sub(r"\((?:from )?TCGA\)|\bmultiple\b|\bdifferent scanners?\b", " ", rest, flags=re.I)
+        if self.rules.not_scanner is not None:
+            rest = self.rules.not_scanner.sub(" ", rest)
         rest = re.sub(r"^[\s,;:-]+|[\s,;:-]+$", "", re.sub(r"\s+", " ", rest))
         if re.search(r"[A-Za-z]{3,}", rest) and rest not in record.scanner:
             record.scanner.append(rest)
