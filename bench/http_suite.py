@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
-import json
 import os
 import resource
 import shutil

@@ -13,7 +13,6 @@ import rdflib
 from click.testing import CliRunner
 
 from medkg.cli import main
-from medkg.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "data" / "example-queries").glob("*.rq"))

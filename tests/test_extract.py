@@ -141,7 +141,6 @@ def test_link_kinds(label: str, href: str, kind: str) -> None:
 
 
 def test_acquisition_keeps_scanners_and_drops_listed_noise(mini_settings) -> None:
-    from medkg.build import read_all, collect_sources
     from medkg.extract import load_rules
 
     rules = load_rules(mini_settings.data_dir)

@@ -144,9 +144,8 @@ def _read_parallel(settings: Settings, sources: list[Source], quiet: bool) -> li
 
 
 def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: bool = True) -> BuildResult:
-    """Read, merge and turn into quads everything the build will store (no validation, no store)."""
+    """Read and merge everything the build will store; quads come from `iter_quads` (no store)."""
     started = time.perf_counter()
-    ns = Namespaces(settings.base)
     results, _ = read_all(settings, collect_sources(settings, extra), quiet)
     entries = [r for res in results for r in res.records]
     merged = merge(entries, load_curation(settings.data_dir))
