@@ -54,10 +54,10 @@ from medkg.validation import (
     ShapesError,
     ValidationIssue,
     ValidationResult,
-    _bind_prefixes,
-    _issue_order,
-    _issues_from_report,
-    _plain_string,
+    bind_prefixes,
+    issue_order,
+    issues_from_report,
+    plain_string,
 )
 
 __all__ = ["DEFAULT_BATCH_SIZE", "validate_quads", "validate_store"]
@@ -114,7 +114,7 @@ def validate_store(store: ox.Store, settings: Settings, batch_size: int = DEFAUL
                     issues.update(found)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    ordered = sorted(issues, key=_issue_order)
+    ordered = sorted(issues, key=issue_order)
     conforms = not any(issue.severity == "Violation" for issue in ordered)
     return ValidationResult(conforms, ordered, _report_graph(conforms, ordered, settings))
 
@@ -208,9 +208,9 @@ def _init_worker(settings: Settings, shared_file: Path) -> None:
     context = rdflib.Graph()
     for source in (ontology_graph(settings), vocabulary_graph(settings)):
         for s, p, o in source:
-            context.add((s, p, _plain_string(o)))
+            context.add((s, p, plain_string(o)))
     context.parse(shared_file, format="nt")
-    _WORKER["shared"] = [(s, p, _plain_string(o)) for s, p, o in context]
+    _WORKER["shared"] = [(s, p, plain_string(o)) for s, p, o in context]
     _WORKER["shapes"] = shapes_graph(settings)
 
 
@@ -221,7 +221,7 @@ def _validate_batch(path: Path) -> list[ValidationIssue]:
         data.add(triple)
     batch = rdflib.Graph().parse(path, format="nt")
     for s, p, o in batch:
-        data.add((s, p, _plain_string(o)))
+        data.add((s, p, plain_string(o)))
     shapes = _WORKER["shapes"]
     _conforms, report, _text = pyshacl.validate(
         data, shacl_graph=shapes, inference="none", allow_warnings=True, allow_infos=True,
@@ -230,7 +230,7 @@ def _validate_batch(path: Path) -> list[ValidationIssue]:
     if not isinstance(report, rdflib.Graph):
         raise ShapesError(f"pyshacl cannot run ontology/shapes.ttl: {report}")
     foreign = set(path.with_suffix(".foreign").read_text(encoding="utf-8").splitlines())
-    return [issue for issue in _issues_from_report(report, shapes)  # type: ignore[arg-type]
+    return [issue for issue in issues_from_report(report, shapes)  # type: ignore[arg-type]
             if issue.focus not in foreign]
 
 
@@ -240,7 +240,7 @@ def _validate_batch(path: Path) -> list[ValidationIssue]:
 def _report_graph(conforms: bool, issues: list[ValidationIssue], settings: Settings) -> rdflib.Graph:
     """A standard sh:ValidationReport rebuilt from the merged issues of all batches."""
     graph = rdflib.Graph()
-    _bind_prefixes(graph, settings)
+    bind_prefixes(graph, settings)
     report = rdflib.BNode()
     graph.add((report, RDF_NS.type, SH.ValidationReport))
     graph.add((report, SH.conforms, rdflib.Literal(conforms)))
@@ -264,7 +264,7 @@ def _node(text: str) -> rdflib.term.Node:
 
 
 def _path(graph: rdflib.Graph, text: str) -> rdflib.term.Node:
-    """Inverse of medkg.validation._path_text for the paths shapes.ttl uses (IRI or ^IRI)."""
+    """Inverse of medkg.validation.path_text for the paths shapes.ttl uses (IRI or ^IRI)."""
     if text.startswith("^"):
         node = rdflib.BNode()
         graph.add((node, SH.inversePath, _path(graph, text[1:])))

@@ -57,11 +57,11 @@ from medkg.validation import (
     ShapesError,
     ValidationIssue,
     ValidationResult,
-    _bind_prefixes,
-    _issue_order,
-    _issues_from_report,
-    _path_text,
-    _shape_name,
+    bind_prefixes,
+    issue_order,
+    issues_from_report,
+    path_text,
+    shape_name,
 )
 
 __all__ = ["CompiledCheck", "compile_shapes", "validate_store_sparql"]
@@ -157,7 +157,7 @@ def validate_store_sparql(store: ox.Store, settings: Settings,
         log.warning("shapes validated by pyshacl, not compiled to SPARQL: %s",
                     ", ".join(sorted(str(s) for s in fallback)))
         issues.extend(_fallback(store, shapes, fallback))
-    ordered = sorted(issues, key=_issue_order)
+    ordered = sorted(issues, key=issue_order)
     conforms = not any(issue.severity == "Violation" for issue in ordered)
     return ValidationResult(conforms, ordered, _report_graph(conforms, ordered, settings))
 
@@ -281,9 +281,9 @@ class _Compiler:
         if not is_node and any(True for _ in self.shapes.objects(shape, SH.property)):
             raise Unsupported("sh:property on a property shape")
         path = None if is_node else self.path_sparql(path_node)
-        base = {"shape": _shape_name(self.shapes, shape),
+        base = {"shape": shape_name(self.shapes, shape),
                     "severity": _local(self.shapes.value(shape, SH.severity) or SH.Violation),
-                    "path": None if is_node else _path_text(self.shapes, path_node),
+                    "path": None if is_node else path_text(self.shapes, path_node),
                     "messages": self.messages(shape), "node_shape": is_node}
         checks: list[CompiledCheck] = []
         components = self.value_components(shape, "?value", with_class=False)
@@ -715,7 +715,7 @@ def _fallback(store: ox.Store, shapes: rdflib.Graph, kept: list[Node]) -> list[V
         advanced=True, inplace=True)
     if not isinstance(report, rdflib.Graph):
         raise ShapesError(f"pyshacl cannot run ontology/shapes.ttl: {report}")
-    return list(_issues_from_report(report, shapes))
+    return list(issues_from_report(report, shapes))
 
 
 def _report_graph(conforms: bool, issues: list[ValidationIssue], settings: Settings) -> rdflib.Graph:
@@ -723,5 +723,5 @@ def _report_graph(conforms: bool, issues: list[ValidationIssue], settings: Setti
     from medkg.batch_validation import _report_graph as rebuild  # one implementation of it
 
     graph = rebuild(conforms, issues, settings)
-    _bind_prefixes(graph, settings)
+    bind_prefixes(graph, settings)
     return graph

@@ -139,7 +139,7 @@ def validate_graph(data: rdflib.Graph, settings: Settings) -> ValidationResult:
     union = rdflib.Graph()
     for source in (data, ontology_graph(settings), vocabulary_graph(settings)):
         for s, p, o in _all_triples(source):
-            union.add((s, p, _plain_string(o)))
+            union.add((s, p, plain_string(o)))
     shapes = shapes_graph(settings)
     _conforms, report, _text = pyshacl.validate(
         union,
@@ -152,8 +152,8 @@ def validate_graph(data: rdflib.Graph, settings: Settings) -> ValidationResult:
     )
     if not isinstance(report, rdflib.Graph):  # pyshacl returns, not raises, a failure
         raise ShapesError(f"pyshacl cannot run ontology/shapes.ttl: {report}")
-    _bind_prefixes(report, settings)
-    issues = sorted(_issues_from_report(report, shapes), key=_issue_order)
+    bind_prefixes(report, settings)
+    issues = sorted(issues_from_report(report, shapes), key=issue_order)
     conforms = not any(issue.severity == "Violation" for issue in issues)
     return ValidationResult(conforms=conforms, issues=issues, report_graph=report)
 
@@ -167,7 +167,7 @@ def _all_triples(graph: rdflib.Graph) -> Iterator[tuple[Node, Node, Node]]:
         yield from graph
 
 
-def _plain_string(term: Node) -> Node:
+def plain_string(term: Node) -> Node:
     """Write an xsd:string literal as a simple literal.
 
     They are the same term in RDF 1.1, but rdflib compares them as different, so a value from an
@@ -178,7 +178,8 @@ def _plain_string(term: Node) -> Node:
     return term
 
 
-def _issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[ValidationIssue]:
+def issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[ValidationIssue]:
+    """The issues of a pyshacl report graph, with shapes named as in the shapes graph."""
     for result in report.subjects(RDF.type, SH.ValidationResult):
         severity = report.value(result, SH.resultSeverity)
         focus = report.value(result, SH.focusNode)
@@ -189,14 +190,15 @@ def _issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[
         yield ValidationIssue(
             severity=_local_name(severity) if severity is not None else "Violation",
             focus=_term_text(focus),
-            path=_path_text(report, path) if path is not None else None,
+            path=path_text(report, path) if path is not None else None,
             value=value.n3() if value is not None else None,
             message="; ".join(sorted(messages)) or "(no message)",
-            shape=_shape_name(shapes, source),
+            shape=shape_name(shapes, source),
         )
 
 
-def _issue_order(issue: ValidationIssue) -> tuple[int, str, str, str, str]:
+def issue_order(issue: ValidationIssue) -> tuple[int, str, str, str, str]:
+    """Sort key for issues: severity first, then shape, focus, path and value."""
     return (
         SEVERITIES.index(issue.severity) if issue.severity in SEVERITIES else len(SEVERITIES),
         issue.shape,
@@ -216,21 +218,21 @@ def _term_text(term: Node | None) -> str:
     return f"_:{term}" if isinstance(term, BNode) else str(term)
 
 
-def _path_text(graph: rdflib.Graph, path: Node) -> str:
+def path_text(graph: rdflib.Graph, path: Node) -> str:
     """A SHACL path as text: IRIs in full, `^` for inverse, `/` for sequences."""
     if isinstance(path, URIRef):
         return str(path)
     inverse = graph.value(path, SH.inversePath)
     if inverse is not None:
-        return "^" + _path_text(graph, inverse)
+        return "^" + path_text(graph, inverse)
     if graph.value(path, RDF.first) is not None:
         return "/".join(
-            _path_text(graph, step) for step in rdflib.collection.Collection(graph, path)
+            path_text(graph, step) for step in rdflib.collection.Collection(graph, path)
         )
     return _term_text(path)
 
 
-def _shape_name(shapes: rdflib.Graph, shape: Node | None) -> str:
+def shape_name(shapes: rdflib.Graph, shape: Node | None) -> str:
     """The IRI of a named shape; for an anonymous property shape, that of its node shape."""
     seen: set[Node] = set()
     while isinstance(shape, BNode) and shape not in seen:
@@ -408,7 +410,8 @@ def _prefixes(settings: Settings | None) -> dict[str, str]:
     }
 
 
-def _bind_prefixes(graph: rdflib.Graph, settings: Settings) -> None:
+def bind_prefixes(graph: rdflib.Graph, settings: Settings) -> None:
+    """Bind medkg's prefixes on a report graph so that its Turtle reads short."""
     for prefix, namespace in _prefixes(settings).items():
         graph.bind(prefix, namespace, override=True)
 
