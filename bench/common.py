@@ -11,6 +11,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,30 @@ def write_json(path: Path | None, payload: Any) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+
+def timed_validation(store: Any, validate: Any) -> dict[str, Any]:
+    """Run `validate(store)` once: seconds, peak RSS (this process and its children), counts."""
+    clock = time.perf_counter()
+    result = validate(store)
+    seconds = time.perf_counter() - clock
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb() + children, "quads": len(store),
+            "counts": result.counts}
+
+
+def validation_report(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
+    """The table of validation runs and, per method, the slope per 100k datasets."""
+    lines = [table(("datasets", "method", "quads", "seconds", "datasets/s", "peak RSS MB",
+                    "violations", "warnings", "infos"),
+                   [(size_label(r["size"]), r["method"], r["quads"], r["seconds"],
+                     r["size"] / r["seconds"], r["peak_rss_mb"], r["counts"]["Violation"],
+                     r["counts"]["Warning"], r["counts"]["Info"]) for r in rows])]
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        sizes = [r["size"] for r in mine]
+        t = slope_per_100k(sizes, [r["seconds"] for r in mine])
+        m = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
+        if t is not None and m is not None:
+            lines.append(f"{method}: slope per 100k datasets {t:.1f} s, {m:.0f} MB")
+    return "\n".join(lines)

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from common import (
     DEFAULT_WORK,
     parse_size,
-    peak_rss_mb,
     run_child,
     size_label,
-    slope_per_100k,
     synthetic_home,
-    table,
+    timed_validation,
+    validation_report,
     write_json,
 )
 
@@ -55,32 +52,18 @@ def measure(home: Path, method: str, batch_size: int, workers: int) -> dict[str,
     """Validate the home's store once with one method; its figures."""
     settings = load_settings(home=home, store=built_store(home))
     store = medkg_store.open_read_only(settings.store)
-    clock = time.perf_counter()
     if method == "sparql":
-        result = validate_store_sparql(store, settings)
+        figures = timed_validation(store, lambda db: validate_store_sparql(db, settings))
     else:
-        result = validate_store(store, settings, batch_size=batch_size, workers=workers)
-    seconds = time.perf_counter() - clock
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"method": method, "seconds": seconds, "peak_rss_mb": peak_rss_mb() + children,
-            "quads": len(store), "counts": result.counts}
+        figures = timed_validation(store, lambda db: validate_store(db, settings,
+                                                                   batch_size=batch_size,
+                                                                   workers=workers))
+    return {"method": method, **figures}
 
 
 def report(rows: list[dict[str, Any]]) -> str:
     """The table of all runs and, per method, the slope per 100k datasets."""
-    lines = [table(("datasets", "method", "quads", "seconds", "datasets/s", "peak RSS MB",
-                    "violations", "warnings", "infos"),
-                   [(size_label(r["size"]), r["method"], r["quads"], r["seconds"],
-                     r["size"] / r["seconds"], r["peak_rss_mb"], r["counts"]["Violation"],
-                     r["counts"]["Warning"], r["counts"]["Info"]) for r in rows])]
-    for method in METHODS:
-        mine = [r for r in rows if r["method"] == method]
-        sizes = [r["size"] for r in mine]
-        t = slope_per_100k(sizes, [r["seconds"] for r in mine])
-        m = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
-        if t is not None and m is not None:
-            lines.append(f"{method}: slope per 100k datasets {t:.1f} s, {m:.0f} MB")
-    return "\n".join(lines)
+    return validation_report(rows, METHODS)
 
 
 def main(argv: list[str] | None = None) -> int:
