@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from medkg.chunking import chunks, runs_to_end
+
 REFERENCE_NOTE = re.compile(r"^\[(\d+[a-z]?)\]\s*(.*)$", re.S)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """A hyperlink as written: its text and its target."""
 
@@ -25,7 +28,7 @@ class Link:
     href: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     """One table cell or inline run: plain text plus the links inside it."""
 
@@ -34,14 +37,14 @@ class Cell:
     bold: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     line: int
     cells: tuple[Cell, ...]
     raw: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     section: tuple[str, ...]
     line: int
@@ -49,7 +52,7 @@ class Table:
     rows: tuple[Row, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class HeadingEntry:
     """A heading that names one dataset, with the quote and bullets under it."""
 
@@ -62,7 +65,7 @@ class HeadingEntry:
     raw: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkItem:
     """One bullet that starts with a link: '[Name](url): what it is'."""
 
@@ -78,7 +81,7 @@ class LinkItem:
         return text.strip(" :-–—|").strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkList:
     """A bullet list whose items are links (datasets, or platforms and tables of contents)."""
 
@@ -98,18 +101,39 @@ class Document:
     references: dict[str, str] = field(default_factory=dict)
 
 
+# Characters that can start inline markup under the rules enabled here: line break, backslash
+# escape, code span, emphasis, link, image, autolink or raw HTML, entity. Text without any of them
+# comes out of markdown-it's inline parser as one text token equal to itself.
+INLINE_MARKUP = re.compile(r"[\n\\`*_\[!<&]")
+WHITESPACE = re.compile(r"\s+")
+BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
+# Lists larger than this are parsed a few sections at a time, so no whole-file token tree is held.
+CHUNK_CHARS = 1 << 20
+
+
 def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
+def _block_parser() -> MarkdownIt:
+    """The same parser without the core inline step: inline tokens keep only their source text."""
+    md = _parser()
+    md.core.ruler.disable("inline")
+    return md
+
+
 def inline_cell(token: Token) -> Cell:
     """Flatten an inline token into text and links (HTML tags dropped, code kept as text)."""
+    return _flatten(token.children or [])
+
+
+def _flatten(children: list[Token]) -> Cell:
     parts: list[str] = []
     links: list[Link] = []
     bold = False
     href: str | None = None
     link_text: list[str] = []
-    for child in token.children or []:
+    for child in children:
         kind = child.type
         if kind in ("text", "code_inline"):
             parts.append(child.content)
@@ -125,142 +149,204 @@ def inline_cell(token: Token) -> Cell:
         elif kind == "link_close" and href is not None:
             links.append(Link(" ".join(link_text).strip(), href))
             href = None
-        elif kind == "html_inline" and re.match(r"<br\s*/?>", child.content, re.I):
+        elif kind == "html_inline" and BREAK_TAG.match(child.content):
             parts.append(" ")
-    text = re.sub(r"\s+", " ", "".join(parts)).strip()
+    text = WHITESPACE.sub(" ", "".join(parts)).strip()
     return Cell(text, tuple(links), bold)
 
 
-def _line(token: Token) -> int:
-    return (token.map[0] + 1) if token.map else 0
+class _InlineReader:
+    """Turns inline tokens into cells, running the inline parser only where markup may be.
+
+    With `lazy`, the tokens come from the block parser alone: text without a markup character
+    is taken as it is, and the rest goes through the same inline parser (with the document's
+    link reference definitions in `env`) that a full parse would have run.
+    """
+
+    def __init__(self, lazy: bool, env: dict[str, Any]):
+        self.lazy = lazy
+        self.env = env
+        self.md = _parser()
+
+    def cell(self, token: Token) -> Cell:
+        if not self.lazy:
+            return inline_cell(token)
+        content = token.content
+        if INLINE_MARKUP.search(content) is None:
+            return Cell(WHITESPACE.sub(" ", content).strip())
+        return inline_cell(self.md.parseInline(content, self.env)[0])
 
 
-def parse_document(text: str) -> Document:
-    """Parse markdown text into tables, heading entries, link lists and numbered references."""
-    tokens = _parser().parse(text)
-    lines = text.splitlines()
-    doc = Document(title="")
-    headings: list[tuple[int, str]] = []
-    current_entry: HeadingEntry | None = None
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.type == "heading_open":
-            level = int(tok.tag[1])
-            cell = inline_cell(tokens[i + 1])
-            headings = [(lvl, name) for lvl, name in headings if lvl < level]
-            section = tuple(name for _, name in headings)
-            headings.append((level, cell.text))
-            if not doc.title and level == 1:
-                doc.title = cell.text
-            current_entry = None
-            if cell.links and _is_entry_heading(cell):
-                current_entry = HeadingEntry(section, _line(tok), level, cell, raw=_raw(lines, tok))
-                doc.heading_entries.append(current_entry)
-            i += 3
+def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS) -> Document:
+    """Parse markdown text into tables, heading entries, link lists and numbered references.
+
+    `lazy=False` is the reference path: markdown-it parses every inline run and the whole file
+    at once. The default reads the same blocks with inline parsing only where markup may be,
+    and a file over `chunk_chars` a few sections at a time (see `_chunks`); tests check both
+    paths give equal documents.
+    """
+    walker = _Walker(text.splitlines())
+    if not lazy:
+        env: dict[str, Any] = {}
+        walker.inline = _InlineReader(False, env)
+        walker.feed(_parser().parse(text, env), 0)
+        return walker.doc
+    for offset, tokens, env in _parsed_parts(_block_parser(), text, chunk_chars):
+        walker.inline = _InlineReader(True, env)
+        walker.feed(tokens, offset)  # the part's tokens are dropped after this
+    return walker.doc
+
+
+def _parsed_parts(md: MarkdownIt, text: str,
+                  chunk_chars: int) -> Iterator[tuple[int, list[Token], dict[str, Any]]]:
+    """(line offset, block tokens, env) of each part; a part whose last block may go on into
+    the next part (a fence or HTML block) is parsed again joined with it."""
+    parts = list(chunks(text, chunk_chars))
+    held: tuple[int, str] | None = None
+    for index, (offset, part) in enumerate(parts):
+        if held is not None:
+            offset, part = held[0], held[1] + part
+        env: dict[str, Any] = {}
+        tokens = md.parse(part, env)
+        if index < len(parts) - 1 and runs_to_end(tokens, part):
+            held = (offset, part)
             continue
-        section = tuple(name for _, name in headings)
-        if tok.type == "table_open":
-            table, i = _read_table(tokens, i, section, lines)
-            doc.tables.append(table)
-            continue
-        if tok.type == "blockquote_open":
-            j, cells = _collect_inlines(tokens, i, "blockquote_close")
-            if current_entry is not None:
-                current_entry.quotes.extend(cells)
-            i = j
-            continue
-        if tok.type == "bullet_list_open":
-            j, cells = _collect_inlines(tokens, i, "bullet_list_close")
-            if current_entry is not None:
-                current_entry.bullets.extend(cells)
-            else:
-                items = tuple(LinkItem(line, cell, lines[line - 1].strip() if line else "")
-                              for line, cell in _inline_lines(tokens, i, j) if cell.links)
-                if items:
-                    doc.link_lists.append(LinkList(section, _line(tok), items))
-            i = j
-            continue
-        if tok.type == "paragraph_open":
-            cell_text = tokens[i + 1].content.strip()
-            note = REFERENCE_NOTE.match(cell_text)
-            if note and note.group(2).strip():
-                doc.references[note.group(1)] = re.sub(r"\s+", " ", note.group(2)).strip()
-            elif current_entry is not None and cell_text:
-                current_entry.bullets.append(inline_cell(tokens[i + 1]))
-            i += 3
-            continue
-        i += 1
-    return doc
+        held = None
+        yield offset, tokens, env
+
+
+class _Walker:
+    """Walks block tokens, chunk after chunk, into one Document (headings carry across chunks)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.doc = Document(title="")
+        self.headings: list[tuple[int, str]] = []
+        self.current_entry: HeadingEntry | None = None
+        self.inline = _InlineReader(True, {})
+        self.offset = 0  # line number of the chunk's first line in the file
+
+    def line(self, token: Token) -> int:
+        return (token.map[0] + 1 + self.offset) if token.map else 0
+
+    def raw(self, token: Token) -> str:
+        if not token.map:
+            return ""
+        return "\n".join(self.lines[token.map[0] + self.offset : token.map[1] + self.offset]).strip()
+
+    def feed(self, tokens: list[Token], offset: int) -> None:
+        self.offset = offset
+        doc = self.doc
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok.type == "heading_open":
+                level = int(tok.tag[1])
+                cell = self.inline.cell(tokens[i + 1])
+                self.headings = [(lvl, name) for lvl, name in self.headings if lvl < level]
+                section = tuple(name for _, name in self.headings)
+                self.headings.append((level, cell.text))
+                if not doc.title and level == 1:
+                    doc.title = cell.text
+                self.current_entry = None
+                if cell.links and _is_entry_heading(cell):
+                    self.current_entry = HeadingEntry(section, self.line(tok), level, cell,
+                                                      raw=self.raw(tok))
+                    doc.heading_entries.append(self.current_entry)
+                i += 3
+                continue
+            section = tuple(name for _, name in self.headings)
+            if tok.type == "table_open":
+                table, i = self._read_table(tokens, i, section)
+                doc.tables.append(table)
+                continue
+            if tok.type == "blockquote_open":
+                j, cells = self._collect_inlines(tokens, i, "blockquote_close")
+                if self.current_entry is not None:
+                    self.current_entry.quotes.extend(cells)
+                i = j
+                continue
+            if tok.type == "bullet_list_open":
+                j, cells = self._collect_inlines(tokens, i, "bullet_list_close")
+                if self.current_entry is not None:
+                    self.current_entry.bullets.extend(cells)
+                else:
+                    items = tuple(LinkItem(line, cell, self.lines[line - 1].strip() if line else "")
+                                  for line, cell in self._inline_lines(tokens, i, j) if cell.links)
+                    if items:
+                        doc.link_lists.append(LinkList(section, self.line(tok), items))
+                i = j
+                continue
+            if tok.type == "paragraph_open":
+                cell_text = tokens[i + 1].content.strip()
+                note = REFERENCE_NOTE.match(cell_text)
+                if note and note.group(2).strip():
+                    doc.references[note.group(1)] = WHITESPACE.sub(" ", note.group(2)).strip()
+                elif self.current_entry is not None and cell_text:
+                    self.current_entry.bullets.append(self.inline.cell(tokens[i + 1]))
+                i += 3
+                continue
+            i += 1
+
+    def _inline_lines(self, tokens: list[Token], start: int, end: int) -> list[tuple[int, Cell]]:
+        """(line, cell) for every inline token between two token positions."""
+        return [(self.line(t), self.inline.cell(t)) for t in tokens[start:end] if t.type == "inline"]
+
+    def _collect_inlines(self, tokens: list[Token], start: int, closer: str) -> tuple[int, list[Cell]]:
+        """Inline cells up to the matching closing token (nesting counted)."""
+        opener = tokens[start].type
+        depth = 0
+        cells: list[Cell] = []
+        i = start
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok.type == opener:
+                depth += 1
+            elif tok.type == closer:
+                depth -= 1
+                if depth == 0:
+                    return i + 1, cells
+            elif tok.type == "inline":
+                cells.append(self.inline.cell(tok))
+            i += 1
+        return i, cells
+
+    def _read_table(self, tokens: list[Token], start: int, section: tuple[str, ...]) -> tuple[Table, int]:
+        header: list[Cell] = []
+        rows: list[Row] = []
+        current: list[Cell] | None = None
+        row_line = 0
+        in_head = False
+        lines = self.lines
+        i = start + 1
+        while tokens[i].type != "table_close":
+            tok = tokens[i]
+            kind = tok.type
+            if kind == "inline" and current is not None:
+                current.append(self.inline.cell(tok))
+            elif kind == "thead_open":
+                in_head = True
+            elif kind == "thead_close":
+                in_head = False
+            elif kind == "tr_open":
+                current = []
+                row_line = self.line(tok)
+            elif kind == "tr_close" and current is not None:
+                if in_head:
+                    header = current
+                else:
+                    raw = lines[row_line - 1] if 0 < row_line <= len(lines) else ""
+                    rows.append(Row(row_line, tuple(current), raw.strip()))
+                current = None
+            i += 1
+        table = Table(section, self.line(tokens[start]), tuple(header), tuple(rows))
+        return table, i + 1
 
 
 def _is_entry_heading(cell: Cell) -> bool:
     """A heading whose text is essentially one link names a dataset (the heading-per-dataset style)."""
     link = cell.links[0]
     return link.href.startswith(("http://", "https://")) and len(link.text) >= len(cell.text) - 2
-
-
-def _raw(lines: list[str], tok: Token) -> str:
-    if not tok.map:
-        return ""
-    return "\n".join(lines[tok.map[0] : tok.map[1]]).strip()
-
-
-def _inline_lines(tokens: list[Token], start: int, end: int) -> list[tuple[int, Cell]]:
-    """(line, cell) for every inline token between two token positions."""
-    return [(_line(t), inline_cell(t)) for t in tokens[start:end] if t.type == "inline"]
-
-
-def _collect_inlines(tokens: list[Token], start: int, closer: str) -> tuple[int, list[Cell]]:
-    """Inline cells up to the matching closing token (nesting counted)."""
-    opener = tokens[start].type
-    depth = 0
-    cells: list[Cell] = []
-    i = start
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.type == opener:
-            depth += 1
-        elif tok.type == closer:
-            depth -= 1
-            if depth == 0:
-                return i + 1, cells
-        elif tok.type == "inline":
-            cells.append(inline_cell(tok))
-        i += 1
-    return i, cells
-
-
-def _read_table(
-    tokens: list[Token], start: int, section: tuple[str, ...], lines: list[str]
-) -> tuple[Table, int]:
-    header: list[Cell] = []
-    rows: list[Row] = []
-    current: list[Cell] | None = None
-    row_line = 0
-    in_head = False
-    i = start + 1
-    while tokens[i].type != "table_close":
-        tok = tokens[i]
-        if tok.type == "thead_open":
-            in_head = True
-        elif tok.type == "thead_close":
-            in_head = False
-        elif tok.type == "tr_open":
-            current = []
-            row_line = _line(tok)
-        elif tok.type == "tr_close" and current is not None:
-            if in_head:
-                header = current
-            else:
-                raw = lines[row_line - 1] if 0 < row_line <= len(lines) else ""
-                rows.append(Row(row_line, tuple(current), raw.strip()))
-            current = None
-        elif tok.type == "inline" and current is not None:
-            current.append(inline_cell(tok))
-        i += 1
-    table = Table(section, _line(tokens[start]), tuple(header), tuple(rows))
-    return table, i + 1
 
 
 def iter_rows(doc: Document) -> Iterator[tuple[Table, Row]]:

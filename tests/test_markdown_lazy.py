@@ -1,0 +1,135 @@
+"""The fast markdown path (inline parsing only where markup may be, big files part by part)
+reads exactly what the reference path (markdown-it on the whole file, every inline run) reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medkg.build import _SourceReader, collect_sources
+from medkg.chunking import chunks
+from medkg.config import load_settings
+from medkg.extract import extract
+from medkg.markdown import parse_document
+from medkg.sources import read_source
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+MARKDOWN_FILES = sorted([*(ROOT / "data" / "sources").glob("*.md"), *FIXTURES.rglob("*.md")])
+
+TRICKY = """# Title
+
+Intro with *emphasis*, `code`, a \\[escaped\\] bracket, &amp; an entity, <https://auto.link>
+and a hard  
+break, and a [reference link][ref].
+
+## Fenced
+
+```
+# not a heading: inside a fence
+```
+
+~~~~ text
+## still code
+~~~
+
+# also code, the tilde fence needs four
+~~~~
+
+<div>
+# inside an HTML block
+</div>
+
+<!-- a comment
+# inside a comment
+-->
+
+- a list item
+  ```
+  # code in a list item, fence left open
+# Closes the list item and its fence
+
+| Dataset | Description | Links |
+|---|---|---|
+| [A](https://a.example/) | plain text cell | [web](https://a.example/) |
+| B \\| C | *bold* and **strong** <br> line | <a href="x">html</a> |
+| D&eacute; | `code` with_underscore | ![img](https://i.example/i.png) |
+
+### [Heading Set](https://h.example/)
+
+> [1] a quoted note, see 10.1234/abc
+
+* **Lung**
+* plain fact, 2019
+
+[1] A numbered note.
+
+[ref]: https://ref.example/
+"""
+
+
+def _paths_agree(text: str) -> None:
+    full = parse_document(text, lazy=False)
+    assert parse_document(text) == full
+    assert parse_document(text, chunk_chars=0) == full  # cut before every heading it may
+
+
+@pytest.mark.parametrize("path", MARKDOWN_FILES, ids=lambda p: p.name)
+def test_every_list_and_fixture_reads_the_same_on_both_paths(path: Path) -> None:
+    _paths_agree(path.read_text(encoding="utf-8"))
+
+
+def test_markup_fences_html_and_references_read_the_same() -> None:
+    _paths_agree(TRICKY)
+    _paths_agree(TRICKY.replace("[ref]: https://ref.example/\n", ""))  # now cut into parts
+
+
+def test_fences_and_html_blocks_are_not_cut_open() -> None:
+    text = TRICKY.replace("[ref]: https://ref.example/\n", "")
+    doc = parse_document(text, chunk_chars=0)
+    sections = {t.section for t in doc.tables}
+    assert sections == {("Closes the list item and its fence",)}  # no heading from a fence or HTML
+    assert [e.title.text for e in doc.heading_entries] == ["Heading Set"]
+
+
+def test_a_big_list_is_parsed_in_parts_with_file_line_numbers() -> None:
+    rows = "\n".join(f"| Set{i} | text {i} |" for i in range(50))
+    sections = "".join(f"\n## Part {p}\n\n| Dataset | Description |\n|---|---|\n{rows}\n"
+                       for p in range(6))
+    text = f"# Big\n{sections}"
+    assert len(list(chunks(text, 2000))) > 2
+    doc = parse_document(text, chunk_chars=2000)
+    assert doc == parse_document(text, lazy=False)
+    lines = text.splitlines()
+    for table in doc.tables:
+        for row in table.rows:
+            assert lines[row.line - 1].strip() == row.raw
+
+
+def test_records_of_the_real_lists_are_identical_on_both_paths() -> None:
+    settings = load_settings(home=ROOT, store=ROOT / ".unused-store")
+    reader = _SourceReader(settings)
+    total = 0
+    for source in collect_sources(settings):
+        text = read_source(source).text
+        fast = extract(source, parse_document(text, chunk_chars=0), reader.vocab, reader.rules,
+                       reader.ns)
+        slow = extract(source, parse_document(text, lazy=False), reader.vocab, reader.rules,
+                       reader.ns)
+        assert fast == slow
+        total += len(fast[0])
+    assert total == 617
+
+
+CELL_TEXT = st.text(alphabet="ab #*_`[]()<>&!\\~-|:/.\n", max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(CELL_TEXT, min_size=1, max_size=12))
+def test_any_text_reads_the_same_on_both_paths(pieces: list[str]) -> None:
+    text = "# T\n\n| Dataset | Description |\n|---|---|\n" + "\n".join(
+        f"| {p.replace(chr(10), ' ')} | x |" if n % 3 == 0 else p for n, p in enumerate(pieces))
+    _paths_agree(text)
