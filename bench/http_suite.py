@@ -225,8 +225,11 @@ def dataset_slugs(store_dir: Path, limit: int) -> list[str]:
     return [row[0].value.rsplit("/", 1)[-1] for row in rows]
 
 
+STARTERS = ("medkg", "oxigraph", "rdflib-endpoint")
+
+
 def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
-            workloads: list[str]) -> dict[str, Any]:
+            workloads: list[str], names: tuple[str, ...] = STARTERS) -> dict[str, Any]:
     base = Namespaces("https://w3id.org/medkg/").base
     queries = list(example_queries().values())
     slugs = dataset_slugs(store_dir, 2000)
@@ -234,9 +237,11 @@ def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
     loads: list[Load] = []
     extra: dict[str, dict[str, float]] = {}
     try:
-        for starter in (lambda: start_medkg(store_dir, 2), lambda: start_oxigraph(store_dir),
-                        lambda: start_rdflib_endpoint(store_dir, work)):
-            server = starter()
+        starters = {"medkg": lambda: start_medkg(store_dir, 2),
+                    "oxigraph": lambda: start_oxigraph(store_dir),
+                    "rdflib-endpoint": lambda: start_rdflib_endpoint(store_dir, work)}
+        for name in names:
+            server = starters[name]()
             if server:
                 servers.append(server)
         for server in servers:
@@ -275,13 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--requests", type=int, default=30, help="requests per client")
     parser.add_argument("--workloads", nargs="+", default=["repeated", "distinct", "light", "pages"])
+    parser.add_argument("--servers", nargs="+", choices=STARTERS, default=list(STARTERS),
+                        help="which servers to measure (ratios need oxigraph)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     n = parse_size(args.size)
     home = synthetic_home(args.work, n)
     store_dir = built_store(home)
-    result = measure(store_dir, home, args.clients, args.requests, args.workloads)
+    result = measure(store_dir, home, args.clients, args.requests, args.workloads,
+                     tuple(args.servers))
     result["size"] = n
     print(f"{size_label(n)} datasets, {os.cpu_count()} cores")
     print(report(result))

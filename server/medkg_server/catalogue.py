@@ -241,7 +241,8 @@ def statistics(st: ServerState, version: str) -> dict[str, Any]:
 
 
 def statements(st: ServerState, version: str, iri: str) -> list[Binding]:
-    return st.select(queries.load("resource-statements", iri=queries.iri(iri)), version)
+    text = queries.load("resource-statements", iri=queries.iri(iri))
+    return st.select(text, version, anchor=iri)
 
 
 def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dict[str, Any]:
@@ -255,7 +256,9 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> di
                 "graph": value(row, "g"),
             }
         )
-    inbound = st.select(queries.load("resource-inbound", iri=queries.iri(iri)), version)
+    inbound = st.select(
+        queries.load("resource-inbound", iri=queries.iri(iri)), version, anchor=iri
+    )
     return {
         "iri": iri,
         "title": _title(rows) or iri,
@@ -331,7 +334,9 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
                 "text": value(r, "text"),
                 "graph": value(r, "g"),
             }
-            for r in st.select(queries.load("dataset-counts", mkg=mkg, iri=node), version)
+            for r in st.select(
+                queries.load("dataset-counts", mkg=mkg, iri=node), version, anchor=iri
+            )
         ],
         "entries": [
             {
@@ -342,7 +347,9 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
                 "section": value(r, "section"),
                 "raw": value(r, "raw"),
             }
-            for r in st.select(queries.load("dataset-entries", mkg=mkg, iri=node), version)
+            for r in st.select(
+                queries.load("dataset-entries", mkg=mkg, iri=node), version, anchor=iri
+            )
         ],
         "terms": [
             {
@@ -351,7 +358,9 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
                 "relation": curie(st, value(r, "relation") or ""),
                 "term": value(r, "term"),
             }
-            for r in st.select(queries.load("dataset-terms", mkg=mkg, iri=node), version)
+            for r in st.select(
+                queries.load("dataset-terms", mkg=mkg, iri=node), version, anchor=iri
+            )
         ],
     }
     view["jsonld"] = schema_org(view)

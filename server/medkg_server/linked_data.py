@@ -133,7 +133,7 @@ def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format
         base_iri=st.settings.base,
         prefixes=output_prefixes(st),
     )
-    outcome = st.run(job, version)
+    outcome = st.run(job, version, anchor=None if whole_graph else iri)
     if outcome.rows == 0:
         abort(404)
     response = Response(outcome.body, status=200)

@@ -9,22 +9,24 @@ from functools import lru_cache
 from pyparsing import ParseException
 from rdflib.plugins.sparql.parser import parseQuery
 
-FROM_WORD = re.compile(r"\bfrom\b", re.IGNORECASE)
+# FROM as a keyword: not part of a prefixed name (ex:from) or a variable (?from).
+FROM_WORD = re.compile(r"(?<![\w:?$])from(?![\w:])", re.IGNORECASE)
 # rdflib's pyparsing grammar keeps state while it parses: one parse at a time per process.
 PARSE_LOCK = threading.Lock()
 # Oxigraph's recursive-descent parser overflows its stack (the process dies) a few thousand
 # brackets deep; real queries nest a dozen levels at most.
 MAX_NESTING = 200
-# Strings, IRIs and comments may hold brackets that do not nest: skip them whole.
-_TOKEN = re.compile(
+# Strings, IRIs and comments may hold brackets or words that mean nothing: skip them whole.
+_QUOTED = (
     r'"""(?:[^"\\]|\\.|"(?!""))*"""'
     r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
     r'|"(?:[^"\\\n]|\\.)*"'
     r"|'(?:[^'\\\n]|\\.)*'"
     r'|<[^<>"{}|^`\\\x00-\x20]*>'
     r"|#[^\n]*"
-    r"|[{(\[]|[})\]]"
 )
+_TOKEN = re.compile(_QUOTED + r"|[{(\[]|[})\]]")
+_SKIPPED = re.compile(_QUOTED)
 OPENERS, CLOSERS = frozenset("{(["), frozenset("})]")
 
 
@@ -48,6 +50,11 @@ def check_nesting(text: str) -> None:
         )
 
 
+def _code_only(text: str) -> str:
+    """The query with its strings, IRIs and comments blanked out (they may say "from")."""
+    return _SKIPPED.sub(" ", text)
+
+
 @lru_cache(maxsize=1024)
 def has_dataset_clause(text: str) -> bool:
     """True when the query names its own dataset with FROM or FROM NAMED.
@@ -55,7 +62,7 @@ def has_dataset_clause(text: str) -> bool:
     Such a query must not get the union default graph: pyoxigraph's union flag would override
     its FROM clauses. The cheap word test skips parsing for the many queries without "from".
     """
-    if not FROM_WORD.search(text):
+    if not FROM_WORD.search(_code_only(text)):
         return False
     try:
         with PARSE_LOCK:

@@ -120,6 +120,8 @@ def _answer(outcome: Outcome) -> Response:
     response.headers["Content-Type"] = fmt.content_type
     response.headers["Vary"] = "Accept"
     response.headers["X-MedKG-Rows"] = str(outcome.rows)
+    # Server-Timing (W3C) tells operators and tests which path answered: "inline" or "pool".
+    response.headers["Server-Timing"] = f'engine;desc="{outcome.engine}"'
     if outcome.truncated:
         # The answer was cut at the row cap: say so in a header, as clients cannot tell otherwise.
         response.headers["X-MedKG-Truncated"] = "true"

@@ -17,8 +17,9 @@ from medkg import store as medkg_store
 from medkg.namespaces import Namespaces
 from medkg_server.cache import LRUCache
 from medkg_server.executor import Executor, ExecutorError, QueryTimeout
+from medkg_server.inline import InlineRunner
 from medkg_server.settings import ServerSettings
-from medkg_server.worker import Job, Outcome
+from medkg_server.worker import Job, Outcome, published_link
 
 EXTENSION = "medkg"
 FEDERATED = re.compile(r"\bSERVICE\b", re.IGNORECASE)
@@ -38,10 +39,12 @@ class ServerState:
 
     settings: ServerSettings
     executor: Executor
+    inline: InlineRunner
     cache: LRUCache[Outcome]
     ns: Namespaces
     memo: LRUCache[Any] = field(default_factory=lambda: LRUCache(64, 1 << 30))
     _flights: dict[Any, _Flight] = field(default_factory=dict)
+    _versions: dict[str, StoreVersion] = field(default_factory=dict)
     _flights_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -49,23 +52,35 @@ class ServerState:
         return cls(
             settings=settings,
             executor=Executor(settings.store, settings.executors),
+            inline=InlineRunner(settings.store),
             cache=LRUCache(settings.cache_entries, settings.cache_max_bytes),
             ns=Namespaces(settings.base),
         )
 
     def version(self) -> StoreVersion | None:
         """The version now published, or None when the store has never been built."""
+        link = published_link(Path(self.settings.store))
+        known = self._versions.get(link) if link else None
+        if known is not None:
+            return known
         target = medkg_store.current_version_dir(Path(self.settings.store))
         if target is None:
             return None
         mtime = target.stat().st_mtime
-        return StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=UTC))
+        found = StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=UTC))
+        if link:
+            self._versions[link] = found  # version folders are never reused under a new build
+        return found
 
-    def run(self, job: Job, version: str, timeout: float | None = None) -> Outcome:
-        """Run a query job through the cache and the pool; updates bypass the cache.
+    def run(
+        self, job: Job, version: str, timeout: float | None = None, anchor: str | None = None
+    ) -> Outcome:
+        """Run a query job through the cache, then here or in the pool; updates bypass the cache.
 
         Identical queries that arrive while one is being evaluated wait for that one's answer
         instead of running again (the first comers of a popular question all miss the cache).
+        A query whose cost is bounded runs in this thread (inline.py); `anchor` names the one
+        resource a page's query is written around, for that check.
         """
         limit = timeout or self.settings.query_timeout
         if job.operation != "query" or is_federated(job.text):
@@ -84,7 +99,7 @@ class ServerState:
         if not leader:
             return flight.wait(limit)
         try:
-            outcome = self.executor.run(job, limit)
+            outcome = self._evaluate(job, limit, anchor)
         except ExecutorError as exc:
             flight.fail(exc)
             raise
@@ -95,10 +110,17 @@ class ServerState:
         flight.succeed(outcome)
         return outcome
 
-    def select(self, text: str, version: str) -> list[dict[str, dict[str, str]]]:
+    def _evaluate(self, job: Job, limit: float, anchor: str | None) -> Outcome:
+        if self.inline.accepts(job, anchor):
+            return self.inline.run(job)
+        return self.executor.run(job, limit)
+
+    def select(
+        self, text: str, version: str, anchor: str | None = None
+    ) -> list[dict[str, dict[str, str]]]:
         """Run a SELECT for a page and return its SPARQL JSON bindings."""
         job = Job(text, "query", "json", None, self.settings.row_cap, base_iri=self.settings.base)
-        outcome = self.run(job, version)
+        outcome = self.run(job, version, anchor=anchor)
         return json.loads(outcome.body)["results"]["bindings"]
 
 

@@ -11,7 +11,7 @@ import fcntl
 import io
 import os
 from dataclasses import dataclass
-from itertools import islice
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -32,6 +32,10 @@ QUAD_ONLY = {"trig", "nquads"}
 PARENT_CHECK_SECONDS = 1.0
 UPDATE_LOCK = ".update.lock"
 READY = ("ready", None)
+# Query processes yield the CPU to the web processes: on a busy machine a look-up answered inline
+# (or a cached answer) should not wait behind a long aggregate. Throughput of the long queries is
+# unchanged when nothing else wants the CPU.
+QUERY_NICENESS = 5
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Outcome:
     rows: int = 0
     truncated: bool = False
     version: str | None = None
+    engine: str = "pool"  # where it was evaluated: "pool" (a query process) or "inline"
 
 
 class NotAcceptable(Exception):
@@ -68,7 +73,8 @@ class NotAcceptable(Exception):
 
 def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
     """Serve jobs from `conn` until the pipe closes or the parent process is gone."""
-    state = _StoreState(Path(store_dir))
+    os.nice(QUERY_NICENESS)
+    state = StoreState(Path(store_dir))
     conn.send(READY)  # imports done: the pool may hand this process a job now
     while True:
         if not conn.poll(PARENT_CHECK_SECONDS):
@@ -79,10 +85,11 @@ def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(_answer(state, job))
+        conn.send(answer(state, job))
 
 
-def _answer(state: _StoreState, job: Job) -> tuple[str, object]:
+def answer(state: StoreState, job: Job) -> tuple[str, object]:
+    """Run one job against the state's store: ("ok", Outcome) or (error kind, message)."""
     try:
         if job.operation == "update":
             return "ok", run_update(state.store_dir, job)
@@ -99,20 +106,31 @@ def _answer(state: _StoreState, job: Job) -> tuple[str, object]:
         return "evaluation", str(exc)
 
 
-class _StoreState:
+class StoreState:
     """The open read-only store, reopened when a new version is published."""
 
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
         self.version: str | None = None
         self._store: ox.Store | None = None
+        self._link: str | None = None
 
     def current(self) -> ox.Store:
-        version = medkg_store.current_version(self.store_dir)
-        if self._store is None or version != self.version:
+        # One readlink per job: a build publishes by replacing the link, never the folder.
+        link = published_link(self.store_dir)
+        if self._store is None or link != self._link:
             self._store = medkg_store.open_read_only(self.store_dir)
-            self.version = version
+            self.version = medkg_store.current_version(self.store_dir)
+            self._link = link
         return self._store
+
+
+def published_link(store_dir: Path) -> str | None:
+    """Where the store's `current` link points (changes exactly when a version is published)."""
+    try:
+        return os.readlink(store_dir / medkg_store.CURRENT)
+    except OSError:
+        return None
 
 
 def _graphs(names: tuple[str, ...] | None) -> list[ox.NamedNode] | None:
@@ -145,36 +163,79 @@ def _boolean(result: ox.QueryBoolean, job: Job, version: str | None) -> Outcome:
 
 
 def _solutions(result: ox.QuerySolutions, job: Job, version: str | None) -> Outcome:
-    """Rows pass through TSV (terms in N-Triples syntax) so the capped list can be re-serialised."""
+    """Rows pass through TSV (one row per line) so the capped rows can be re-serialised."""
     if job.tabular_format is None:
         raise NotAcceptable("a SELECT query answers in SPARQL JSON, XML, CSV or TSV")
-    variables = result.variables
-    rows = list(islice(result, job.row_cap + 1))
-    truncated = len(rows) > job.row_cap
-    rows = rows[: job.row_cap]
-    lines = ["\t".join(str(v) for v in variables)]
-    for row in rows:
-        lines.append("\t".join("" if row[v] is None else str(row[v]) for v in variables))
-    tsv = ("\n".join(lines) + "\n").encode("utf-8")
+    sink = CappedLines(job.row_cap + 1)  # the header line, then the rows
+    tsv, lines, truncated = sink.fill(
+        lambda out: result.serialize(out, format=ox.QueryResultsFormat.TSV)
+    )
     if job.tabular_format == "tsv":
         body = tsv
     else:
         capped = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
         body = capped.serialize(format=RESULT_FORMATS[job.tabular_format])
-    return Outcome("solutions", body, job.tabular_format, len(rows), truncated, version)
+    return Outcome("solutions", body, job.tabular_format, max(lines - 1, 0), truncated, version)
 
 
 def _triples(result: ox.QueryTriples, job: Job, version: str | None) -> Outcome:
+    """Triples pass through N-Triples (one per line), capped, then into the wanted format."""
     if job.graph_format is None:
         raise NotAcceptable("a CONSTRUCT or DESCRIBE query answers in an RDF format")
-    triples = list(islice(result, job.row_cap + 1))
-    truncated = len(triples) > job.row_cap
-    triples = triples[: job.row_cap]
-    items: list[ox.Triple] | list[ox.Quad] = triples
-    if job.graph_format in QUAD_ONLY:
-        items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
-    body = serialize_rdf(items, job.graph_format, dict(job.prefixes))
-    return Outcome("graph", body, job.graph_format, len(triples), truncated, version)
+    sink = CappedLines(job.row_cap)
+    ntriples, count, truncated = sink.fill(
+        lambda out: result.serialize(out, format=ox.RdfFormat.N_TRIPLES)
+    )
+    if job.graph_format == "ntriples":
+        body = ntriples
+    else:
+        triples = list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES))
+        items: list[ox.Triple] | list[ox.Quad] = triples
+        if job.graph_format in QUAD_ONLY:
+            items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
+        body = serialize_rdf(items, job.graph_format, dict(job.prefixes))
+    return Outcome("graph", body, job.graph_format, count, truncated, version)
+
+
+class _Full(Exception):
+    """Raised inside the engine's serialiser to stop it once the cap is reached."""
+
+
+class CappedLines:
+    """A file-like sink that keeps the first `cap` lines the engine writes and stops it there.
+
+    The engine serialises in native code, far faster than building Python terms row by row;
+    raising from `write` ends the evaluation as soon as the answer is known to be truncated.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[bytes] = []
+        self.lines = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.lines += data.count(b"\n")
+        if self.lines > self.cap:
+            raise _Full
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: the parts are joined at the end."""
+
+    def fill(self, serialize: Callable[[CappedLines], None]) -> tuple[bytes, int, bool]:
+        """Run `serialize` into this sink: (the first `cap` lines, how many, whether cut)."""
+        try:
+            serialize(self)
+        except _Full:
+            pass
+        data = b"".join(self.parts)
+        if self.lines <= self.cap:
+            return data, self.lines, False
+        end = -1
+        for _ in range(self.cap):
+            end = data.index(b"\n", end + 1)
+        return data[: end + 1], self.cap, True
 
 
 def serialize_rdf(items: list, format_key: str, prefixes: dict[str, str] | None = None) -> bytes:

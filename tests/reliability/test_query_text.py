@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from medkg_server import query_text
 from medkg_server.query_text import MAX_NESTING, QueryTooComplex, check_nesting, has_dataset_clause
 from reliability_config import ROOT
 
@@ -52,3 +53,22 @@ def test_example_with_from_in_its_title_answers_on_the_live_server(live):
     answer = requests.get(live.url + "/sparql", params={"query": text}, timeout=30)
     assert answer.status_code == 200
     assert answer.json()["results"]["bindings"], "example 09 answered no rows"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# where a dataset comes from\nSELECT * { ?s ?p ?o } # unparsed-1",
+        "SELECT ?from { ?from <http://example.org/from> 'from' } # unparsed-2",
+        'PREFIX ex: <http://example.org/> SELECT * { ?s ex:from "taken from" } # unparsed-3',
+        'SELECT * { ?s ?p """from\nFROM""" } # unparsed-4',
+    ],
+)
+def test_from_outside_the_query_code_needs_no_parse(text: str, monkeypatch) -> None:
+    """The full parse (about 30 ms, one at a time) only runs when FROM is a keyword."""
+
+    def refuse(_: str) -> None:
+        raise AssertionError("parsed a query whose FROM was only in a comment, string or name")
+
+    monkeypatch.setattr(query_text, "parseQuery", refuse)
+    assert has_dataset_clause(text) is False

@@ -1,0 +1,229 @@
+"""The inline path: which queries are proven cheap enough to skip the killable query pool."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from medkg.store import StagedVersion
+from medkg_server.executor import JobFailed
+from medkg_server.inline import (
+    ANCHOR_BUDGET,
+    ROW_BUDGET,
+    InlineRunner,
+    Unsupported,
+    Var,
+    is_bounded,
+    read_shape,
+)
+from medkg_server.worker import Job, run_query
+
+X = "http://example.org/"
+HUB, SMALL, P, Q = (ox.NamedNode(X + n) for n in ("hub", "small", "p", "q"))
+GRAPH = ox.NamedNode(X + "graph/a")
+PROLOGUE = f"PREFIX ex: <{X}>\n"
+
+
+def _quads() -> list[ox.Quad]:
+    """A hub with more objects than the budget, and a small resource with a few statements."""
+    quads = [ox.Quad(HUB, P, ox.NamedNode(f"{X}item/{i}"), GRAPH) for i in range(ROW_BUDGET + 50)]
+    quads += [ox.Quad(SMALL, P, ox.Literal(f"value {i}"), GRAPH) for i in range(3)]
+    quads += [ox.Quad(SMALL, Q, ox.Literal("Breast", language="en"), GRAPH)]
+    return quads
+
+
+@pytest.fixture(scope="module")
+def store() -> ox.Store:
+    db = ox.Store()
+    db.bulk_extend(_quads())
+    return db
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("inline-store")
+    staged = StagedVersion(folder)
+    staged.load_quads(_quads())
+    staged.publish({"test": True})
+    return folder
+
+
+def _job(text: str, **change: object) -> Job:
+    fields: dict[str, object] = {"tabular_format": "json", "graph_format": "turtle"}
+    fields.update(change)
+    return Job(text, "query", row_cap=1000, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"SELECT ?t WHERE {{ <{X}small> <{X}q> ?t }}",
+        PROLOGUE + "SELECT * { ex:small ex:p ?v ; ex:q ?t . }",
+        PROLOGUE + "SELECT ?s WHERE { ?s ex:q 'Breast'@en }",
+        PROLOGUE + 'ASK { ex:small ex:p "value 1", "value 2" }',
+        PROLOGUE + "SELECT DISTINCT ?p { ex:small ?p ?o } LIMIT 5 OFFSET 1",
+        PROLOGUE + "SELECT ?s { ?s a ex:Thing ; ex:size 12 ; ex:ratio 1.5 ; ex:ok true }",
+        PROLOGUE + "DESCRIBE ex:small <http://example.org/other>",
+        "# a comment\nASK {}",
+    ],
+)
+def test_reads_the_supported_subset(text: str) -> None:
+    shape = read_shape(text)
+    assert shape.form in ("SELECT", "ASK", "DESCRIBE")
+
+
+def test_reads_terms_and_modifiers() -> None:
+    shape = read_shape(
+        PROLOGUE + 'SELECT DISTINCT ?s { ?s a ex:T ; ex:n 7, "x"^^ex:dt } LIMIT 3 OFFSET 2'
+    )
+    assert shape.distinct and shape.limit == 3 and shape.offset == 2
+    subjects = {p[0] for p in shape.patterns}
+    assert subjects == {Var("s")}
+    objects = [p[2] for p in shape.patterns]
+    assert objects[0] == ox.NamedNode(X + "T")
+    assert objects[1] == ox.Literal("7", datatype=ox.NamedNode(ox.Literal(1).datatype.value))
+    assert objects[2] == ox.Literal("x", datatype=ox.NamedNode(X + "dt"))
+    assert shape.patterns[0][1] == ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PROLOGUE + "SELECT ?t { ex:small ex:q ?t FILTER(lang(?t) = 'en') }",
+        PROLOGUE + "SELECT ?t { ex:small ex:q ?t OPTIONAL { ?t ex:p ?x } }",
+        PROLOGUE + "SELECT ?t { { ex:small ex:q ?t } UNION { ex:hub ex:p ?t } }",
+        PROLOGUE + "SELECT ?t { GRAPH ?g { ex:small ex:q ?t } }",
+        PROLOGUE + "SELECT ?t { SERVICE <http://evil.example/> { ex:small ex:q ?t } }",
+        PROLOGUE + "SELECT ?t { ex:small ex:p/ex:q ?t }",
+        PROLOGUE + "SELECT ?t { ex:small ^ex:p ?t }",
+        PROLOGUE + "SELECT ?t { ex:small ex:p* ?t }",
+        PROLOGUE + "SELECT ?t { { SELECT ?t { ex:small ex:q ?t } } }",
+        PROLOGUE + "SELECT (COUNT(*) AS ?n) { ex:hub ex:p ?o }",
+        PROLOGUE + "SELECT ?o { ex:hub ex:p ?o } ORDER BY ?o",
+        PROLOGUE + "SELECT ?o { ex:hub ex:p ?o } GROUP BY ?o",
+        PROLOGUE + "SELECT ?o { VALUES ?o { 1 } ex:hub ex:p ?o }",
+        PROLOGUE + "SELECT ?o { BIND(1 AS ?o) }",
+        "BASE <http://example.org/> SELECT ?o { <hub> <p> ?o }",
+        "SELECT ?o { <hub> <p> ?o }",
+        "SELECT ?o { undeclared:hub <http://example.org/p> ?o }",
+        PROLOGUE + 'SELECT ?s { ?s ex:q "esc\\"aped" }',
+        PROLOGUE + "SELECT ?s { ?s ex:q '''long''' }",
+        PROLOGUE + "CONSTRUCT { ?s ex:p ?o } WHERE { ?s ex:p ?o }",
+        PROLOGUE + "DESCRIBE ?s WHERE { ?s ex:p ?o }",
+        PROLOGUE + "SELECT ?s { _:b ex:p ?s }",
+        PROLOGUE + "SELECT ?s { ?s ex:p ?o } LIMIT -1",
+        PROLOGUE + "SELECT ?s { ?s ex:p ?o } extra",
+        PROLOGUE + "INSERT DATA { ex:a ex:b ex:c }",
+        "SELECT ?s { ?s ?p ?o",
+    ],
+)
+def test_refuses_everything_else(text: str) -> None:
+    with pytest.raises(Unsupported):
+        read_shape(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "bounded"),
+    [
+        (f"SELECT ?t {{ <{X}small> <{X}q> ?t }}", True),
+        (PROLOGUE + "SELECT * { ex:small ex:p ?a . ex:small ex:p ?b . ex:small ?p ?c }", True),
+        (PROLOGUE + "SELECT ?s { ?s ex:q 'Breast'@en }", True),
+        # one pattern read lazily: ASK stops at the first match, LIMIT at its count
+        ("ASK { ?s ?p ?o }", True),
+        (PROLOGUE + "SELECT ?o { ex:hub ex:p ?o } LIMIT 10", True),
+        # ... but not without a limit, with DISTINCT, or with a repeated variable (a filter)
+        (PROLOGUE + "SELECT ?o { ex:hub ex:p ?o }", False),
+        ("SELECT ?s { ?s ?p ?o }", False),
+        (PROLOGUE + "SELECT DISTINCT ?p { ?s ?p ?o } LIMIT 1", False),
+        ("ASK { ?s ?p ?s }", False),
+        (f"SELECT ?o {{ ?s ?p ?o }} LIMIT {ROW_BUDGET + 1}", False),
+        # two patterns whose counts multiply past the budget: the hub's fan-out, twice
+        (PROLOGUE + "SELECT * { ex:small ex:p ?a . ex:hub ex:p ?b }", False),
+        (PROLOGUE + "ASK { ex:hub ex:p ?a . ex:hub ex:p ?b . ex:hub ex:nothing ?a }", False),
+        # a pattern with nothing constant in subject or object cannot be counted by an index
+        (PROLOGUE + "SELECT * { ex:small ex:p ?a . ?s ex:q ?t }", False),
+        (PROLOGUE + "DESCRIBE ex:small", True),
+        (PROLOGUE + "DESCRIBE ex:small ex:hub", False),
+        ("ASK {}", True),
+    ],
+)
+def test_bounded_means_few_rows_touched(store: ox.Store, text: str, bounded: bool) -> None:
+    assert is_bounded(read_shape(text), store) is bounded
+
+
+def test_runner_answers_like_the_engine(store_dir: Path, store: ox.Store) -> None:
+    runner = InlineRunner(store_dir)
+    for text in (
+        PROLOGUE + "SELECT ?v { ex:small ex:p ?v }",
+        PROLOGUE + "ASK { ex:small ex:q 'Breast'@en }",
+        PROLOGUE + "SELECT ?o { ex:hub ex:p ?o } LIMIT 7",
+    ):
+        job = _job(text)
+        assert runner.accepts(job)
+        outcome = runner.run(job)
+        assert outcome.engine == "inline"
+        assert _answer(outcome.body) == _answer(run_query(store, job).body)
+    limited = json.loads(runner.run(_job(PROLOGUE + "SELECT ?o { ex:hub ex:p ?o } LIMIT 7")).body)
+    assert len(limited["results"]["bindings"]) == 7
+    described = runner.run(_job(PROLOGUE + "DESCRIBE ex:small", graph_format="ntriples"))
+    assert described.rows == 4 and described.engine == "inline"
+
+
+def _answer(body: bytes) -> object:
+    """A SPARQL JSON answer with its rows in a fixed order (stores may order them differently)."""
+    data = json.loads(body)
+    if "results" in data:
+        data["results"]["bindings"] = sorted(data["results"]["bindings"], key=json.dumps)
+        if len(data["results"]["bindings"]) == 7:  # a LIMIT picks any 7: compare the count
+            data["results"]["bindings"] = len(data["results"]["bindings"])
+    return data
+
+
+def test_runner_leaves_costly_or_special_jobs_to_the_pool(store_dir: Path) -> None:
+    runner = InlineRunner(store_dir)
+    cross = PROLOGUE + "SELECT * { ex:hub ex:p ?a . ex:hub ex:p ?b }"
+    look_up = PROLOGUE + "SELECT ?v { ex:small ex:p ?v }"
+    assert not runner.accepts(_job(cross))
+    assert not runner.accepts(_job(look_up, default_graphs=(GRAPH.value,)))
+    assert not runner.accepts(_job(look_up, union_default_graph=False))
+    assert not runner.accepts(Job(PROLOGUE + "INSERT DATA { ex:a ex:b ex:c }", "update", None, None, 0))
+
+
+def test_pages_run_inline_only_around_small_resources(store_dir: Path) -> None:
+    runner = InlineRunner(store_dir)
+    page_query = _job(PROLOGUE + "SELECT ?p ?o { ex:small ?p ?o OPTIONAL { ?o ex:q ?l } }")
+    assert runner.accepts(page_query, anchor=SMALL.value)
+    assert ROW_BUDGET + 50 > ANCHOR_BUDGET
+    assert not runner.accepts(page_query, anchor=HUB.value)
+
+
+def test_engine_errors_keep_their_kind(store_dir: Path) -> None:
+    runner = InlineRunner(store_dir)
+    with pytest.raises(JobFailed) as failed:
+        runner.run(_job("ASK { ?s ?p ?o }", tabular_format=None))
+    assert failed.value.kind == "not_acceptable"
+
+
+def _get(server, query: str):  # type: ignore[no-untyped-def]
+    path = "/sparql?" + urllib.parse.urlencode({"query": query})
+    return server.get(path, {"Accept": "application/sparql-results+json"})
+
+
+def test_endpoint_answers_look_ups_inline_and_the_rest_in_the_pool(server) -> None:  # type: ignore[no-untyped-def]
+    title = "<http://purl.org/dc/terms/title>"
+    first = _get(server, f"SELECT ?d ?t WHERE {{ ?d {title} ?t }} LIMIT 1")
+    assert first.status == 200
+    row = json.loads(first.read())["results"]["bindings"][0]
+    iri = row["d"]["value"]
+    look_up = _get(server, f"SELECT ?t WHERE {{ <{iri}> {title} ?t }}")
+    assert look_up.status == 200
+    assert look_up.headers["Server-Timing"] == 'engine;desc="inline"'
+    assert json.loads(look_up.read())["results"]["bindings"] == [{"t": row["t"]}]
+    heavy = _get(server, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?d {title} ?t }}")
+    assert heavy.status == 200
+    assert heavy.headers["Server-Timing"] == 'engine;desc="pool"'
+    heavy.read()
