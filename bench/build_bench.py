@@ -3,19 +3,24 @@
     python bench/build_bench.py --sizes 1k 10k 100k [--work /tmp/medkg-bench] [--json out.json]
 
 For each size N, bench/synth.py writes N datasets as markdown lists (reused when present), then a
-fresh process runs medkg's own pipeline stage by stage, timing each: parse (markdown-it), extract
-(cells -> records, vocabulary matching), merge, quads (records -> pyoxigraph quads, plus the
-ontology and vocabularies) and store (medkg.store: bulk_extend of the quads, flush, optimize,
-atomic publish). The same quads, serialised to N-Quads beforehand, are then bulk-loaded into a
-plain `pyoxigraph.Store` (bulk_load, flush, optimize): `load ratio` is medkg's store step over
-that reference, in the same process. Figures: records/s and triples/s of the whole build, seconds
-per stage, peak RSS. No validation (see validation_bench.py). Nothing here passes or fails on time.
+fresh process runs medkg's own pipeline stage by stage, as `medkg build --no-validate` runs it,
+timing each: read (`medkg.build.read_all`: parse and extract, in parallel processes for a large
+input), merge, quads (generating every quad once, streamed and dropped, to time generation alone)
+and store (quads generated again and streamed into medkg.store's staged version with
+bulk_extend, as the build does; then flush, optimize, atomic publish). The same quads, written
+untimed to an N-Quads file, are then bulk-loaded into a plain `pyoxigraph.Store` (bulk_load from
+the file, flush, optimize). `load ratio` is medkg's store step over that reference (generation
+included); `load ratio w/o gen` subtracts the quads stage. Figures: records/s and triples/s of
+the whole build, seconds per stage, peak RSS of the process and of the largest reader process,
+RSS after each stage. No validation (see sparql_validation_bench.py). Nothing here passes or
+fails on time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import time
@@ -27,74 +32,60 @@ from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label
 
 import pyoxigraph as ox
 
-from medkg.build import collect_sources
+from medkg.build import BuildResult, collect_sources, make_report, read_all
 from medkg.config import load_settings
-from medkg.extract import extract, load_rules
-from medkg.graph import dataset_quads, rdflib_to_quads
-from medkg.markdown import parse_document
 from medkg.merge import load_curation, merge
-from medkg.namespaces import Namespaces
-from medkg.ontology import ontology_graph, vocabulary_graph
-from medkg.sources import read_source
 from medkg.store import StagedVersion
-from medkg.vocabulary import build_vocabulary
 
 HERE = Path(__file__).resolve()
 
 
 def measure(home: Path, work: Path) -> dict[str, Any]:
-    """Run each stage of the build on one home; seconds per stage and counts."""
+    """Run each stage of the build on one home, as `medkg build` runs it; seconds per stage."""
     settings = load_settings(home=home, store=work / "store")
-    ns = Namespaces(settings.base)
     t: dict[str, float] = {}
+    rss: dict[str, float] = {}
     clock = time.perf_counter()
-    vocab = build_vocabulary(vocabulary_graph(settings), ns)
-    rules = load_rules(settings.data_dir)
     sources = collect_sources(settings)
     t["setup"] = time.perf_counter() - clock
 
-    texts, docs = [], []
-    clock = time.perf_counter()
-    for source in sources:
-        text = read_source(source)
-        texts.append(text)
-        docs.append(parse_document(text.text))
-    t["parse"] = time.perf_counter() - clock
+    clock = time.perf_counter()  # parse + extract, in parallel processes for a large input
+    results, _ = read_all(settings, sources)
+    t["read"] = time.perf_counter() - clock
+    rss["after_read"] = current_rss_mb()
 
     clock = time.perf_counter()
-    records = [r for source, doc in zip(sources, docs, strict=True)
-               for r in extract(source, doc, vocab, rules, ns)[0]]
-    t["extract"] = time.perf_counter() - clock
-    del docs
-
-    clock = time.perf_counter()
+    records = [r for res in results for r in res.records]
     merged = merge(records, load_curation(settings.data_dir))
     t["merge"] = time.perf_counter() - clock
+    result = BuildResult(merged.datasets, make_report(results, merged.datasets, merged.refused),
+                         results, settings)
+    rss["after_merge"] = current_rss_mb()
 
-    clock = time.perf_counter()
-    quads = list(dataset_quads(ns, merged.datasets, texts))
-    quads.extend(rdflib_to_quads(ontology_graph(settings), ns.graph("ontology")))
-    quads.extend(rdflib_to_quads(vocabulary_graph(settings), ns.graph("vocabulary")))
+    clock = time.perf_counter()  # quad generation alone, streamed and dropped
+    n_quads = sum(1 for _ in result.iter_quads())
     t["quads"] = time.perf_counter() - clock
-
-    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)  # reference input, not timed
 
     store_dir = work / "store"
     shutil.rmtree(store_dir, ignore_errors=True)
     store_dir.mkdir(parents=True)
-    clock = time.perf_counter()
+    clock = time.perf_counter()  # generation again, streamed into the store as the build does
     staged = StagedVersion(store_dir)
-    staged.load_quads(quads)
+    staged.load_quads(result.iter_quads())
     t["store_load"] = time.perf_counter() - clock
     clock = time.perf_counter()
     staged.publish({"bench": True})
     t["store_publish"] = time.perf_counter() - clock
+    rss["after_store"] = current_rss_mb()
 
+    # the reference: the same quads as an N-Quads file (written untimed), bulk-loaded by pyoxigraph
+    nquads = work / "plain.nq"
+    ox.serialize(result.iter_quads(), output=str(nquads), format=ox.RdfFormat.N_QUADS)
     plain_dir = work / "plain"
     shutil.rmtree(plain_dir, ignore_errors=True)
     clock = time.perf_counter()
     plain = ox.Store(str(plain_dir))
-    plain.bulk_load(nquads, format=ox.RdfFormat.N_QUADS)
+    plain.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
     t["plain_load"] = time.perf_counter() - clock
     clock = time.perf_counter()
     plain.flush()
@@ -103,30 +94,40 @@ def measure(home: Path, work: Path) -> dict[str, Any]:
     n_plain = len(plain)
     del plain
     shutil.rmtree(plain_dir, ignore_errors=True)
+    nquads.unlink()
 
-    return {"datasets": len(merged.datasets), "records": len(records), "quads": len(quads),
-            "stored": n_plain, "seconds": t, "peak_rss_mb": peak_rss_mb()}
+    return {"datasets": len(merged.datasets), "records": len(records), "quads": n_quads,
+            "stored": n_plain, "seconds": t, "rss_mb": rss, "peak_rss_mb": peak_rss_mb(),
+            "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now, in MiB."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
 
 
 def summarise(n: int, m: dict[str, Any]) -> dict[str, Any]:
     s = m["seconds"]
-    build = s["setup"] + s["parse"] + s["extract"] + s["merge"] + s["quads"] + s["store_load"] + s["store_publish"]
+    # store_load includes generating the quads again (they stream into the store)
+    build = s["setup"] + s["read"] + s["merge"] + s["store_load"] + s["store_publish"]
     medkg_store = s["store_load"] + s["store_publish"]
     plain_store = s["plain_load"] + s["plain_publish"]
     return {**m, "size": n, "build_s": build, "records_per_s": m["records"] / build,
             "triples_per_s": m["quads"] / build,
             "load_ratio": s["store_load"] / s["plain_load"],
+            "load_ratio_without_generation": (s["store_load"] - s["quads"]) / s["plain_load"],
             "store_ratio": medkg_store / plain_store}
 
 
 def report(rows: list[dict[str, Any]]) -> str:
-    stage_names = ("setup", "parse", "extract", "merge", "quads", "store_load", "store_publish",
+    stage_names = ("setup", "read", "merge", "quads", "store_load", "store_publish",
                    "plain_load", "plain_publish")
     main = table(
         ("datasets", "records", "quads", "build s", "records/s", "triples/s", "load ratio",
-         "store+publish ratio", "peak RSS MB"),
+         "load ratio w/o gen", "store+publish ratio", "peak RSS MB", "reader peak RSS MB"),
         [(size_label(r["size"]), r["records"], r["quads"], r["build_s"], r["records_per_s"],
-          r["triples_per_s"], r["load_ratio"], r["store_ratio"], r["peak_rss_mb"]) for r in rows])
+          r["triples_per_s"], r["load_ratio"], r["load_ratio_without_generation"],
+          r["store_ratio"], r["peak_rss_mb"], r["workers_peak_rss_mb"]) for r in rows])
     stages = table(("datasets", *stage_names),
                    [(size_label(r["size"]), *(r["seconds"][k] for k in stage_names)) for r in rows])
     sizes = [r["size"] for r in rows]
