@@ -21,16 +21,17 @@ from medkg.namespaces import CONCEPT_KINDS, Namespaces
 from medkg.ontology import vocabulary_graph
 
 LABEL_PROPERTIES = (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel)
+NOT_KEY = re.compile(r"[^a-z0-9&+]+")  # runs of anything else fold to one space
 
 
 @lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Fold text for matching: lower case, no accents, punctuation to spaces ('&' and '+' kept)."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # ASCII has no accents to strip: skip the costly per-character pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.lower().replace("’", "'").replace("'s ", " ")
-    text = re.sub(r"[^a-z0-9&+]+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return NOT_KEY.sub(" ", text).strip()
 
 
 @dataclass
