@@ -5,6 +5,7 @@ Each function returns plain dicts and lists for a template; nothing here renders
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -12,11 +13,23 @@ from typing import Any
 from urllib.parse import urlencode
 
 from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
+import pyoxigraph as ox
+
 from medkg_server import queries
+from medkg import store as medkg_store
+from medkg_server.facet_index import (
+    YEAR,
+    CatalogueIndex,
+    Count,
+    FacetSpec,
+    build_index,
+    load_or_build,
+)
 from medkg_server.state import ServerState
 
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
+_INDEX_LOCK = threading.Lock()
 SHORT_PREFIXES = {
     "rdf": RDF,
     "rdfs": RDFS,
@@ -115,77 +128,55 @@ def read_selection(st: ServerState, args: Any) -> Selection:
     return Selection(chosen, year, (args.get("q") or "").strip()[:200], page)
 
 
-def _filters(st: ServerState, selection: Selection, skip: str | None = None) -> str:
-    """Graph patterns restricting ?d to the selection (leaving out facet `skip`)."""
-    parts = []
-    for facet in facets(st):
-        if facet.key in selection.chosen and facet.key != skip:
-            parts.append(
-                f"?d {queries.iri(facet.property)} {queries.iri(selection.chosen[facet.key])} ."
-            )
-    if selection.year and skip != "year":
-        parts.append(
-            f"?d <{DCTERMS}issued> ?fy . "
-            f"FILTER(STRSTARTS(STR(?fy), {queries.literal(selection.year)}))"
-        )
-    if selection.text:
-        needle = queries.literal(selection.text.lower())
-        parts.append(
-            f"?d <{DCTERMS}title> ?ft . OPTIONAL {{ ?d <{DCTERMS}description> ?fdesc }} "
-            f"FILTER(CONTAINS(LCASE(STR(?ft)), {needle}) || "
-            f'CONTAINS(LCASE(STR(COALESCE(?fdesc, ""))), {needle}))'
-        )
-    return "\n  ".join(parts)
+def _index(st: ServerState, version: str) -> CatalogueIndex:
+    """The facet index of `version`, built on first use (one build at a time per process)."""
+    key = ("catalogue-index", version)
+    with _INDEX_LOCK:
+        index = st.memo.get(key)
+        if index is None:
+            specs = [FacetSpec(f.key, f.property, f.label) for f in facets(st)]
+            folder = medkg_store.current_version_dir(st.settings.store)
+            assert folder is not None  # a version was published for `version` to exist
+
+            def build() -> CatalogueIndex:
+                return build_index(st.inline.store(), specs, st.ns.mkg)
+
+            index = load_or_build(folder, build)
+            st.memo.put(key, index, 0)
+        return index
+
+
+def warm(st: ServerState) -> None:
+    """Build the current version's index now (at worker start), so no visitor waits for it."""
+    version = st.version()
+    if version is not None:
+        _index(st, version.name)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:
     """Facets with counts, the matching datasets (one page) and their total."""
-    dataset_class = queries.iri(st.ns.term("Dataset"))
+    index = _index(st, version)
+    chosen = dict(selection.chosen)
+    if selection.year:
+        chosen[YEAR] = selection.year
     groups = []
-    for facet in facets(st):
-        rows = st.select(
-            queries.load(
-                "facet-counts",
-                dataset_class=dataset_class,
-                filters=_filters(st, selection, skip=facet.key),
-                property=queries.iri(facet.property),
-                label=queries.iri(facet.label),
-            ),
-            version,
-        )
-        groups.append(_facet_group(facet.key, facet.title, rows, selection))
-    years = st.select(
-        queries.load(
-            "facet-years", dataset_class=dataset_class, filters=_filters(st, selection, "year")
-        ),
-        version,
-    )
-    groups.append(_facet_group("year", "Year", years, selection))
-    filters = _filters(st, selection)
-    total_rows = st.select(
-        queries.load("browse-total", dataset_class=dataset_class, filters=filters), version
-    )
-    datasets = st.select(
-        queries.load(
-            "browse-datasets",
-            dataset_class=dataset_class,
-            filters=filters,
-            limit=str(PAGE_SIZE),
-            offset=str((selection.page - 1) * PAGE_SIZE),
-        ),
-        version,
-    )
-    total = int(value(total_rows[0], "n") or 0) if total_rows else 0
+    for key, title in [(f.key, f.title) for f in facets(st)] + [(YEAR, "Year")]:
+        counts = index.facet_counts(key, index.mask(chosen, selection.text, skip=key))
+        groups.append(_facet_group(key, title, counts, selection))
+    matching = index.mask(chosen, selection.text)
+    total = int(matching.sum())
+    numbers = index.listing(matching, (selection.page - 1) * PAGE_SIZE, PAGE_SIZE)
+    store = st.inline.store()
     return {
         "facets": groups,
         "total": total,
         "datasets": [
             {
-                "iri": value(r, "d"),
-                "title": value(r, "title"),
-                "description": value(r, "description"),
+                "iri": index.iris[i],
+                "title": index.titles[i],
+                "description": _first_value(store, index.iris[i], f"{DCTERMS}description"),
             }
-            for r in datasets
+            for i in numbers
         ],
         "page": selection.page,
         "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
@@ -193,18 +184,25 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
     }
 
 
-def _facet_group(key: str, title: str, rows: list[Binding], selection: Selection) -> dict[str, Any]:
-    chosen = selection.year if key == "year" else selection.chosen.get(key)
+def _first_value(store: ox.Store, iri: str, prop: str) -> str | None:
+    for quad in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(prop), None, None):
+        return str(quad.object.value)
+    return None
+
+
+def _facet_group(key: str, title: str, counts: list[Count], selection: Selection) -> dict[str, Any]:
+    chosen = selection.year if key == YEAR else selection.chosen.get(key)
     values = []
-    for row in rows:
-        raw = value(row, "value") or ""
+    for item in counts:
         values.append(
             {
-                "value": raw,
-                "label": value(row, "label") or raw.rsplit("/", 1)[-1],
-                "count": int(value(row, "n") or 0),
-                "selected": raw == chosen,
-                "toggle": selection.url_args(**{key: None if raw == chosen else raw}, page=None),
+                "value": item.value,
+                "label": item.label or item.value.rsplit("/", 1)[-1],
+                "count": item.count,
+                "selected": item.value == chosen,
+                "toggle": selection.url_args(
+                    **{key: None if item.value == chosen else item.value}, page=None
+                ),
             }
         )
     return {"key": key, "title": title, "values": values}
@@ -215,25 +213,28 @@ def _facet_group(key: str, title: str, rows: list[Binding], selection: Selection
 
 def statistics(st: ServerState, version: str) -> dict[str, Any]:
     """Series for the statistics charts and the headline totals."""
-    mkg = queries.iri(st.ns.mkg)
+    index = _index(st, version)
 
-    def series(name: str) -> list[dict[str, Any]]:
-        rows = st.select(queries.load(name, mkg=mkg), version)
+    def series(counts: list[Count], iris: bool = True) -> list[dict[str, Any]]:
         return [
             {
-                "iri": value(r, "value") if r.get("value", {}).get("type") == "uri" else None,
-                "label": value(r, "label") or (value(r, "value") or "").rsplit("/", 1)[-1],
-                "count": int(value(r, "n") or 0),
+                "iri": item.value if iris else None,
+                "label": item.label or item.value.rsplit("/", 1)[-1],
+                "count": item.count,
             }
-            for r in rows
+            for item in counts
         ]
 
-    totals = st.select(queries.load("stats-totals", mkg=mkg), version)[0]
+    modality = index.facet_counts("modality", None) if "modality" in index.facets else []
     return {
-        "totals": {k: int(value(totals, k) or 0) for k in ("datasets", "lists", "challenges")},
-        "modality": series("stats-modality"),
-        "organ_system": series("stats-organ-system"),
-        "year": series("stats-year"),
+        "totals": {
+            "datasets": index.size,
+            "lists": index.lists,
+            "challenges": index.challenges,
+        },
+        "modality": series(modality),
+        "organ_system": series(index.series(index.systems)),
+        "year": series(index.series(index.first_year, by_value=True), iris=False),
     }
 
 

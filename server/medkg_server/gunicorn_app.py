@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Config
 from gunicorn.app.base import BaseApplication
 
 from medkg.config import Settings
+from medkg.store import StoreError
+from medkg_server import catalogue
 from medkg_server.app import create_app
 from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
 
+log = logging.getLogger("medkg_server")
 # Gunicorn's own worker timeout must outlast the longest query a client may ask for.
 WORKER_TIMEOUT_MARGIN = 30
 
@@ -34,8 +38,18 @@ class MedkgGunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def _post_worker_init(worker: Any) -> None:
-    """Start the query processes before the first request, not during it."""
-    worker.wsgi.extensions[EXTENSION].executor.start()
+    """Start the query processes and index the catalogue before the first request needs them."""
+    st = worker.wsgi.extensions[EXTENSION]
+    st.executor.start()
+    threading.Thread(target=_warm, args=(st,), daemon=True, name="medkg-index").start()
+
+
+def _warm(st: Any) -> None:
+    try:
+        catalogue.warm(st)
+    except (StoreError, OSError) as exc:
+        # the browse page will try again (and report the problem) when it is asked for
+        log.warning("could not index the catalogue at start: %s", exc)
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

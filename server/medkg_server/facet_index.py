@@ -1,0 +1,340 @@
+"""The browse and statistics pages' numbers, from an in-memory index of each store version.
+
+Counting datasets per facet value with SPARQL aggregates costs time in proportion to the
+catalogue: about a second per page at 10k datasets, minutes at 1M. The graph does not change
+between builds, so each process reads the facts the pages count once per store version, with
+the queries under queries/index-*.rq, into numpy arrays:
+
+- datasets are numbered in title order, so a selection's matching datasets come out already
+  sorted for the listing;
+- each facet (facets.toml, plus the year) is two parallel arrays of (dataset, value) pairs;
+- a selection is a boolean mask over datasets; a facet's counts under a selection are one
+  `bincount` of the value codes whose dataset is in the mask.
+
+A page then costs a few vector operations over the pairs, whatever the selection.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyoxigraph as ox
+
+from medkg_server import queries
+
+YEAR = "year"
+SEPARATOR = "\x00"  # between datasets in the search text (never typed into a search box)
+JOINER = "\x01"  # between one dataset's titles and descriptions, so no match spans two
+
+
+@dataclass(frozen=True)
+class FacetSpec:
+    """One facet to index: its key, the property linking datasets to values, the label property."""
+
+    key: str
+    property: str
+    label: str
+
+
+@dataclass
+class Pairs:
+    """(dataset number, value code) pairs of one facet, with the values' IRIs and labels."""
+
+    datasets: np.ndarray
+    codes: np.ndarray
+    values: list[str]
+    labels: list[str | None]
+
+    def counts(self, mask: np.ndarray | None) -> np.ndarray:
+        """Datasets per value code, among the datasets in `mask` (all when None)."""
+        codes = self.codes if mask is None else self.codes[mask[self.datasets]]
+        return np.bincount(codes, minlength=len(self.values))
+
+    def having(self, value: str, size: int) -> np.ndarray:
+        """A mask of the datasets that have `value`."""
+        mask = np.zeros(size, dtype=bool)
+        try:
+            code = self.values.index(value)
+        except ValueError:
+            return mask
+        mask[self.datasets[self.codes == code]] = True
+        return mask
+
+
+@dataclass(frozen=True)
+class Count:
+    value: str
+    label: str | None
+    count: int
+
+
+@dataclass
+class CatalogueIndex:
+    """What the browse and statistics pages count, for one store version."""
+
+    iris: list[str]
+    titles: list[str]
+    text: str
+    starts: np.ndarray
+    facets: dict[str, Pairs]
+    first_year: Pairs
+    systems: Pairs
+    lists: int
+    challenges: int
+
+    @property
+    def size(self) -> int:
+        return len(self.iris)
+
+    def mask(self, chosen: dict[str, str], text: str = "", skip: str | None = None) -> np.ndarray:
+        """Datasets matching every chosen facet value (but `skip`) and the search text."""
+        mask = np.ones(self.size, dtype=bool)
+        for key, wanted in chosen.items():
+            if key != skip and key in self.facets:
+                mask &= self.facets[key].having(wanted, self.size)
+        if text:
+            mask &= self._matching(text)
+        return mask
+
+    def _matching(self, text: str) -> np.ndarray:
+        """Datasets whose title or description contains `text` (case-insensitive)."""
+        needle = text.lower().replace(SEPARATOR, " ").replace(JOINER, " ")
+        hits = [m.start() for m in re.finditer(re.escape(needle), self.text)]
+        mask = np.zeros(self.size, dtype=bool)
+        if hits:
+            mask[np.searchsorted(self.starts, np.asarray(hits), side="right") - 1] = True
+        return mask
+
+    def facet_counts(self, key: str, mask: np.ndarray | None) -> list[Count]:
+        """Values of one facet with how many datasets in `mask` have each, most first."""
+        pairs = self.facets[key]
+        counts = pairs.counts(mask)
+        found = [
+            Count(pairs.values[c], pairs.labels[c], int(counts[c])) for c in np.flatnonzero(counts)
+        ]
+        if key == YEAR:
+            return sorted(found, key=lambda x: x.value, reverse=True)
+        return sorted(found, key=lambda x: (-x.count, (x.label or x.value).lower()))
+
+    def listing(self, mask: np.ndarray, offset: int, limit: int) -> list[int]:
+        """Numbers of the matching datasets on one page, in title order."""
+        return [int(i) for i in np.flatnonzero(mask)[offset : offset + limit]]
+
+    def series(self, pairs: Pairs, by_value: bool = False) -> list[Count]:
+        """Unfiltered counts of a statistics series, most first (or by value)."""
+        counts = pairs.counts(None)
+        found = [Count(pairs.values[c], pairs.labels[c], int(counts[c])) for c in np.flatnonzero(counts)]
+        if by_value:
+            return sorted(found, key=lambda x: x.value)
+        return sorted(found, key=lambda x: (-x.count, (x.label or x.value).lower()))
+
+
+def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> CatalogueIndex:
+    """Read everything the pages count from the store (one pass per query, linear in size)."""
+    iris, titles, text, starts = _datasets(db, mkg)
+    number = {iri: i for i, iri in enumerate(iris)}
+    facets = {
+        spec.key: _pairs(
+            _rows(db, queries.load("index-facet", mkg=queries.iri(mkg), property=queries.iri(spec.property))),
+            number,
+            _labels(db, spec.label),
+        )
+        for spec in specs
+    }
+    years = list(_rows(db, queries.load("index-years", mkg=queries.iri(mkg))))
+    facets[YEAR] = _pairs(iter(years), number, lambda value: None)
+    first: dict[str, str] = {}
+    for iri, year in years:
+        if iri not in first or year < first[iri]:
+            first[iri] = year
+    systems = _systems(db, facets.get("organ"), mkg)
+    totals = next(_rows(db, queries.load("index-totals", mkg=queries.iri(mkg))), ("0", "0"))
+    return CatalogueIndex(
+        iris=iris,
+        titles=titles,
+        text=text,
+        starts=starts,
+        facets=facets,
+        first_year=_pairs(iter(first.items()), number, lambda value: None),
+        systems=systems,
+        lists=int(totals[0]),
+        challenges=int(totals[1]),
+    )
+
+
+def _datasets(db: ox.Store, mkg: str) -> tuple[list[str], list[str], str, np.ndarray]:
+    """Dataset IRIs and titles in title order, and the search text with each dataset's start.
+
+    A dataset's search text holds every title and description any list gives it.
+    """
+    titles: dict[str, str] = {}
+    words: dict[str, set[str]] = {}
+    for iri, title, description in _rows(db, queries.load("index-datasets", mkg=queries.iri(mkg))):
+        kept = titles.get(iri)
+        if kept is None or (title and (not kept or title.lower() < kept.lower())):
+            titles[iri] = title  # the alphabetically first title any list gives
+        words.setdefault(iri, set()).update(t for t in (title, description) if t)
+    iris = sorted(titles, key=lambda iri: (titles[iri].lower(), iri))
+    parts = [
+        JOINER.join(sorted(words[i])).lower().replace(SEPARATOR, " ") for i in iris
+    ]
+    lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if parts else np.zeros(0, np.int64)
+    return iris, [titles[i] for i in iris], SEPARATOR.join(parts), starts
+
+
+def _pairs(rows: Iterator[tuple[str, ...]], number: dict[str, int], label) -> Pairs:  # type: ignore[no-untyped-def]
+    datasets: list[int] = []
+    codes: list[int] = []
+    code_of: dict[str, int] = {}
+    for iri, value in rows:
+        if iri in number:
+            datasets.append(number[iri])
+            codes.append(code_of.setdefault(value, len(code_of)))
+    values = list(code_of)
+    return Pairs(
+        np.asarray(datasets, dtype=np.int64),
+        np.asarray(codes, dtype=np.int64),
+        values,
+        [label(v) for v in values],
+    )
+
+
+def _labels(db: ox.Store, label_property: str):  # type: ignore[no-untyped-def]
+    """A function from a value IRI to its first label (looked up once per value)."""
+    prop = ox.NamedNode(label_property)
+
+    def label(value: str) -> str | None:
+        for quad in db.quads_for_pattern(ox.NamedNode(value), prop, None, None):
+            return str(quad.object.value)
+        return None
+
+    return label
+
+
+def _systems(db: ox.Store, organs: Pairs | None, mkg: str) -> Pairs:
+    """Datasets per organ system: each organ counted under every top concept above it."""
+    empty = Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), [], [])
+    if organs is None:
+        return empty
+    tops: dict[str, list[str]] = {}
+    labels: dict[str, str | None] = {}
+    for organ, top, label in _rows(db, queries.load("index-systems", mkg=queries.iri(mkg))):
+        tops.setdefault(organ, []).append(top)
+        labels.setdefault(top, label or None)
+    values = sorted(labels)
+    code = {v: i for i, v in enumerate(values)}
+    datasets: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    for organ_code, organ in enumerate(organs.values):
+        having = organs.datasets[organs.codes == organ_code]
+        for top in tops.get(organ, []):
+            datasets.append(having)
+            codes.append(np.full(len(having), code[top], dtype=np.int64))
+    if not datasets:
+        return Pairs(empty.datasets, empty.codes, values, [labels[v] for v in values])
+    # A dataset with two organs of one system counts once for it.
+    pairs = np.unique(np.stack([np.concatenate(datasets), np.concatenate(codes)]), axis=1)
+    return Pairs(pairs[0], pairs[1], values, [labels[v] for v in values])
+
+
+def _rows(db: ox.Store, text: str) -> Iterator[tuple[str, ...]]:
+    """A SELECT's rows as tuples of plain strings ("" for an unbound value)."""
+    result = db.query(text, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QuerySolutions)
+    names = result.variables
+    for solution in result:
+        yield tuple("" if solution[v] is None else str(solution[v].value) for v in names)
+
+
+# --- kept beside the store version, so each version is indexed once, not once per process ---
+
+INDEX_FILE = "catalogue-index.npz"
+FORMAT = 1
+
+
+def load_or_build(version_dir: Path, build: Callable[[], CatalogueIndex]) -> CatalogueIndex:
+    """The index saved in `version_dir`, or a new one built and saved there.
+
+    A file lock makes one process build while the others wait and then read its file. A folder
+    the server may not write to (a read-only deployment) just means every process builds.
+    """
+    path = version_dir / INDEX_FILE
+    try:
+        lock = open(version_dir / f"{INDEX_FILE}.lock", "w", encoding="utf-8")
+    except OSError:
+        return build()
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            try:
+                return load(path)
+            except (OSError, ValueError, KeyError):
+                pass  # an older or damaged file: build it again
+        index = build()
+        try:
+            save(index, path)
+        except OSError:
+            pass
+        return index
+
+
+def save(index: CatalogueIndex, path: Path) -> None:
+    """Write the index as one .npz (arrays, plus its strings as UTF-8 JSON), atomically."""
+    strings = {
+        "format": FORMAT,
+        "iris": index.iris,
+        "titles": index.titles,
+        "text": index.text,
+        "lists": index.lists,
+        "challenges": index.challenges,
+        "pairs": {key: [p.values, p.labels] for key, p in _all_pairs(index).items()},
+    }
+    arrays = {"starts": index.starts}
+    for key, pairs in _all_pairs(index).items():
+        arrays[f"{key}.datasets"] = pairs.datasets
+        arrays[f"{key}.codes"] = pairs.codes
+    blob = np.frombuffer(json.dumps(strings).encode("utf-8"), dtype=np.uint8)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.savez(handle, strings=blob, **arrays)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> CatalogueIndex:
+    """Read an index written by `save` (no pickles: arrays and JSON only)."""
+    with np.load(path, allow_pickle=False) as data:
+        strings = json.loads(data["strings"].tobytes().decode("utf-8"))
+        if strings.get("format") != FORMAT:
+            raise ValueError(f"index format {strings.get('format')}, expected {FORMAT}")
+        pairs = {
+            key: Pairs(data[f"{key}.datasets"], data[f"{key}.codes"], values, labels)
+            for key, (values, labels) in strings["pairs"].items()
+        }
+        starts = data["starts"]
+    first_year, systems = pairs.pop(_FIRST_YEAR), pairs.pop(_SYSTEMS)
+    return CatalogueIndex(
+        iris=strings["iris"],
+        titles=strings["titles"],
+        text=strings["text"],
+        starts=starts,
+        facets=pairs,
+        first_year=first_year,
+        systems=systems,
+        lists=strings["lists"],
+        challenges=strings["challenges"],
+    )
+
+
+_FIRST_YEAR, _SYSTEMS = "~first-year", "~systems"  # cannot clash with a facet key of facets.toml
+
+
+def _all_pairs(index: CatalogueIndex) -> dict[str, Pairs]:
+    return {**index.facets, _FIRST_YEAR: index.first_year, _SYSTEMS: index.systems}
