@@ -125,11 +125,21 @@ def test_records_of_the_real_lists_are_identical_on_both_paths() -> None:
 
 
 CELL_TEXT = st.text(alphabet="ab #*_`[]()<>&!\\~-|:/.\n", max_size=30)
+URL = st.builds(lambda scheme, rest: scheme + rest,
+                st.sampled_from(["https://", "http://Ex.ORG/", "javascript:", "./", "#", "mailto:"]),
+                st.text(alphabet="aZ09-._~:/?#@!$'()*+,;=%é ", max_size=20))
+LINK_TEXT = st.builds(lambda before, label, url, after: f"{before}[{label}]({url}){after}",
+                      st.text(alphabet="ab ,;-!(", max_size=5), st.text(alphabet="ab -!.", max_size=8),
+                      URL, st.text(alphabet="ab ,)-", max_size=5))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(CELL_TEXT, min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CELL_TEXT | LINK_TEXT, min_size=1, max_size=12))
 def test_any_text_reads_the_same_on_both_paths(pieces: list[str]) -> None:
-    text = "# T\n\n| Dataset | Description |\n|---|---|\n" + "\n".join(
-        f"| {p.replace(chr(10), ' ')} | x |" if n % 3 == 0 else p for n, p in enumerate(pieces))
+    one_line = [p.replace("\n", " ") for p in pieces]
+    rows = "".join(f"| {p} | {q} |\n" for p, q in zip(one_line, reversed(one_line)))
+    bullets = "".join(f"- {p}\n" for p in one_line)
+    paragraphs = "\n\n".join(pieces)
+    text = (f"# T\n\n| Dataset | Description |\n|---|---|\n{rows}\n"
+            f"### [Set](https://s.example/)\n\n{bullets}\n{paragraphs}\n\n## Links\n\n{bullets}")
     _paths_agree(text)

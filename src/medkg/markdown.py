@@ -106,6 +106,8 @@ class Document:
 # comes out of markdown-it's inline parser as one text token equal to itself.
 INLINE_MARKUP = re.compile(r"[\n\\`*_\[!<&]")
 WHITESPACE = re.compile(r"\s+")
+# '[text](url)' with nothing in the text or url that markdown-it would read as markup or escape
+SIMPLE_LINK = re.compile(r"\[([^\n\\`*_\[\]!<&]*)\]\(([^\s()<>\\`&\[\]\x00-\x1f\x7f]+)\)")
 BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
 # Lists larger than this are parsed a few sections at a time, so no whole-file token tree is held.
 CHUNK_CHARS = 1 << 20
@@ -159,8 +161,9 @@ class _InlineReader:
     """Turns inline tokens into cells, running the inline parser only where markup may be.
 
     With `lazy`, the tokens come from the block parser alone: text without a markup character
-    is taken as it is, and the rest goes through the same inline parser (with the document's
-    link reference definitions in `env`) that a full parse would have run.
+    is taken as it is, text whose only markup is plain '[text](url)' links is read directly,
+    and the rest goes through the same inline parser (with the document's link reference
+    definitions in `env`) that a full parse would have run.
     """
 
     def __init__(self, lazy: bool, env: dict[str, Any]):
@@ -174,7 +177,31 @@ class _InlineReader:
         content = token.content
         if INLINE_MARKUP.search(content) is None:
             return Cell(WHITESPACE.sub(" ", content).strip())
-        return inline_cell(self.md.parseInline(content, self.env)[0])
+        return self._plain_links(content) or inline_cell(self.md.parseInline(content, self.env)[0])
+
+    def _plain_links(self, content: str) -> Cell | None:
+        """Plain text and '[text](url)' links only: the cell markdown-it would give, else None.
+
+        The url is normalised and checked by markdown-it's own functions, as its link rule does.
+        """
+        parts: list[str] = []
+        links: list[Link] = []
+        end = 0
+        for match in SIMPLE_LINK.finditer(content):
+            before = content[end : match.start()]
+            if INLINE_MARKUP.search(before):
+                return None
+            href = self.md.normalizeLink(match.group(2))
+            if not self.md.validateLink(href):
+                return None  # markdown-it reads no link here
+            label = match.group(1)
+            parts += (before, label)
+            links.append(Link(label.strip(), href))
+            end = match.end()
+        if INLINE_MARKUP.search(content, end):
+            return None
+        parts.append(content[end:])
+        return Cell(WHITESPACE.sub(" ", "".join(parts)).strip(), tuple(links))
 
 
 def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS) -> Document:
