@@ -13,9 +13,11 @@ The `format` parameter (also `output` and `results`, which SPARQLWrapper sends) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 T = TypeVar("T")
 
@@ -150,11 +152,18 @@ def from_parameter(values: list[str]) -> Choice | None:
     return None
 
 
-def negotiate(accept: MIMEAccept, parameter_values: list[str]) -> Choice:
+def negotiate(accept_header: str, parameter_values: list[str]) -> Choice:
     """Pick the formats for a query answer from the format parameter, else the Accept header."""
     named = from_parameter(parameter_values)
     if named is not None:
         return named
+    return _by_accept(accept_header)
+
+
+@lru_cache(maxsize=256)
+def _by_accept(header: str) -> Choice:
+    # Clients send a handful of distinct Accept headers: rank the formats once per header.
+    accept = parse_accept_header(header, MIMEAccept)
     if not accept:
         return Choice(JSON, TURTLE)
     return Choice(_best(accept, TABULAR_ACCEPT), _best(accept, GRAPH_ACCEPT))

@@ -78,7 +78,9 @@ def _timeout(st: ServerState, operation: Operation) -> float:
 
 
 def _query(st: ServerState, operation: Operation) -> Response:
-    choice = formats.negotiate(request.accept_mimetypes, list(operation.format_values))
+    choice = formats.negotiate(
+        request.headers.get("Accept", ""), list(operation.format_values)
+    )
     if choice.tabular is None and choice.graph is None:
         raise ProtocolError(
             406,
