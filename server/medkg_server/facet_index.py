@@ -246,12 +246,38 @@ def _systems(db: ox.Store, organs: Pairs | None, mkg: str) -> Pairs:
 
 
 def _rows(db: ox.Store, text: str) -> Iterator[tuple[str, ...]]:
-    """A SELECT's rows as tuples of plain strings ("" for an unbound value)."""
+    """A SELECT's rows as tuples of plain strings ("" for an unbound value).
+
+    The engine writes the rows as TSV in native code; splitting lines is about twice as fast as
+    reading each term into a Python object, which matters at millions of rows.
+    """
     result = db.query(text, use_default_graph_as_union=True)
     assert isinstance(result, ox.QuerySolutions)
-    names = result.variables
-    for solution in result:
-        yield tuple("" if solution[v] is None else str(solution[v].value) for v in names)
+    lines = result.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8").split("\n")
+    for line in lines[1:]:
+        if line:
+            yield tuple(_plain(cell) for cell in line.split("\t"))
+
+
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_ESCAPED = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _plain(cell: str) -> str:
+    """The IRI or lexical form of one TSV cell (SPARQL 1.1 TSV: terms in N-Triples syntax)."""
+    if cell.startswith("<"):
+        return cell[1:-1]
+    if not cell.startswith('"'):
+        return cell  # a number, boolean or blank node label, or "" when unbound
+    lexical = cell[1 : cell.rindex('"')]
+    return _ESCAPE.sub(_unescape, lexical) if "\\" in lexical else lexical
+
+
+def _unescape(match: re.Match[str]) -> str:
+    short, long, char = match.groups()
+    if short or long:
+        return chr(int(short or long, 16))
+    return _ESCAPED.get(char, char)
 
 
 # --- kept beside the store version, so each version is indexed once, not once per process ---

@@ -184,3 +184,19 @@ def test_pages_read_the_index_saved_beside_the_version(st, real_store: Path) -> 
 
 def st_app_client(store: Path):  # type: ignore[no-untyped-def]
     return create_app({"STORE": str(store), "EXECUTORS": 1}).test_client()
+
+
+def test_rows_come_back_as_the_terms_lexical_forms() -> None:
+    db = ox.Store()
+    s = ox.NamedNode("http://example.org/s")
+    tricky = 'tab\tnew\nline "q" \\ é ∑ 😀'
+    for obj in (ox.Literal(tricky), ox.Literal("Brust", language="de"), ox.Literal(7),
+                ox.NamedNode("http://example.org/o")):
+        db.add(ox.Quad(s, ox.NamedNode("http://example.org/p"), obj, ox.DefaultGraph()))
+    rows = set(facet_index._rows(db, "SELECT ?s ?o ?none { ?s ?p ?o }"))
+    assert rows == {
+        ("http://example.org/s", tricky, ""),
+        ("http://example.org/s", "Brust", ""),
+        ("http://example.org/s", "7", ""),
+        ("http://example.org/s", "http://example.org/o", ""),
+    }
