@@ -100,8 +100,14 @@ class _Groups:
 
     def __init__(self, keys: list[str], different: set[frozenset[str]]):
         self.parent = list(range(len(keys)))
-        self.members: dict[int, set[str]] = {i: {k} for i, k in enumerate(keys)}
+        self.keys = keys
+        # keys of each joined group, by root; a group of one has none here (its key is keys[root]):
+        # a million singleton sets would cost more than the whole merge needs
+        self.members: dict[int, set[str]] = {}
         self.different = different
+
+    def _members(self, root: int) -> set[str]:
+        return self.members.get(root) or {self.keys[root]}
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -113,13 +119,14 @@ class _Groups:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        for x in self.members[ra]:
-            for y in self.members[rb]:
-                if frozenset((x, y)) in self.different:
-                    return False
+        if self.different:
+            for x in self._members(ra):
+                for y in self._members(rb):
+                    if frozenset((x, y)) in self.different:
+                        return False
         keep, gone = min(ra, rb), max(ra, rb)
         self.parent[gone] = keep
-        self.members[keep] |= self.members.pop(gone)
+        self.members[keep] = self._members(keep) | self.members.pop(gone, {self.keys[gone]})
         return True
 
 
