@@ -128,7 +128,7 @@ def read_selection(st: ServerState, args: Any) -> Selection:
     return Selection(chosen, year, (args.get("q") or "").strip()[:200], page)
 
 
-def _index(st: ServerState, version: str) -> CatalogueIndex:
+def index_for(st: ServerState, version: str) -> CatalogueIndex:
     """The facet index of `version`, built on first use (one build at a time per process)."""
     key = ("catalogue-index", version)
     with _INDEX_LOCK:
@@ -150,12 +150,12 @@ def warm(st: ServerState) -> None:
     """Build the current version's index now (at worker start), so no visitor waits for it."""
     version = st.version()
     if version is not None:
-        _index(st, version.name)
+        index_for(st, version.name)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:
     """Facets with counts, the matching datasets (one page) and their total."""
-    index = _index(st, version)
+    index = index_for(st, version)
     chosen = dict(selection.chosen)
     if selection.year:
         chosen[YEAR] = selection.year
@@ -213,7 +213,7 @@ def _facet_group(key: str, title: str, counts: list[Count], selection: Selection
 
 def statistics(st: ServerState, version: str) -> dict[str, Any]:
     """Series for the statistics charts and the headline totals."""
-    index = _index(st, version)
+    index = index_for(st, version)
 
     def series(counts: list[Count], iris: bool = True) -> list[dict[str, Any]]:
         return [

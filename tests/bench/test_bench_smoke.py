@@ -81,3 +81,13 @@ def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     assert {"medkg", "oxigraph serve"} <= servers
     assert all(x["errors"] == 0 for x in result["loads"])
     assert "trivial p95" in out
+
+
+def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
+    out = run_script("pages_bench.py", "--sizes", "60", "--repeat", "2", "--work", str(tmp_path),
+                     "--json", str(tmp_path / "pages.json"))
+    assert "index build s" in out and "browse organ+modality" in out
+    result = json.loads((tmp_path / "pages.json").read_text())["60"]
+    assert result["datasets"] == 60 and result["index_build_s"] > 0
+    assert {p["page"] for p in result["pages"]} >= {"stats", "browse", "browse search"}
+    assert all(p["p50"] > 0 for p in result["pages"])

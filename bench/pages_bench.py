@@ -1,0 +1,133 @@
+"""Latency of the browse (facet) and statistics pages against size, and the cost of their index.
+
+    python bench/pages_bench.py --sizes 1k 10k 100k [--repeat 7] [--json out.json]
+
+For each size, on the synthetic store of bench/validation_bench.py (built once, reused), in a
+fresh process:
+- `index build s` / `index MB`: building the facet index from the store, as the first server
+  worker does once per store version (medkg_server/facet_index.py), and the memory it added;
+- `index load s`: reading the saved index, as the other workers and later restarts do;
+- per page, p50 / p95 in ms of the Flask application rendering it with the answer cache off (every
+  request renders; gunicorn and the network are left out): the statistics page, browse with no
+  selection, with the commonest organ, with that organ and the commonest modality, with a search
+  word, and the third page of the organ selection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import (
+    DEFAULT_WORK,
+    parse_size,
+    peak_rss_mb,
+    run_child,
+    size_label,
+    synthetic_home,
+    table,
+    write_json,
+)
+from validation_bench import built_store
+
+from medkg import store as medkg_store
+from medkg_server import catalogue, facet_index
+from medkg_server.app import create_app
+
+HERE = Path(__file__).resolve()
+
+
+def pages(index: facet_index.CatalogueIndex) -> dict[str, str]:
+    """The page URLs measured: selections taken from the data, so they match something."""
+    organ = index.facet_counts("organ", None)[0].value
+    modality = index.facet_counts("modality", index.mask({"organ": organ}))[0].value
+    word = index.titles[len(index.titles) // 2].split()[0]
+    return {
+        "stats": "/stats",
+        "browse": "/browse",
+        "browse organ": f"/browse?organ={organ}",
+        "browse organ+modality": f"/browse?organ={organ}&modality={modality}",
+        "browse search": f"/browse?q={word}",
+        "browse organ page 3": f"/browse?organ={organ}&page=3",
+    }
+
+
+def measure(home: Path, repeat: int) -> dict[str, Any]:
+    store_dir = built_store(home)
+    folder = medkg_store.current_version_dir(store_dir)
+    assert folder is not None
+    (folder / facet_index.INDEX_FILE).unlink(missing_ok=True)
+    app = create_app({"STORE": str(store_dir), "CACHE_ENTRIES": 0, "EXECUTORS": 1})
+    st = app.extensions["medkg"]
+    before = peak_rss_mb()
+    clock = time.perf_counter()
+    version = st.version()
+    assert version is not None
+    index = catalogue.index_for(st, version.name)  # builds and saves it
+    build_s = time.perf_counter() - clock
+    index_mb = peak_rss_mb() - before
+    clock = time.perf_counter()
+    facet_index.load(folder / facet_index.INDEX_FILE)
+    load_s = time.perf_counter() - clock
+    client = app.test_client()
+    rows = []
+    for name, url in pages(index).items():
+        times = []
+        for i in range(repeat + 1):
+            clock = time.perf_counter()
+            response = client.get(url, headers={"Accept": "text/html"})
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+            if i:  # the first request is a warm-up
+                times.append((time.perf_counter() - clock) * 1000)
+        rows.append({"page": name, "p50": statistics.median(times),
+                     "p95": sorted(times)[min(len(times) - 1, int(0.95 * len(times)))]})
+    return {"datasets": index.size, "index_build_s": build_s, "index_load_s": load_s,
+            "index_mb": index_mb, "peak_rss_mb": peak_rss_mb(), "pages": rows}
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    head = table(("size", "datasets", "index build s", "index load s", "index MB", "peak RSS MB"),
+                 [(size, r["datasets"], r["index_build_s"], r["index_load_s"], r["index_mb"],
+                   r["peak_rss_mb"]) for size, r in results.items()])
+    sizes = list(results)
+    names = [p["page"] for p in next(iter(results.values()))["pages"]]
+    cells = {(size, p["page"]): p for size, r in results.items() for p in r["pages"]}
+    pages_table = table(("page", *[f"{s} p50 / p95 ms" for s in sizes]),
+                        [(name, *[f"{cells[s, name]['p50']:.1f} / {cells[s, name]['p95']:.1f}"
+                                  for s in sizes]) for name in names])
+    return f"{head}\n\n{pages_table}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        home = synthetic_home(args.work, parse_size(args.sizes[0]))
+        print(json.dumps(measure(home, args.repeat)))
+        return 0
+    results = {}
+    for text in args.sizes:
+        n = parse_size(text)
+        built_store(synthetic_home(args.work, n))
+        results[size_label(n)] = run_child(HERE, ["--sizes", text, "--work", str(args.work),
+                                                  "--repeat", str(args.repeat)])
+        print(f"measured {size_label(n)}", file=sys.stderr)
+    print(report(results))
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
