@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from medkg.build import _SourceReader, collect_sources
 from medkg.chunking import chunks
 from medkg.config import load_settings
-from medkg.extract import extract
-from medkg.markdown import parse_document
+from medkg.extract import extract, extract_parts
+from medkg.markdown import parse_document, parse_parts
 from medkg.sources import read_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,13 +115,37 @@ def test_records_of_the_real_lists_are_identical_on_both_paths() -> None:
     total = 0
     for source in collect_sources(settings):
         text = read_source(source).text
-        fast = extract(source, parse_document(text, chunk_chars=0), reader.vocab, reader.rules,
-                       reader.ns)
         slow = extract(source, parse_document(text, lazy=False), reader.vocab, reader.rules,
                        reader.ns)
-        assert fast == slow
-        total += len(fast[0])
+        fast = extract(source, parse_document(text, chunk_chars=0), reader.vocab, reader.rules,
+                       reader.ns)
+        parts = extract_parts(source, parse_parts(text, chunk_chars=0), reader.vocab,
+                              reader.rules, reader.ns)
+        assert fast == slow and parts == slow
+        assert reader.read(source).records == slow[0]  # what the build reads
+        total += len(slow[0])
     assert total == 617
+
+
+def test_parts_give_the_records_of_the_whole_document(tmp_path: Path) -> None:
+    """Notes cited before they are written, a title after the first table, skips of every kind."""
+    rows = "\n".join(f"| Set{i} [1] | CT of the lung {i} |" for i in range(30))
+    table = f"| Dataset | Description |\n|---|---|\n{rows}\n"
+    text = (f"## Before the title\n\n{table}\n# The Title\n\n## Chest\n\n{table}\n"
+            f"## Loss Functions\n\n| Name | Formula |\n|---|---|\n| Dice | 2x |\n\n"
+            f"## Links\n\n- [Bare](https://bare.example/)\n- [Set](https://set.example/): a lung CT"
+            f" set of many scans\n\n### [Heading Set](https://h.example/)\n\n- CT of the liver\n\n"
+            f"## Notes\n\n[1] Doe, J. A cited note.\n")
+    settings = load_settings(home=ROOT, store=tmp_path / "store")
+    reader = _SourceReader(settings)
+    source = collect_sources(settings)[0]
+    whole = extract(source, parse_document(text, lazy=False), reader.vocab, reader.rules, reader.ns)
+    assert len(list(parse_parts(text, chunk_chars=0))) == 7
+    parts = extract_parts(source, parse_parts(text, chunk_chars=0), reader.vocab, reader.rules,
+                          reader.ns)
+    assert parts == whole
+    assert whole[0][0].citations == ["Doe, J. A cited note."]
+    assert len(whole[1]) >= 2  # the loss-function row and the bare link
 
 
 CELL_TEXT = st.text(alphabet="ab #*_`[]()<>&!\\~-|:/.\n", max_size=30)

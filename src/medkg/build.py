@@ -17,9 +17,9 @@ from tqdm import tqdm
 from medkg import __version__
 from medkg.config import Settings
 from medkg.docs import build_docs
-from medkg.extract import Rules, extract, load_rules
+from medkg.extract import Rules, extract_parts, load_rules
 from medkg.graph import dataset_quads, rdflib_to_quads
-from medkg.markdown import parse_document
+from medkg.markdown import parse_parts
 from medkg.merge import Dataset, load_curation, merge
 from medkg.namespaces import Namespaces
 from medkg.ontology import ontology_graph, vocabulary_graph
@@ -103,7 +103,9 @@ class _SourceReader:
 
     def read(self, source: Source) -> SourceResult:
         text = read_source(source)
-        records, skips = extract(source, parse_document(text.text), self.vocab, self.rules, self.ns)
+        # part by part: a huge list never has all its blocks in memory at once
+        records, skips = extract_parts(source, parse_parts(text.text), self.vocab, self.rules,
+                                       self.ns)
         return SourceResult(text, records, skips)
 
 

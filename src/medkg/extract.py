@@ -9,6 +9,7 @@ dataset (a loss-function table, an empty row) becomes a Skip with its file, line
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,27 +89,48 @@ def heading_key(text: str) -> str:
 
 
 class Extractor:
-    """Reads one parsed source document into entry records and skips."""
+    """Reads one parsed source document, or its parts one after another, into records and skips.
+
+    `read` takes a document's blocks (all of them, or one part's); `finish` returns what was
+    read in the order a single pass over the whole document gives: records by line, skips
+    grouped tables first, then heading entries, then link lists. Reference notes are resolved
+    in `finish`, so a note may come after the row that cites it.
+    """
 
     def __init__(self, source: Source, doc: Document, vocab: Vocabulary, rules: Rules, ns: Namespaces):
         self.source = source
-        self.doc = doc
+        self.doc = doc  # gives the title; its references are complete by `finish`
         self.vocab = vocab
         self.rules = rules
         self.ns = ns
         self.file = source.file_name
         self.records: list[EntryRecord] = []
-        self.skips: list[Skip] = []
+        self._skips: tuple[list[Skip], list[Skip], list[Skip]] = ([], [], [])
+        self._kind = 0  # which of the three skip lists `_skip` fills
+        self._cited: list[tuple[EntryRecord, list[str]]] = []  # rows citing reference notes
 
     def run(self) -> tuple[list[EntryRecord], list[Skip]]:
-        for table in self.doc.tables:
+        self.read(self.doc)
+        return self.finish()
+
+    def read(self, blocks: Document) -> None:
+        """Read the tables, heading entries and link lists of a document or of one part."""
+        self._kind = 0
+        for table in blocks.tables:
             self._table(table)
-        for entry in self.doc.heading_entries:
+        self._kind = 1
+        for entry in blocks.heading_entries:
             self._heading_entry(entry)
-        for link_list in self.doc.link_lists:
+        self._kind = 2
+        for link_list in blocks.link_lists:
             self._link_list(link_list)
+
+    def finish(self) -> tuple[list[EntryRecord], list[Skip]]:
+        references = self.doc.references
+        for record, refs in self._cited:
+            record.citations.extend(references[r] for r in refs if r in references)
         self.records.sort(key=lambda r: r.line)
-        return self.records, self.skips
+        return self.records, [skip for kind in self._skips for skip in kind]
 
     # -- tables ---------------------------------------------------------------------------
 
@@ -158,7 +180,8 @@ class Extractor:
         record = EntryRecord(self.source.id, row.line, raw_name, name, table.section, row.raw)
         if name_cell.links:
             self._links(record, name_cell.links)
-        record.citations.extend(self.doc.references[r] for r in refs if r in self.doc.references)
+        if refs:
+            self._cited.append((record, refs))  # resolved in finish(): notes may come later
         self._fill(record, cells)
         self._context(record)
         self.records.append(record)
@@ -420,7 +443,7 @@ class Extractor:
                 record.add_concepts(scheme, self.vocab.find(scheme, label))
 
     def _skip(self, line: int, reason: str, text: str = "") -> None:
-        self.skips.append(Skip(self.source.id, self.file, line, reason, text[:200]))
+        self._skips[self._kind].append(Skip(self.source.id, self.file, line, reason, text[:200]))
 
 
 def link_kind(label: str, href: str, papers_only: bool = False) -> str:
@@ -450,3 +473,28 @@ def extract(source: Source, doc: Document, vocab: Vocabulary, rules: Rules,
             ns: Namespaces) -> tuple[list[EntryRecord], list[Skip]]:
     """All entry records and skips of one parsed source."""
     return Extractor(source, doc, vocab, rules, ns).run()
+
+
+def extract_parts(source: Source, parts: Iterable[Document], vocab: Vocabulary, rules: Rules,
+                  ns: Namespaces) -> tuple[list[EntryRecord], list[Skip]]:
+    """What `extract` gives for the whole document, from its parts (markdown.parse_parts).
+
+    Each part's blocks are read, then dropped, once the document's title (its first level-1
+    heading, which section contexts leave out) is known; parts before it wait.
+    """
+    extractor: Extractor | None = None
+    waiting: list[Document] = []
+    for part in parts:
+        waiting.append(part)
+        if extractor is None:
+            extractor = Extractor(source, part, vocab, rules, ns)
+        extractor.doc = part  # the title and references so far (the same references dict)
+        if part.title:
+            for block in waiting:
+                extractor.read(block)
+            waiting.clear()
+    if extractor is None:
+        return [], []
+    for block in waiting:
+        extractor.read(block)
+    return extractor.finish()

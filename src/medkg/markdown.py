@@ -209,19 +209,36 @@ def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS)
 
     `lazy=False` is the reference path: markdown-it parses every inline run and the whole file
     at once. The default reads the same blocks with inline parsing only where markup may be,
-    and a file over `chunk_chars` a few sections at a time (see `_chunks`); tests check both
+    and a file over `chunk_chars` a few sections at a time (`parse_parts`); tests check both
     paths give equal documents.
     """
-    walker = _Walker(text.splitlines())
     if not lazy:
+        walker = _Walker(text.splitlines())
         env: dict[str, Any] = {}
         walker.inline = _InlineReader(False, env)
         walker.feed(_parser().parse(text, env), 0)
         return walker.doc
+    doc = Document(title="")
+    for part in parse_parts(text, chunk_chars):
+        doc.tables += part.tables
+        doc.heading_entries += part.heading_entries
+        doc.link_lists += part.link_lists
+        doc.title, doc.references = part.title, part.references
+    return doc
+
+
+def parse_parts(text: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Document]:
+    """The document part by part (see medkg.chunking): each part's blocks, with the title and
+    the reference notes read so far (one dict, complete once the last part is out).
+
+    Only one part's tokens and blocks need be alive at a time: what `parse_document` gives is
+    the concatenation of the parts.
+    """
+    walker = _Walker(text.splitlines())
     for offset, tokens, env in _parsed_parts(_block_parser(), text, chunk_chars):
         walker.inline = _InlineReader(True, env)
-        walker.feed(tokens, offset)  # the part's tokens are dropped after this
-    return walker.doc
+        walker.feed(tokens, offset)
+        yield walker.take()
 
 
 def _parsed_parts(md: MarkdownIt, text: str,
@@ -252,6 +269,13 @@ class _Walker:
         self.current_entry: HeadingEntry | None = None
         self.inline = _InlineReader(True, {})
         self.offset = 0  # line number of the chunk's first line in the file
+
+    def take(self) -> Document:
+        """The blocks read since the last take, with the title and reference notes so far."""
+        doc = self.doc
+        part = Document(doc.title, doc.tables, doc.heading_entries, doc.link_lists, doc.references)
+        doc.tables, doc.heading_entries, doc.link_lists = [], [], []
+        return part
 
     def line(self, token: Token) -> int:
         return (token.map[0] + 1 + self.offset) if token.map else 0
