@@ -12,19 +12,12 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 import pyoxigraph as ox
 
-from medkg_server import queries
 from medkg import store as medkg_store
-from medkg_server.facet_index import (
-    YEAR,
-    CatalogueIndex,
-    Count,
-    FacetSpec,
-    build_index,
-    load_or_build,
-)
+from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
+from medkg_server import facet_index, queries, version_cache
+from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
 from medkg_server.state import ServerState
 
 Binding = dict[str, dict[str, str]]
@@ -141,16 +134,11 @@ def index_for(st: ServerState, version: str) -> CatalogueIndex:
             def build() -> CatalogueIndex:
                 return build_index(st.inline.store(), specs, st.ns.mkg)
 
-            index = load_or_build(folder, build)
+            index = version_cache.load_or_build(
+                folder, facet_index.INDEX_FILE, build, facet_index.save, facet_index.load
+            )
             st.memo.put(key, index, 0)
         return index
-
-
-def warm(st: ServerState) -> None:
-    """Build the current version's index now (at worker start), so no visitor waits for it."""
-    version = st.version()
-    if version is not None:
-        index_for(st, version.name)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:

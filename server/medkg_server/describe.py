@@ -1,19 +1,22 @@
 """Self-description: the SPARQL 1.1 Service Description and the VoID description with statistics.
 
-Both are small RDF graphs built with rdflib from statistics queries (cached per store version)
-and served by content negotiation: Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads.
+Both are small RDF graphs built with rdflib from statistics queries (computed once per store
+version and saved beside it) and served by content negotiation: Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from flask import Response, redirect, request, url_for
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, XSD
 
+from medkg import store as medkg_store
 from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
-from medkg_server import formats, queries
+from medkg_server import formats, queries, version_cache
 from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, StoreVersion
 
@@ -81,33 +84,72 @@ def namespace_of(iri: str) -> str:
     return iri[: cut + 1]
 
 
+STATISTICS_FILE = "void-statistics.json"
+
+
 def statistics(st: ServerState, version: StoreVersion) -> Statistics:
-    """Compute (or recall) the VoID statistics of this store version."""
+    """The VoID statistics of this store version: computed once, then recalled.
+
+    They count over the whole store (distinct subjects and objects of every triple), which takes
+    about a minute at a million datasets: longer than a client's time limit. So they are not run
+    as client queries in the pool but here, once per version, and saved beside the version
+    (version_cache.py); the server computes them at worker start.
+    """
     key = ("statistics", version.name)
     cached = st.memo.get(key)
     if cached is not None:
         return cached
-    graphs = st.select(queries.load("void-graphs"), version.name)
-    totals = st.select(queries.load("void-totals", mkg=queries.iri(st.ns.mkg)), version.name)[0]
-    classes = st.select(queries.load("void-classes"), version.name)
-    links_raw = st.select(
-        queries.load("void-links", base=queries.literal(st.settings.base)), version.name
-    )
-    links: dict[tuple[str, str], int] = {}
-    for row in links_raw:
-        key2 = (row["property"]["value"], namespace_of(row["target"]["value"]))
-        links[key2] = links.get(key2, 0) + int(row["links"]["value"])
-    stats = Statistics(
-        graphs=tuple((r["g"]["value"], int(r["triples"]["value"])) for r in graphs),
-        subjects=int(totals["subjects"]["value"]),
-        properties=int(totals["properties"]["value"]),
-        objects=int(totals["objects"]["value"]),
-        datasets=int(totals["datasets"]["value"]),
-        classes=tuple((r["class"]["value"], int(r["entities"]["value"])) for r in classes),
-        links=tuple(sorted((p, ns, n) for (p, ns), n in links.items())),
-    )
+    folder = medkg_store.current_version_dir(st.settings.store)
+    if folder is None or folder.name != version.name:
+        stats = _count(st)
+    else:
+        stats = version_cache.load_or_build(
+            folder, STATISTICS_FILE, lambda: _count(st), _save_statistics, _load_statistics
+        )
     st.memo.put(key, stats, 0)
     return stats
+
+
+def _count(st: ServerState) -> Statistics:
+    db = st.inline.store()
+
+    def select(text: str) -> list[dict[str, str]]:
+        result = db.query(text, use_default_graph_as_union=True)
+        return [{v.value: s[v].value for v in result.variables if s[v] is not None} for s in result]
+
+    graphs = select(queries.load("void-graphs"))
+    totals = select(queries.load("void-totals", mkg=queries.iri(st.ns.mkg)))[0]
+    classes = select(queries.load("void-classes"))
+    links: dict[tuple[str, str], int] = {}
+    for row in select(queries.load("void-links", base=queries.literal(st.settings.base))):
+        key = (row["property"], namespace_of(row["target"]))
+        links[key] = links.get(key, 0) + int(row["links"])
+    return Statistics(
+        graphs=tuple((r["g"], int(r["triples"])) for r in graphs),
+        subjects=int(totals["subjects"]),
+        properties=int(totals["properties"]),
+        objects=int(totals["objects"]),
+        datasets=int(totals["datasets"]),
+        classes=tuple((r["class"], int(r["entities"])) for r in classes),
+        links=tuple(sorted((p, ns, n) for (p, ns), n in links.items())),
+    )
+
+
+def _save_statistics(stats: Statistics, path: Path) -> None:
+    path.write_text(json.dumps(asdict(stats)), encoding="utf-8")
+
+
+def _load_statistics(path: Path) -> Statistics:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Statistics(
+        graphs=tuple((g, int(n)) for g, n in data["graphs"]),
+        subjects=int(data["subjects"]),
+        properties=int(data["properties"]),
+        objects=int(data["objects"]),
+        datasets=int(data["datasets"]),
+        classes=tuple((c, int(n)) for c, n in data["classes"]),
+        links=tuple((p, ns, int(n)) for p, ns, n in data["links"]),
+    )
 
 
 def void_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:

@@ -16,11 +16,9 @@ A page then costs a few vector operations over the pairs, whatever the selection
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,40 +278,14 @@ def _unescape(match: re.Match[str]) -> str:
     return _ESCAPED.get(char, char)
 
 
-# --- kept beside the store version, so each version is indexed once, not once per process ---
+# --- saved beside the store version (version_cache.py) ---
 
 INDEX_FILE = "catalogue-index.npz"
 FORMAT = 1
 
 
-def load_or_build(version_dir: Path, build: Callable[[], CatalogueIndex]) -> CatalogueIndex:
-    """The index saved in `version_dir`, or a new one built and saved there.
-
-    A file lock makes one process build while the others wait and then read its file. A folder
-    the server may not write to (a read-only deployment) just means every process builds.
-    """
-    path = version_dir / INDEX_FILE
-    try:
-        lock = open(version_dir / f"{INDEX_FILE}.lock", "w", encoding="utf-8")
-    except OSError:
-        return build()
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            try:
-                return load(path)
-            except (OSError, ValueError, KeyError):
-                pass  # an older or damaged file: build it again
-        index = build()
-        try:
-            save(index, path)
-        except OSError:
-            pass
-        return index
-
-
 def save(index: CatalogueIndex, path: Path) -> None:
-    """Write the index as one .npz (arrays, plus its strings as UTF-8 JSON), atomically."""
+    """Write the index as one .npz file: its arrays, plus its strings as UTF-8 JSON."""
     strings = {
         "format": FORMAT,
         "iris": index.iris,
@@ -328,10 +300,8 @@ def save(index: CatalogueIndex, path: Path) -> None:
         arrays[f"{key}.datasets"] = pairs.datasets
         arrays[f"{key}.codes"] = pairs.codes
     blob = np.frombuffer(json.dumps(strings).encode("utf-8"), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with open(path, "wb") as handle:
         np.savez(handle, strings=blob, **arrays)
-    os.replace(tmp, path)
 
 
 def load(path: Path) -> CatalogueIndex:

@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from medkg.config import Settings
 from medkg.store import StoreError
-from medkg_server import catalogue
+from medkg_server import catalogue, describe
 from medkg_server.app import create_app
 from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
@@ -45,11 +45,16 @@ def _post_worker_init(worker: Any) -> None:
 
 
 def _warm(st: Any) -> None:
+    """Compute the per-version figures (facet index, VoID statistics) before anyone asks."""
+    version = st.version()
+    if version is None:
+        return
     try:
-        catalogue.warm(st)
+        catalogue.index_for(st, version.name)
+        describe.statistics(st, version)
     except (StoreError, OSError) as exc:
-        # the browse page will try again (and report the problem) when it is asked for
-        log.warning("could not index the catalogue at start: %s", exc)
+        # the pages will try again (and report the problem) when they are asked for
+        log.warning("could not prepare the catalogue figures at start: %s", exc)
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

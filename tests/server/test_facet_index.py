@@ -16,9 +16,9 @@ import pytest
 from medkg.build import build
 from medkg.config import load_settings
 from medkg.store import current_version_dir, open_read_only
-from medkg_server import catalogue, facet_index, queries
+from medkg_server import catalogue, facet_index, queries, version_cache
 from medkg_server.app import create_app
-from medkg_server.facet_index import YEAR, CatalogueIndex, FacetSpec, build_index, load_or_build
+from medkg_server.facet_index import YEAR, CatalogueIndex, FacetSpec, build_index
 from medkg_server.state import ServerState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,15 +160,20 @@ def test_saved_index_loads_equal_and_is_built_once(index, tmp_path: Path) -> Non
         built.append(1)
         return index
 
-    first = load_or_build(tmp_path, build_once)
-    second = load_or_build(tmp_path, build_once)
+    def load_or_build() -> CatalogueIndex:
+        return version_cache.load_or_build(
+            tmp_path, facet_index.INDEX_FILE, build_once, facet_index.save, facet_index.load
+        )
+
+    first = load_or_build()
+    second = load_or_build()
     assert built == [1] and first is index
     assert second.iris == index.iris and second.text == index.text
     for key in index.facets:
         assert second.facet_counts(key, None) == index.facet_counts(key, None)
     assert second.series(second.systems) == index.series(index.systems)
     (tmp_path / facet_index.INDEX_FILE).write_bytes(b"not an npz file")
-    load_or_build(tmp_path, build_once)
+    load_or_build()
     assert built == [1, 1]  # a damaged file is built again, not trusted
 
 
