@@ -12,7 +12,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,18 @@ def machine() -> dict[str, str]:
     return {"nproc": str(os.cpu_count()), "memory": mem, "cpu": cpu,
             "python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
             "pyshacl": pyshacl.__version__, "rdflib": rdflib.__version__}
+
+
+def each_size_in_a_child(script: Path, sizes: Sequence[str], work: Path, extra: Sequence[str],
+                         prepare: Callable[[Path], Any]) -> dict[str, Any]:
+    """Per size: `prepare` its synthetic home here, then measure it in a fresh `script --child`."""
+    results = {}
+    for text in sizes:
+        n = parse_size(text)
+        prepare(synthetic_home(work, n))
+        results[size_label(n)] = run_child(script, ["--sizes", text, "--work", str(work), *extra])
+        print(f"measured {size_label(n)}", file=sys.stderr)
+    return results
 
 
 def write_json(path: Path | None, payload: Any) -> None:

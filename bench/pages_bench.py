@@ -25,10 +25,9 @@ from typing import Any
 
 from common import (
     DEFAULT_WORK,
+    each_size_in_a_child,
     parse_size,
     peak_rss_mb,
-    run_child,
-    size_label,
     synthetic_home,
     table,
     write_json,
@@ -117,13 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         home = synthetic_home(args.work, parse_size(args.sizes[0]))
         print(json.dumps(measure(home, args.repeat)))
         return 0
-    results = {}
-    for text in args.sizes:
-        n = parse_size(text)
-        built_store(synthetic_home(args.work, n))
-        results[size_label(n)] = run_child(HERE, ["--sizes", text, "--work", str(args.work),
-                                                  "--repeat", str(args.repeat)])
-        print(f"measured {size_label(n)}", file=sys.stderr)
+    results = each_size_in_a_child(HERE, args.sizes, args.work, ["--repeat", str(args.repeat)],
+                                   built_store)
     print(report(results))
     write_json(args.json, results)
     return 0

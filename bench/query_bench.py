@@ -24,7 +24,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from common import DEFAULT_WORK, REPO, parse_size, run_child, size_label, synthetic_home, table, write_json
+from common import (DEFAULT_WORK, REPO, each_size_in_a_child, parse_size, synthetic_home, table,
+                    write_json)
 from http_bench import start_medkg, stop
 from validation_bench import built_store
 
@@ -129,13 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         home = synthetic_home(args.work, parse_size(args.sizes[0]))
         print(json.dumps({"rows": measure(home, args.repeat)}))
         return 0
-    results = {}
-    for text in args.sizes:
-        n = parse_size(text)
-        built_store(synthetic_home(args.work, n))
-        results[size_label(n)] = run_child(HERE, ["--sizes", text, "--work", str(args.work),
-                                                  "--repeat", str(args.repeat)])["rows"]
-        print(f"queried {size_label(n)}", file=sys.stderr)
+    measured = each_size_in_a_child(HERE, args.sizes, args.work, ["--repeat", str(args.repeat)],
+                                    built_store)
+    results = {size: figures["rows"] for size, figures in measured.items()}
     print(report(results))
     write_json(args.json, results)
     return 0
