@@ -1,6 +1,7 @@
 """Latency of the browse (facet) and statistics pages against size, and the cost of their index.
 
     python bench/pages_bench.py --sizes 1k 10k 100k [--repeat 7] [--json out.json]
+    python bench/pages_bench.py --store /tmp/medkg-bench/store-1M   (a store built elsewhere)
 
 For each size, on the synthetic store of bench/validation_bench.py (built once, reused), in a
 fresh process:
@@ -28,6 +29,7 @@ from common import (
     each_size_in_a_child,
     parse_size,
     peak_rss_mb,
+    run_child,
     synthetic_home,
     table,
     write_json,
@@ -56,8 +58,7 @@ def pages(index: facet_index.CatalogueIndex) -> dict[str, str]:
     }
 
 
-def measure(home: Path, repeat: int) -> dict[str, Any]:
-    store_dir = built_store(home)
+def measure(store_dir: Path, repeat: int) -> dict[str, Any]:
     folder = medkg_store.current_version_dir(store_dir)
     assert folder is not None
     (folder / facet_index.INDEX_FILE).unlink(missing_ok=True)
@@ -110,14 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--store", type=Path,
+                        help="measure this built store instead of the synthetic sizes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        home = synthetic_home(args.work, parse_size(args.sizes[0]))
-        print(json.dumps(measure(home, args.repeat)))
+        store = args.store or built_store(synthetic_home(args.work, parse_size(args.sizes[0])))
+        print(json.dumps(measure(store, args.repeat)))
         return 0
-    results = each_size_in_a_child(HERE, args.sizes, args.work, ["--repeat", str(args.repeat)],
-                                   built_store)
+    if args.store:
+        results = {args.store.name: run_child(HERE, ["--store", str(args.store),
+                                                     "--repeat", str(args.repeat)])}
+    else:
+        results = each_size_in_a_child(HERE, args.sizes, args.work,
+                                       ["--repeat", str(args.repeat)], built_store)
     print(report(results))
     write_json(args.json, results)
     return 0
