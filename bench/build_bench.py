@@ -27,10 +27,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label, slope_per_100k,
-                    synthetic_home, table, write_json)
-
 import pyoxigraph as ox
+from common import (
+    DEFAULT_WORK,
+    parse_size,
+    peak_rss_mb,
+    run_child,
+    size_label,
+    slope_per_100k,
+    synthetic_home,
+    table,
+    write_json,
+)
 
 from medkg.build import BuildResult, collect_sources, make_report, read_all
 from medkg.config import load_settings

@@ -1,6 +1,7 @@
 """SHACL validation as SPARQL over the store against the batched pyshacl path: time and peak memory.
 
     python bench/sparql_validation_bench.py --sizes 1k 10k 100k [--pyshacl-up-to 10k] [--json out.json]
+    python bench/sparql_validation_bench.py --sizes 1M --store /tmp/medkg-bench/store-1M
 
 For each size N, the synthetic home of bench/synth.py is built into a store (`medkg build`
 without validation; reused when present). Then, each in a fresh process so peak RSS is its own:
@@ -40,17 +41,18 @@ HERE = Path(__file__).resolve()
 METHODS = ("sparql", "batched")
 
 
-def built_store(home: Path) -> Path:
-    """The home's store, built without validation the first time."""
-    settings = load_settings(home=home, store=home / "store")
+def built_store(home: Path, store: Path | None = None) -> Path:
+    """The home's store (or the given one), built without validation the first time."""
+    settings = load_settings(home=home, store=store or home / "store")
     if not medkg_store.exists(settings.store):
         build(settings, run_validation=False)
     return settings.store
 
 
-def measure(home: Path, method: str, batch_size: int, workers: int) -> dict[str, Any]:
+def measure(home: Path, method: str, batch_size: int, workers: int,
+            store: Path | None = None) -> dict[str, Any]:
     """Validate the home's store once with one method; its figures."""
-    settings = load_settings(home=home, store=built_store(home))
+    settings = load_settings(home=home, store=built_store(home, store))
     store = medkg_store.open_read_only(settings.store)
     if method == "sparql":
         figures = timed_validation(store, lambda db: validate_store_sparql(db, settings))
@@ -76,22 +78,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--store", type=Path,
+                        help="validate this store (built from the size's home when missing); one size")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         n = parse_size(args.sizes[0])
-        figures = measure(synthetic_home(args.work, n), args.child, args.batch_size, args.workers)
+        figures = measure(synthetic_home(args.work, n), args.child, args.batch_size, args.workers,
+                          args.store)
         print(json.dumps({**figures, "size": n}))
         return 0
     rows = []
     for text in args.sizes:
         n = parse_size(text)
-        built_store(synthetic_home(args.work, n))
+        built_store(synthetic_home(args.work, n), args.store)
         methods = METHODS if n <= parse_size(args.pyshacl_up_to) else ("sparql",)
+        store_args = ["--store", str(args.store)] if args.store else []
         for method in methods:
             rows.append(run_child(HERE, [method, "--sizes", text, "--work", str(args.work),
                                          "--batch-size", str(args.batch_size),
-                                         "--workers", str(args.workers)]))
+                                         "--workers", str(args.workers), *store_args]))
             print(f"{size_label(n)} {method}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
     print(report(rows))
     write_json(args.json, rows)
