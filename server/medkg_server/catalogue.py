@@ -147,11 +147,12 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
     chosen = dict(selection.chosen)
     if selection.year:
         chosen[YEAR] = selection.year
+    masks = index.masks(chosen, selection.text)
     groups = []
     for key, title in [(f.key, f.title) for f in facets(st)] + [(YEAR, "Year")]:
-        counts = index.facet_counts(key, index.mask(chosen, selection.text, skip=key))
+        counts = index.facet_counts(key, masks.without(key))
         groups.append(_facet_group(key, title, counts, selection))
-    matching = index.mask(chosen, selection.text)
+    matching = masks.without(None)
     total = int(matching.sum())
     numbers = index.listing(matching, (selection.page - 1) * PAGE_SIZE, PAGE_SIZE)
     store = st.inline.store()

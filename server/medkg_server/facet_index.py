@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from medkg_server import queries
 
 YEAR = "year"
+TEXT = "~text"  # the search text's mask (cannot clash with a facet key of facets.toml)
 SEPARATOR = "\x00"  # between datasets in the search text (never typed into a search box)
 JOINER = "\x01"  # between one dataset's titles and descriptions, so no match spans two
 
@@ -66,6 +67,21 @@ class Pairs:
         return mask
 
 
+@dataclass
+class Masks:
+    """A selection's filters as masks, to combine leaving one out (a facet's own counts)."""
+
+    size: int
+    parts: dict[str, np.ndarray]
+
+    def without(self, skip: str | None = None) -> np.ndarray:
+        mask = np.ones(self.size, dtype=bool)
+        for key, part in self.parts.items():
+            if key != skip:
+                mask &= part
+        return mask
+
+
 @dataclass(frozen=True)
 class Count:
     value: str
@@ -91,15 +107,20 @@ class CatalogueIndex:
     def size(self) -> int:
         return len(self.iris)
 
+    def masks(self, chosen: dict[str, str], text: str = "") -> Masks:
+        """One mask per chosen facet value and one for the search text, each computed once."""
+        parts = {
+            key: self.facets[key].having(wanted, self.size)
+            for key, wanted in chosen.items()
+            if key in self.facets
+        }
+        if text:
+            parts[TEXT] = self._matching(text)
+        return Masks(self.size, parts)
+
     def mask(self, chosen: dict[str, str], text: str = "", skip: str | None = None) -> np.ndarray:
         """Datasets matching every chosen facet value (but `skip`) and the search text."""
-        mask = np.ones(self.size, dtype=bool)
-        for key, wanted in chosen.items():
-            if key != skip and key in self.facets:
-                mask &= self.facets[key].having(wanted, self.size)
-        if text:
-            mask &= self._matching(text)
-        return mask
+        return self.masks(chosen, text).without(skip)
 
     def _matching(self, text: str) -> np.ndarray:
         """Datasets whose title or description contains `text` (case-insensitive)."""
