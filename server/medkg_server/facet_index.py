@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +149,9 @@ class CatalogueIndex:
     def series(self, pairs: Pairs, by_value: bool = False) -> list[Count]:
         """Unfiltered counts of a statistics series, most first (or by value)."""
         counts = pairs.counts(None)
-        found = [Count(pairs.values[c], pairs.labels[c], int(counts[c])) for c in np.flatnonzero(counts)]
+        found = [
+            Count(pairs.values[c], pairs.labels[c], int(counts[c])) for c in np.flatnonzero(counts)
+        ]
         if by_value:
             return sorted(found, key=lambda x: x.value)
         return sorted(found, key=lambda x: (-x.count, (x.label or x.value).lower()))
@@ -159,16 +161,14 @@ def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> Catalogue
     """Read everything the pages count from the store (one pass per query, linear in size)."""
     iris, titles, text, starts = _datasets(db, mkg)
     number = {iri: i for i, iri in enumerate(iris)}
-    facets = {
-        spec.key: _pairs(
-            _rows(db, queries.load("index-facet", mkg=queries.iri(mkg), property=queries.iri(spec.property))),
-            number,
-            _labels(db, spec.label),
+    facets = {}
+    for spec in specs:
+        query = queries.load(
+            "index-facet", mkg=queries.iri(mkg), property=queries.iri(spec.property)
         )
-        for spec in specs
-    }
+        facets[spec.key] = _pairs(_rows(db, query), number, _labels(db, spec.label))
     years = list(_rows(db, queries.load("index-years", mkg=queries.iri(mkg))))
-    facets[YEAR] = _pairs(iter(years), number, lambda value: None)
+    facets[YEAR] = _pairs(years, number, _no_label)
     first: dict[str, str] = {}
     for iri, year in years:
         if iri not in first or year < first[iri]:
@@ -181,7 +181,7 @@ def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> Catalogue
         text=text,
         starts=starts,
         facets=facets,
-        first_year=_pairs(iter(first.items()), number, lambda value: None),
+        first_year=_pairs(first.items(), number, _no_label),
         systems=systems,
         lists=int(totals[0]),
         challenges=int(totals[1]),
@@ -209,7 +209,10 @@ def _datasets(db: ox.Store, mkg: str) -> tuple[list[str], list[str], str, np.nda
     return iris, [titles[i] for i in iris], SEPARATOR.join(parts), starts
 
 
-def _pairs(rows: Iterator[tuple[str, ...]], number: dict[str, int], label) -> Pairs:  # type: ignore[no-untyped-def]
+def _pairs(
+    rows: Iterable[tuple[str, ...]], number: dict[str, int], label: Callable[[str], str | None]
+) -> Pairs:
+    """A facet's (dataset, value) rows as number arrays; values coded in order of appearance."""
     datasets: list[int] = []
     codes: list[int] = []
     code_of: dict[str, int] = {}
@@ -226,7 +229,11 @@ def _pairs(rows: Iterator[tuple[str, ...]], number: dict[str, int], label) -> Pa
     )
 
 
-def _labels(db: ox.Store, label_property: str):  # type: ignore[no-untyped-def]
+def _no_label(value: str) -> None:
+    return None
+
+
+def _labels(db: ox.Store, label_property: str) -> Callable[[str], str | None]:
     """A function from a value IRI to its first label (looked up once per value)."""
     prop = ox.NamedNode(label_property)
 

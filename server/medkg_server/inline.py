@@ -220,13 +220,13 @@ class _Reader:
             self._next()
         else:
             self._expect("var")
-            while self._peek() is not None and self._peek()[0] == "var":  # type: ignore[index]
+            while self._kind_ahead() == "var":
                 self._next()
         return Shape("SELECT", self._where(), distinct=distinct)
 
     def _described(self) -> list[ox.NamedNode]:
         described = []
-        while self._peek() is not None and self._peek()[0] in ("iri", "pname"):  # type: ignore[index]
+        while self._kind_ahead() in ("iri", "pname"):
             term = self._term()
             assert isinstance(term, ox.NamedNode)
             described.append(term)
@@ -277,7 +277,8 @@ class _Reader:
         if kind == "string":
             return self._literal(value[1:-1])
         if kind == "number":
-            return ox.Literal(value, datatype=ox.NamedNode(XSD + ("decimal" if "." in value else "integer")))
+            number_type = "decimal" if "." in value else "integer"
+            return ox.Literal(value, datatype=ox.NamedNode(XSD + number_type))
         if kind == "word" and value in ("true", "false"):
             return ox.Literal(value, datatype=ox.NamedNode(XSD + "boolean"))
         raise Unsupported(f"term {value!r}")
@@ -322,6 +323,10 @@ class _Reader:
         if self.ahead is None:
             self.ahead = next(self.tokens, None)
         return self.ahead
+
+    def _kind_ahead(self) -> str | None:
+        token = self._peek()
+        return None if token is None else token[0]
 
     def _next(self) -> tuple[str, str]:
         token = self._peek()
