@@ -6,6 +6,7 @@ resident set size it reports is that step's own and not left over from an earlie
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import resource
@@ -118,6 +119,19 @@ def machine() -> dict[str, str]:
     return {"nproc": str(os.cpu_count()), "memory": mem, "cpu": cpu,
             "python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
             "pyshacl": pyshacl.__version__, "rdflib": rdflib.__version__}
+
+
+def size_parser(doc: str | None, repeat: int | None = None) -> argparse.ArgumentParser:
+    """Arguments every per-size script shares: --sizes, --work, --json, --child, --repeat."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
+    if repeat is not None:
+        parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return parser
 
 
 def each_size_in_a_child(script: Path, sizes: Sequence[str], work: Path, extra: Sequence[str],

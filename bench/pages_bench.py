@@ -16,7 +16,6 @@ fresh process:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -25,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    DEFAULT_WORK,
     each_size_in_a_child,
     parse_size,
     peak_rss_mb,
     run_child,
+    size_parser,
     synthetic_home,
     table,
     write_json,
@@ -105,15 +104,9 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    parser.add_argument("--json", type=Path)
+    parser = size_parser(__doc__, repeat=7)
     parser.add_argument("--store", type=Path,
                         help="measure this built store instead of the synthetic sizes")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         store = args.store or built_store(synthetic_home(args.work, parse_size(args.sizes[0])))

@@ -14,7 +14,6 @@ Figures: p50 / p95 in ms per query and size, and the endpoint/store ratio of the
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import statistics
@@ -24,8 +23,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from common import (DEFAULT_WORK, REPO, each_size_in_a_child, parse_size, synthetic_home, table,
-                    write_json)
+from common import (REPO, each_size_in_a_child, parse_size, size_parser, synthetic_home,
+                    table, write_json)
 from http_bench import start_medkg, stop
 from validation_bench import built_store
 
@@ -118,13 +117,7 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser = size_parser(__doc__, repeat=7)
     args = parser.parse_args(argv)
     if args.child:
         home = synthetic_home(args.work, parse_size(args.sizes[0]))
