@@ -12,8 +12,6 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-import pyoxigraph as ox
-
 from medkg import store as medkg_store
 from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from medkg_server import facet_index, queries, version_cache
@@ -163,7 +161,9 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
             {
                 "iri": index.iris[i],
                 "title": index.titles[i],
-                "description": _first_value(store, index.iris[i], f"{DCTERMS}description"),
+                "description": facet_index.first_value(
+                    store, index.iris[i], f"{DCTERMS}description"
+                ),
             }
             for i in numbers
         ],
@@ -171,12 +171,6 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
         "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         "selection": selection,
     }
-
-
-def _first_value(store: ox.Store, iri: str, prop: str) -> str | None:
-    for quad in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(prop), None, None):
-        return str(quad.object.value)
-    return None
 
 
 def _facet_group(key: str, title: str, counts: list[Count], selection: Selection) -> dict[str, Any]:

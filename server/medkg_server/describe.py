@@ -1,7 +1,8 @@
 """Self-description: the SPARQL 1.1 Service Description and the VoID description with statistics.
 
 Both are small RDF graphs built with rdflib from statistics queries (computed once per store
-version and saved beside it) and served by content negotiation: Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads.
+version and saved beside it) and served by content negotiation: Turtle, N-Triples, JSON-LD,
+RDF/XML, TriG or N-Quads.
 """
 
 from __future__ import annotations

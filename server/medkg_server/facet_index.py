@@ -233,16 +233,16 @@ def _no_label(value: str) -> None:
     return None
 
 
+def first_value(db: ox.Store, iri: str, prop: str) -> str | None:
+    """The value of the first statement `<iri> <prop> ?value` in any graph, if there is one."""
+    for quad in db.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(prop), None, None):
+        return str(quad.object.value)
+    return None
+
+
 def _labels(db: ox.Store, label_property: str) -> Callable[[str], str | None]:
     """A function from a value IRI to its first label (looked up once per value)."""
-    prop = ox.NamedNode(label_property)
-
-    def label(value: str) -> str | None:
-        for quad in db.quads_for_pattern(ox.NamedNode(value), prop, None, None):
-            return str(quad.object.value)
-        return None
-
-    return label
+    return lambda value: first_value(db, value, label_property)
 
 
 def _systems(db: ox.Store, organs: Pairs | None, mkg: str) -> Pairs:
