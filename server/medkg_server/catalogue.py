@@ -16,10 +16,12 @@ from medkg import store as medkg_store
 from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from medkg_server import facet_index, queries, version_cache
 from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
+from medkg_server.resource_view import DatasetTerms, ResourceReader, Statement
 from medkg_server.state import ServerState
 
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
+PAGE_STATEMENTS = 2_000  # statements a resource page shows at most (bounds its work)
 _INDEX_LOCK = threading.Lock()
 SHORT_PREFIXES = {
     "rdf": RDF,
@@ -224,21 +226,27 @@ def statistics(st: ServerState, version: str) -> dict[str, Any]:
 # --- resources ------------------------------------------------------------------------------
 
 
-def statements(st: ServerState, version: str, iri: str) -> list[Binding]:
-    text = queries.load("resource-statements", iri=queries.iri(iri))
-    return st.select(text, version, anchor=iri)
+def reader(st: ServerState, version: str) -> ResourceReader:
+    """The page reader of `version` (one per version, so what it remembers is never stale)."""
+    key = ("resource-reader", version)
+    found = st.memo.get(key)
+    if found is None:
+        found = ResourceReader(st.inline.store(), PAGE_STATEMENTS)
+        st.memo.put(key, found, 0)
+    return found
 
 
-def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dict[str, Any]:
+def statements(st: ServerState, version: str, iri: str) -> list[Statement]:
+    """The resource's own statements (the first PAGE_STATEMENTS), read from the store's indexes."""
+    return reader(st, version).statements(iri)
+
+
+def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> dict[str, Any]:
     """A generic resource page: statements grouped by property, and what points here."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(value(row, "p") or "", []).append(
-            {
-                "value": row["o"],
-                "label": value(row, "label"),
-                "graph": value(row, "g"),
-            }
+        grouped.setdefault(row.property, []).append(
+            {"value": row.value, "label": row.label, "graph": row.graph}
         )
     inbound = st.select(
         queries.load("resource-inbound", iri=queries.iri(iri)), version, anchor=iri
@@ -246,6 +254,7 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> di
     return {
         "iri": iri,
         "title": _title(rows) or iri,
+        "truncated": len(rows) >= PAGE_STATEMENTS,
         "properties": [
             {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
         ],
@@ -260,37 +269,37 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Binding]) -> di
     }
 
 
-def _title(rows: list[Binding]) -> str | None:
+def _title(rows: list[Statement]) -> str | None:
     for prop in (f"{DCTERMS}title", f"{SKOS}prefLabel", f"{RDFS}label"):
         for row in rows:
-            if value(row, "p") == prop:
-                return value(row, "o")
+            if row.property == prop:
+                return row.value["value"]
     return None
 
 
-def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dict[str, Any]:
+def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> dict[str, Any]:
     """Everything the dataset page shows, gathered from every list that mentions the dataset."""
-    mkg = queries.iri(st.ns.mkg)
-    node = queries.iri(iri)
+    by_property: dict[str, list[Statement]] = {}
+    for row in rows:
+        by_property.setdefault(row.property, []).append(row)
 
     def values(prop: str) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            if value(row, "p") == prop:
-                text = value(row, "o") or ""
-                seen.setdefault(
-                    text,
-                    {
-                        "value": text,
-                        "label": value(row, "label") or text,
-                        "type": row["o"]["type"],
-                        "graphs": [],
-                    },
-                )
-                seen[text]["graphs"].append(value(row, "g"))
+        for row in by_property.get(prop, ()):
+            text = row.value["value"]
+            item = seen.setdefault(
+                text,
+                {"value": text, "label": row.label or text, "type": row.value["type"],
+                 "graphs": []},
+            )
+            item["graphs"].append(row.graph)
         return list(seen.values())
 
     term = st.ns.term
+    pages = reader(st, version)
+    tags = DatasetTerms(term("count"), term("unit"), term("inList"), term("line"),
+                        term("section"), term("rawText"),
+                        tuple(term(t) for t in ("organ", "modality", "stain", "task")))
     view = {
         "iri": iri,
         "title": _title(rows) or iri,
@@ -311,40 +320,10 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Binding]) -> dic
         "doi": values(term("doi")),
         "citation": values(f"{DCTERMS}bibliographicCitation"),
         "mentions": values(term("mentionCount")),
-        "counts": [
-            {
-                "value": value(r, "value"),
-                "unit": value(r, "unit"),
-                "text": value(r, "text"),
-                "graph": value(r, "g"),
-            }
-            for r in st.select(
-                queries.load("dataset-counts", mkg=mkg, iri=node), version, anchor=iri
-            )
-        ],
-        "entries": [
-            {
-                "entry": value(r, "entry"),
-                "list": value(r, "list"),
-                "list_title": value(r, "listTitle"),
-                "line": value(r, "line"),
-                "section": value(r, "section"),
-                "raw": value(r, "raw"),
-            }
-            for r in st.select(
-                queries.load("dataset-entries", mkg=mkg, iri=node), version, anchor=iri
-            )
-        ],
+        "counts": pages.counts(iri, tags),
+        "entries": pages.entries(iri, tags),
         "terms": [
-            {
-                "concept": value(r, "concept"),
-                "concept_label": value(r, "conceptLabel"),
-                "relation": curie(st, value(r, "relation") or ""),
-                "term": value(r, "term"),
-            }
-            for r in st.select(
-                queries.load("dataset-terms", mkg=mkg, iri=node), version, anchor=iri
-            )
+            {**row, "relation": curie(st, row["relation"] or "")} for row in pages.terms(iri, tags)
         ],
     }
     view["jsonld"] = schema_org(view)
@@ -380,5 +359,5 @@ def schema_org(view: dict[str, Any]) -> dict[str, Any]:
     if citations:
         doc["citation"] = citations
     if view["year"]:
-        doc["datePublished"] = sorted(v["value"] for v in view["year"])[0]
+        doc["datePublished"] = min(v["value"] for v in view["year"])
     return doc

@@ -15,7 +15,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+
 from medkg import store as medkg_store
 
 from medkg_server import catalogue, formats, queries
@@ -68,7 +77,8 @@ def jsonld_context() -> Response:
         return plain_error(500, str(exc))
     response = Response(json.dumps({"@context": context}, indent=2), status=200)
     response.headers["Content-Type"] = "application/ld+json; charset=utf-8"
-    response.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors fetch it cross-origin
+    # JSON-LD processors fetch it cross-origin
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

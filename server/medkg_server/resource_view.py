@@ -1,0 +1,181 @@
+"""What a resource page shows, read straight from the store's indexes instead of through SPARQL.
+
+A dataset page needs a few dozen statements: the dataset's own, the labels of what it points to,
+its size records, the list rows it came from and the ontology terms behind its concepts. Each is
+an index look-up with a constant subject, which pyoxigraph answers in microseconds, while parsing
+and planning a SPARQL query for each part costs far more than reading its answer. Every read
+here starts from a known node and stops at a cap, so a page's work is bounded without the
+killable query pool: a resource with more than `cap` statements shows its first `cap` of them.
+
+Reading a quad costs a few microseconds (its terms are decoded from the store's dictionary), so
+reads ask for exactly the predicates they need, and what every page repeats (the labels of
+concepts and their ontology mappings) is remembered per store version.
+
+Values come back in the shape of SPARQL JSON results (`{"type": "uri", "value": ...}`) so the
+templates render them the same way as query answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+
+import pyoxigraph as ox
+
+from medkg.namespaces import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
+
+Binding = dict[str, str]
+Row = dict[str, str | None]
+XSD_STRING = f"{XSD}string"
+LABELS = (ox.NamedNode(f"{SKOS}prefLabel"), ox.NamedNode(f"{RDFS}label"))
+MATCHES = tuple(
+    ox.NamedNode(f"{SKOS}{name}Match") for name in ("exact", "close", "broad", "narrow", "related")
+)
+REMEMBERED = 20_000  # labels and concept mappings kept per store version
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement about the page's resource, with its graph and a label for an IRI value."""
+
+    property: str
+    value: Binding
+    graph: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class DatasetTerms:
+    """The IRIs a dataset page reads besides the dataset's own statements."""
+
+    count: str
+    unit: str
+    in_list: str
+    line: str
+    section: str
+    raw_text: str
+    tags: tuple[str, ...]
+
+
+class ResourceReader:
+    """Page reads over one store version (labels and concept mappings remembered)."""
+
+    def __init__(self, db: ox.Store, cap: int) -> None:
+        self.db = db
+        self.cap = cap
+        self.label = lru_cache(maxsize=REMEMBERED)(self._label)
+        self._mappings = lru_cache(maxsize=REMEMBERED)(self._concept_mappings)
+
+    def statements(self, iri: str) -> list[Statement]:
+        """The resource's statements in named graphs (at most `cap`), by property, then graph."""
+        found = [
+            Statement(quad.predicate.value, binding(quad.object), quad.graph_name.value,
+                      self.label(quad.object) if isinstance(quad.object, ox.NamedNode) else None)
+            for quad in self._named(ox.NamedNode(iri), None)
+        ]
+        found.sort(key=lambda s: (s.property, s.graph))
+        return found
+
+    def counts(self, iri: str, terms: DatasetTerms) -> list[Row]:
+        """The sizes each list gives for a dataset: value, unit, text read, the list's graph."""
+        rows = []
+        for link in self._named(ox.NamedNode(iri), terms.count):
+            node, graph = link.object, link.graph_name
+            number = self._first(node, f"{RDF}value", graph)
+            unit = self._first(node, terms.unit, graph)
+            if number is None or unit is None:
+                continue  # a size record without a number and unit is not a size
+            text = self._first(node, f"{RDFS}label", graph)
+            rows.append({"value": number, "unit": unit, "text": text, "graph": graph.value})
+        rows.sort(key=lambda r: (r["graph"] or "", r["unit"] or ""))
+        return rows
+
+    def entries(self, iri: str, terms: DatasetTerms) -> list[Row]:
+        """The list rows a dataset was read from: list, its title, line, section, raw text."""
+        rows = []
+        for link in self._named(ox.NamedNode(iri), f"{PROV}wasDerivedFrom"):
+            entry, graph = link.object, link.graph_name
+            source = self._first(entry, terms.in_list, graph)
+            line = self._first(entry, terms.line, graph)
+            if source is None or line is None:
+                continue  # not a list row medkg wrote
+            rows.append({
+                "entry": entry.value,
+                "list": source,
+                "list_title": self._first(ox.NamedNode(source), f"{DCTERMS}title"),
+                "line": line,
+                "section": self._first(entry, terms.section, graph),
+                "raw": self._first(entry, terms.raw_text, graph),
+            })
+        rows.sort(key=lambda r: (r["list"] or "", _number(r["line"])))
+        return rows
+
+    def terms(self, iri: str, terms: DatasetTerms) -> list[Row]:
+        """External ontology terms mapped (skos:*Match) from the concepts of a dataset's tags."""
+        node = ox.NamedNode(iri)
+        concepts = {
+            quad.object.value
+            for tag in terms.tags
+            for quad in islice(self.db.quads_for_pattern(node, ox.NamedNode(tag), None, None),
+                               self.cap)
+            if isinstance(quad.object, ox.NamedNode)
+        }
+        rows = {row for concept in concepts for row in self._mappings(concept)}
+        ordered = sorted(rows, key=lambda r: (r[1] or "", r[2], r[3]))
+        return [
+            {"concept": concept, "concept_label": name, "relation": relation, "term": term}
+            for concept, name, relation, term in ordered
+        ]
+
+    def _label(self, term: ox.NamedNode) -> str | None:
+        """An IRI's skos:prefLabel, else its rdfs:label, from any graph."""
+        for prop in LABELS:
+            for quad in self.db.quads_for_pattern(term, prop, None, None):
+                return str(quad.object.value)
+        return None
+
+    def _concept_mappings(self, concept: str) -> tuple[tuple[str, str | None, str, str], ...]:
+        node = ox.NamedNode(concept)
+        name = self._first(node, LABELS[0].value)
+        return tuple(
+            (concept, name, relation.value, quad.object.value)
+            for relation in MATCHES
+            for quad in islice(self.db.quads_for_pattern(node, relation, None, None), self.cap)
+        )
+
+    def _named(self, subject: ox.NamedNode, prop: str | None) -> Iterator[ox.Quad]:
+        """Up to `cap` quads of `subject` (and `prop`) in named graphs, not the default graph."""
+        predicate = ox.NamedNode(prop) if prop else None
+        quads = self.db.quads_for_pattern(subject, predicate, None, None)
+        return islice((q for q in quads if not isinstance(q.graph_name, ox.DefaultGraph)), self.cap)
+
+    def _first(self, subject: ox.Term, prop: str,
+               graph: ox.NamedNode | ox.BlankNode | ox.DefaultGraph | None = None) -> str | None:
+        """The lexical value of the first `subject prop ?v` (in `graph`, or in any graph)."""
+        if isinstance(subject, ox.Literal):
+            return None
+        for quad in self.db.quads_for_pattern(subject, ox.NamedNode(prop), None, graph):
+            return str(quad.object.value)
+        return None
+
+
+def binding(term: ox.Term) -> Binding:
+    """A term as a SPARQL JSON results value."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:  # simple literals carry no datatype in results
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "triple", "value": str(term)}
+
+
+def _number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0

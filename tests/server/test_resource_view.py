@@ -1,0 +1,100 @@
+"""The page reader answers what the equivalent SPARQL queries answer, and stops at its cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from medkg import store as medkg_store
+from medkg_server.resource_view import DatasetTerms, ResourceReader, binding
+
+MKG = "https://w3id.org/medkg/ontology#"
+CAMELYON = "https://w3id.org/medkg/dataset/camelyon16"
+TERMS = DatasetTerms(f"{MKG}count", f"{MKG}unit", f"{MKG}inList", f"{MKG}line", f"{MKG}section",
+                     f"{MKG}rawText", tuple(f"{MKG}{t}" for t in ("organ", "modality", "stain",
+                                                                   "task")))
+PREFIXES = f"""
+PREFIX mkg: <{MKG}>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+"""
+
+
+@pytest.fixture(scope="module")
+def db(built_store: Path) -> ox.Store:
+    return medkg_store.open_read_only(built_store)
+
+
+def select(db: ox.Store, text: str) -> list[dict[str, str | None]]:
+    solutions = db.query(PREFIXES + text, use_default_graph_as_union=True)
+    names = [v.value for v in solutions.variables]
+    return [{n: (None if row[n] is None else str(row[n].value)) for n in names} for row in solutions]
+
+
+def test_statements_are_the_resource_statements_in_named_graphs(db: ox.Store) -> None:
+    reader = ResourceReader(db, 2_000)
+    found = reader.statements(CAMELYON)
+    expected = select(db, f"SELECT ?g ?p ?o WHERE {{ GRAPH ?g {{ <{CAMELYON}> ?p ?o }} }}")
+    assert sorted((s.graph, s.property, s.value["value"]) for s in found) == sorted(
+        (r["g"], r["p"], r["o"]) for r in expected
+    )
+    assert [s.property for s in found] == sorted(s.property for s in found)
+    labelled = {s.value["value"]: s.label for s in found if s.label}
+    organ = "https://w3id.org/medkg/anatomy/lymph-node"
+    assert labelled[organ] == select(db, f"SELECT ?l {{ <{organ}> skos:prefLabel ?l }}")[0]["l"]
+
+
+def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
+    reader = ResourceReader(db, 2_000)
+    counts = select(db, f"""SELECT ?g ?value ?unit ?text WHERE {{ GRAPH ?g {{
+        <{CAMELYON}> mkg:count ?c . ?c rdf:value ?value ; mkg:unit ?unit .
+        OPTIONAL {{ ?c rdfs:label ?text }} }} }} ORDER BY ?g ?unit""")
+    assert counts and reader.counts(CAMELYON, TERMS) == [
+        {"value": r["value"], "unit": r["unit"], "text": r["text"], "graph": r["g"]} for r in counts
+    ]
+    entries = select(db, f"""SELECT ?entry ?list ?listTitle ?line ?section ?raw WHERE {{
+        GRAPH ?g {{ <{CAMELYON}> prov:wasDerivedFrom ?entry .
+                    ?entry mkg:inList ?list ; mkg:line ?line .
+                    OPTIONAL {{ ?entry mkg:section ?section }}
+                    OPTIONAL {{ ?entry mkg:rawText ?raw }} }}
+        OPTIONAL {{ ?list dcterms:title ?listTitle }} }} ORDER BY ?list ?line""")
+    assert entries and reader.entries(CAMELYON, TERMS) == [
+        {"entry": r["entry"], "list": r["list"], "list_title": r["listTitle"], "line": r["line"],
+         "section": r["section"], "raw": r["raw"]} for r in entries
+    ]
+    terms = select(db, f"""SELECT DISTINCT ?concept ?conceptLabel ?relation ?term WHERE {{
+        VALUES ?tag {{ mkg:organ mkg:modality mkg:stain mkg:task }}
+        VALUES ?relation {{ skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch
+                            skos:relatedMatch }}
+        <{CAMELYON}> ?tag ?concept . ?concept ?relation ?term .
+        OPTIONAL {{ ?concept skos:prefLabel ?conceptLabel }}
+    }} ORDER BY ?conceptLabel ?relation ?term""")
+    assert terms and reader.terms(CAMELYON, TERMS) == [
+        {"concept": r["concept"], "concept_label": r["conceptLabel"], "relation": r["relation"],
+         "term": r["term"]} for r in terms
+    ]
+
+
+def test_reads_stop_at_the_cap_and_skip_the_default_graph() -> None:
+    db = ox.Store()
+    hub = ox.NamedNode("http://example.org/hub")
+    p = ox.NamedNode("http://example.org/p")
+    graph = ox.NamedNode("http://example.org/g")
+    db.extend(ox.Quad(hub, p, ox.Literal(str(i)), graph) for i in range(50))
+    db.add(ox.Quad(hub, p, ox.Literal("in the default graph")))
+    assert len(ResourceReader(db, 10).statements(hub.value)) == 10
+    every = ResourceReader(db, 100).statements(hub.value)
+    assert len(every) == 50 and all(s.graph == graph.value for s in every)
+
+
+def test_values_take_the_sparql_json_shape() -> None:
+    assert binding(ox.NamedNode("http://x/a")) == {"type": "uri", "value": "http://x/a"}
+    assert binding(ox.Literal("chat", language="fr")) == {
+        "type": "literal", "value": "chat", "xml:lang": "fr"}
+    assert binding(ox.Literal("plain")) == {"type": "literal", "value": "plain"}
+    assert binding(ox.Literal("4", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer")))["datatype"].endswith("#integer")
