@@ -2,6 +2,7 @@
 
     python bench/sparql_validation_bench.py --sizes 1k 10k 100k [--pyshacl-up-to 10k] [--json out.json]
     python bench/sparql_validation_bench.py --sizes 1M --store /tmp/medkg-bench/store-1M
+    python bench/sparql_validation_bench.py --sizes 100k --per-check [--json checks.json]
 
 For each size N, the synthetic home of bench/synth.py is built into a store (`medkg build`
 without validation; reused when present). Then, each in a fresh process so peak RSS is its own:
@@ -10,6 +11,10 @@ without validation; reused when present). Then, each in a fresh process so peak 
   peak RSS is the parent's plus the largest worker's); skipped above --pyshacl-up-to, where it
   takes minutes (about 420 s per 100k datasets).
 Figures: seconds, datasets/s, peak RSS, issue counts (both paths must agree), slope per 100k.
+
+`--per-check` instead times each compiled check of the `sparql` path alone, one after another
+on one thread, and prints them slowest first: the focus-node queries the checks share are run
+(and timed) once beforehand, so a check's seconds are its own query and the filtering of its rows.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,7 @@ from common import (
     run_child,
     size_label,
     synthetic_home,
+    table,
     timed_validation,
     validation_report,
     write_json,
@@ -35,7 +42,14 @@ from medkg import store as medkg_store
 from medkg.batch_validation import DEFAULT_BATCH_SIZE, validate_store
 from medkg.build import build
 from medkg.config import load_settings
-from medkg.sparql_validation import validate_store_sparql
+from medkg.ontology import shapes_graph
+from medkg.sparql_validation import (
+    JOIN_BELOW,
+    CompiledCheck,
+    compile_shapes,
+    run_check,
+    validate_store_sparql,
+)
 
 HERE = Path(__file__).resolve()
 METHODS = ("sparql", "batched")
@@ -63,6 +77,47 @@ def measure(home: Path, method: str, batch_size: int, workers: int,
     return {"method": method, **figures}
 
 
+def check_label(check: CompiledCheck) -> str:
+    """Shape, path and what the check tests, short enough for a table cell."""
+    shape = check.shape.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    path = check.path.rsplit("#", 1)[-1].rsplit("/", 1)[-1] if check.path else "-"
+    tests = ",".join(name for name, _messages in check.components) or check.kind
+    return f"{shape} {path} {tests}"
+
+
+def per_check(home: Path, store_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Seconds of every focus query, then of every compiled check, each run alone."""
+    settings = load_settings(home=home, store=built_store(home, store_dir))
+    store = medkg_store.open_read_only(settings.store)
+    checks, _fallback = compile_shapes(shapes_graph(settings), store)
+    focus_sets: dict[str, set[Any]] = {}
+    rows = []
+    # focus sets first, so a check's time does not include one another check also needs
+    for focus in dict.fromkeys(c.focus for c in checks if c.focus is not None):
+        clock = time.perf_counter()
+        result = store.query(focus, use_default_graph_as_union=True)
+        focus_sets[focus] = {row["this"] for row in result}  # type: ignore[union-attr]
+        rows.append({"check": "focus: " + " ".join(focus.split("WHERE", 1)[-1].split())[:60],
+                     "seconds": time.perf_counter() - clock, "issues": len(focus_sets[focus])})
+    for check in checks:
+        clock = time.perf_counter()
+        issues = sum(1 for _ in run_check(store, check, focus_sets, JOIN_BELOW))
+        rows.append({"check": check_label(check), "seconds": time.perf_counter() - clock,
+                     "issues": issues})
+    return rows
+
+
+def per_check_report(rows: list[dict[str, Any]]) -> str:
+    """Checks slowest first, with their share of the total (focus rows give node counts)."""
+    total = sum(r["seconds"] for r in rows)
+    ordered = sorted(rows, key=lambda r: -r["seconds"])
+    lines = [table(("check", "seconds", "share", "issues / focus nodes"),
+                   [(r["check"], r["seconds"], f"{100 * r['seconds'] / total:.1f} %", r["issues"])
+                    for r in ordered])]
+    lines.append(f"total {total:.1f} s over {len(rows)} queries")
+    return "\n".join(lines)
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     """The table of all runs and, per method, the slope per 100k datasets."""
     return validation_report(rows, METHODS)
@@ -80,8 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--store", type=Path,
                         help="validate this store (built from the size's home when missing); one size")
+    parser.add_argument("--per-check", action="store_true",
+                        help="time each compiled check alone (one size) instead")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.per_check:
+        rows = per_check(synthetic_home(args.work, parse_size(args.sizes[0])), args.store)
+        print(per_check_report(rows))
+        write_json(args.json, rows)
+        return 0
     if args.child:
         n = parse_size(args.sizes[0])
         figures = measure(synthetic_home(args.work, n), args.child, args.batch_size, args.workers,
