@@ -78,7 +78,7 @@ def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
     conn.send(READY)  # imports done: the pool may hand this process a job now
     while True:
         if not conn.poll(PARENT_CHECK_SECONDS):
-            if os.getppid() != parent_pid:
+            if not _alive(parent_pid):
                 return
             continue
         try:
@@ -86,6 +86,17 @@ def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
         except (EOFError, OSError):
             return
         conn.send(answer(state, job))
+
+
+def _alive(pid: int) -> bool:
+    """True while process `pid` exists (the pool's owner: a fork server is the parent of record)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def answer(state: StoreState, job: Job) -> tuple[str, object]:

@@ -1,0 +1,78 @@
+"""The query pool: children come from a fork server, answer jobs, and die with their owner."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from medkg_server.executor import Executor
+from medkg_server.worker import PARENT_CHECK_SECONDS, Job
+
+REPO = Path(__file__).resolve().parents[2]
+COUNT = Job("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "query", "json", None, 10)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a child that exited but was not reaped yet is a zombie: gone for our purpose
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" in status.read_text()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server and /proc are Linux's")
+def test_children_are_forked_and_answer(built_store: Path) -> None:
+    executor = Executor(built_store, 1)
+    try:
+        assert executor._context.get_start_method() == "forkserver"
+        first = executor.run(COUNT, 30)
+        assert b'"n"' in first.body
+        assert executor.run(COUNT, 30).body == first.body
+    finally:
+        executor.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server and /proc are Linux's")
+def test_children_exit_when_their_owner_is_killed(built_store: Path) -> None:
+    owner_code = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from medkg_server.executor import Executor
+        from medkg_server.worker import Job
+        if __name__ == "__main__":
+            executor = Executor(Path({str(built_store)!r}), 2)
+            executor.start()
+            executor.run(Job("ASK {{}}", "query", "json", None, 1), 30)
+            children = []  # held: a dropped child's pipe closes, and the child exits
+            while not executor._idle.empty():
+                children.append(executor._idle.get())
+                print(children[-1].process.pid, flush=True)
+            print("ready", flush=True)
+            time.sleep(600)
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "server")])}
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE,
+                             text=True, env=env)
+    assert owner.stdout is not None
+    pids = []
+    for line in owner.stdout:
+        if line.strip() == "ready":
+            break
+        pids.append(int(line))
+    assert len(pids) == 2
+    time.sleep(PARENT_CHECK_SECONDS * 2.5)  # idle children keep checking on their owner
+    assert not any(_gone(pid) for pid in pids), "idle query processes left a living owner"
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in pids):
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in pids), "query processes outlived the process that owns them"
