@@ -255,6 +255,7 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> 
         "iri": iri,
         "title": _title(rows) or iri,
         "truncated": len(rows) >= PAGE_STATEMENTS,
+        "shown": len(rows),
         "properties": [
             {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
         ],

@@ -98,3 +98,18 @@ def test_values_take_the_sparql_json_shape() -> None:
     assert binding(ox.Literal("plain")) == {"type": "literal", "value": "plain"}
     assert binding(ox.Literal("4", datatype=ox.NamedNode(
         "http://www.w3.org/2001/XMLSchema#integer")))["datatype"].endswith("#integer")
+
+
+def test_a_page_says_when_it_shows_only_the_first_statements(
+    built_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medkg_server import catalogue, create_app
+
+    def page() -> str:
+        client = create_app({"STORE": str(built_store), "EXECUTORS": 1}).test_client()
+        answer = client.get("/anatomy/breast", headers={"Accept": "text/html"})
+        return " ".join(answer.get_data(as_text=True).split())
+
+    assert "shows the first" not in page()
+    monkeypatch.setattr(catalogue, "PAGE_STATEMENTS", 3)
+    assert "This page shows the first 3 statements" in page()
