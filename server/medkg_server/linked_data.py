@@ -176,10 +176,11 @@ def _graph_exists(st: ServerState, version: str, iri: str) -> bool:
 def _decorate(response: Response) -> Response:
     """Vary and Link headers that make the negotiation visible to clients and caches."""
     response.headers["Vary"] = "Accept"
+    here = request.base_url  # computed from the environ on every access
     links = [
-        f'<{request.base_url}?format={name}>; rel="alternate"; type="{fmt.media_type}"'
+        f'<{here}?format={name}>; rel="alternate"; type="{fmt.media_type}"'
         for name, fmt in ALTERNATES
     ]
-    links.append(f'<{request.base_url}?format=html>; rel="alternate"; type="text/html"')
+    links.append(f'<{here}?format=html>; rel="alternate"; type="text/html"')
     response.headers["Link"] = ", ".join(links)
     return response
