@@ -11,7 +11,8 @@ requests, so every run is bounded. Workloads:
   what medkg's result cache may answer;
 - `distinct`: the same questions, each request made unique by a trailing comment (no reuse);
 - `light`: a title look-up by dataset IRI, distinct each time;
-- `pages`: linked-data pages (medkg /dataset/<slug> HTML; the others a DESCRIBE of the IRI).
+- `pages`: linked-data pages (medkg /dataset/<slug> HTML; the others a DESCRIBE of the IRI);
+- `pages-rdf`: the same pages with like for like: medkg's /dataset/<slug> asked for Turtle.
 Figures: req/s, p50 / p99 ms, the ratio of req/s to `oxigraph serve`, and `client CPU`, the load
 generator's own CPU seconds per wall second (near 2.0 on 2 cores means the client is the limit).
 Then, per server: a trivial ASK's p95 while 4 clients run heavy queries, and the server's peak
@@ -89,11 +90,15 @@ def workload_paths(server: Server, workload: str, slugs: list[str], queries: lis
     return [query_path(server, f"DESCRIBE <{base}dataset/{s}>") for s in slug_cycle]
 
 
+PAGES = ("pages", "pages-rdf")
+
+
 def accept_for(server: Server, workload: str) -> str:
-    """JSON results for queries; HTML for medkg's pages, Turtle for the others' DESCRIBE."""
-    if workload != "pages":
+    """JSON results for queries; medkg's pages in HTML (or Turtle for pages-rdf); Turtle for the
+    others' DESCRIBE."""
+    if workload not in PAGES:
         return ACCEPT
-    return "text/html" if server.name == "medkg" else "text/turtle"
+    return "text/html" if server.name == "medkg" and workload == "pages" else "text/turtle"
 
 
 def run(server: Server, paths: list[str], clients: int,
@@ -279,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="10k")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--requests", type=int, default=30, help="requests per client")
-    parser.add_argument("--workloads", nargs="+", default=["repeated", "distinct", "light", "pages"])
+    parser.add_argument("--workloads", nargs="+",
+                        default=["repeated", "distinct", "light", "pages", "pages-rdf"])
     parser.add_argument("--servers", nargs="+", choices=STARTERS, default=list(STARTERS),
                         help="which servers to measure (ratios need oxigraph)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
