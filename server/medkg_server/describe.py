@@ -247,7 +247,7 @@ def _described(st: ServerState, build: str) -> Response:
     if version is None:
         return plain_error(503, "the store has not been built yet")
     values = request.args.getlist("format")
-    fmt = formats.negotiate_graph(request.accept_mimetypes, values, html=True)
+    fmt = formats.negotiate_graph(request.headers.get("Accept", ""), values, html=True)
     if fmt == "html":
         fmt = formats.TURTLE  # browsers get the Turtle text: there is no HTML version
     if not isinstance(fmt, formats.Format):
@@ -266,7 +266,7 @@ def _described(st: ServerState, build: str) -> Response:
 def service_description_response(st: ServerState) -> Response:
     """The service description, or for a browser (HTML preferred) a redirect to the query UI."""
     wanted = formats.negotiate_graph(
-        request.accept_mimetypes, request.args.getlist("format"), html=True
+        request.headers.get("Accept", ""), request.args.getlist("format"), html=True
     )
     if wanted == "html":
         return redirect(url_for("pages.index"), code=303)

@@ -170,7 +170,7 @@ def _by_accept(header: str) -> Choice:
 
 
 def negotiate_graph(
-    accept: MIMEAccept, parameter_values: list[str], html: bool
+    accept_header: str, parameter_values: list[str], html: bool
 ) -> Format | str | None:
     """For RDF documents (pages, VoID, service description): a graph format, "html", or None."""
     named = from_parameter(parameter_values)
@@ -178,6 +178,12 @@ def negotiate_graph(
         return named.graph
     if any(v.strip().lower() == "html" for v in parameter_values) and html:
         return "html"
+    return _graph_by_accept(accept_header, html)
+
+
+@lru_cache(maxsize=256)
+def _graph_by_accept(header: str, html: bool) -> Format | str | None:
+    accept = parse_accept_header(header, MIMEAccept)
     if not accept:
         return "html" if html else TURTLE
     table: list[tuple[str, Format | str]] = list(GRAPH_ACCEPT)

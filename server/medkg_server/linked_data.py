@@ -108,7 +108,7 @@ def resource(kind: str, rest: str | None) -> Response:
     if version is None:
         return plain_error(503, "the store has not been built yet")
     wanted = formats.negotiate_graph(
-        request.accept_mimetypes, request.args.getlist("format"), html=True
+        request.headers.get("Accept", ""), request.args.getlist("format"), html=True
     )
     if wanted is None:
         return plain_error(
