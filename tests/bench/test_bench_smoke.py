@@ -74,12 +74,14 @@ def test_query_bench_times_every_example_query(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("oxigraph") is None, reason="oxigraph CLI not installed")
 def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     out = run_script("http_suite.py", "--size", "30", "--clients", "2", "--requests", "2",
-                     "--workloads", "repeated", "light", "--work", str(tmp_path),
+                     "--workloads", "repeated", "light", "pages", "pages-rdf",
+                     "--work", str(tmp_path),
                      "--json", str(tmp_path / "h.json"), timeout=600)
     result = json.loads((tmp_path / "h.json").read_text())
     servers = {x["server"] for x in result["loads"]}
     assert {"medkg", "oxigraph serve"} <= servers
     assert all(x["errors"] == 0 for x in result["loads"])
+    assert {x["workload"] for x in result["loads"]} == {"repeated", "light", "pages", "pages-rdf"}
     assert "trivial p95" in out
 
 
