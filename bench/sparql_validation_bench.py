@@ -13,8 +13,10 @@ without validation; reused when present). Then, each in a fresh process so peak 
 Figures: seconds, datasets/s, peak RSS, issue counts (both paths must agree), slope per 100k.
 
 `--per-check` instead times each compiled check of the `sparql` path alone, one after another
-on one thread, and prints them slowest first: the focus-node queries the checks share are run
-(and timed) once beforehand, so a check's seconds are its own query and the filtering of its rows.
+on one thread, and prints them slowest first: whether each target is small (which decides a
+check's plan) is settled and timed once beforehand, so a check's seconds are its own query and
+the filtering of its rows. Checks sharing a query are timed each (validate_store_sparql runs it
+once for all of them).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from medkg.ontology import shapes_graph
 from medkg.sparql_validation import (
     JOIN_BELOW,
     CompiledCheck,
+    FocusCache,
     compile_shapes,
     run_check,
     validate_store_sparql,
@@ -86,22 +89,22 @@ def check_label(check: CompiledCheck) -> str:
 
 
 def per_check(home: Path, store_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Seconds of every focus query, then of every compiled check, each run alone."""
+    """Seconds of deciding each target's plan (small or not), then of every check, run alone."""
     settings = load_settings(home=home, store=built_store(home, store_dir))
     store = medkg_store.open_read_only(settings.store)
     checks, _fallback = compile_shapes(shapes_graph(settings), store)
-    focus_sets: dict[str, set[Any]] = {}
+    focus = FocusCache(store, JOIN_BELOW)
     rows = []
-    # focus sets first, so a check's time does not include one another check also needs
-    for focus in dict.fromkeys(c.focus for c in checks if c.focus is not None):
+    # targets first, so a check's time does not include a decision another check shares
+    for target in dict.fromkeys(c.target for c in checks if c.target is not None):
         clock = time.perf_counter()
-        result = store.query(focus, use_default_graph_as_union=True)
-        focus_sets[focus] = {row["this"] for row in result}  # type: ignore[union-attr]
-        rows.append({"check": "focus: " + " ".join(focus.split("WHERE", 1)[-1].split())[:60],
-                     "seconds": time.perf_counter() - clock, "issues": len(focus_sets[focus])})
+        small = focus.is_small(target)
+        rows.append({"check": "target: " + " ".join(target.split("WHERE", 1)[-1].split())[:58],
+                     "seconds": time.perf_counter() - clock,
+                     "issues": "small" if small else f">= {JOIN_BELOW}"})
     for check in checks:
         clock = time.perf_counter()
-        issues = sum(1 for _ in run_check(store, check, focus_sets, JOIN_BELOW))
+        issues = sum(1 for _ in run_check(store, check, focus))
         rows.append({"check": check_label(check), "seconds": time.perf_counter() - clock,
                      "issues": issues})
     return rows
@@ -111,7 +114,7 @@ def per_check_report(rows: list[dict[str, Any]]) -> str:
     """Checks slowest first, with their share of the total (focus rows give node counts)."""
     total = sum(r["seconds"] for r in rows)
     ordered = sorted(rows, key=lambda r: -r["seconds"])
-    lines = [table(("check", "seconds", "share", "issues / focus nodes"),
+    lines = [table(("check", "seconds", "share", "issues (targets: plan)"),
                    [(r["check"], r["seconds"], f"{100 * r['seconds'] / total:.1f} %", r["issues"])
                     for r in ordered])]
     lines.append(f"total {total:.1f} s over {len(rows)} queries")

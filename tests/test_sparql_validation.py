@@ -24,7 +24,14 @@ from medkg.config import Settings
 from medkg.graph import quads_to_rdflib, rdflib_to_quads
 from medkg.namespaces import Namespaces
 from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
-from medkg.sparql_validation import compile_shapes, validate_store_sparql
+from medkg.sparql_validation import (
+    FOCUS_NODES,
+    CompiledCheck,
+    FocusCache,
+    compile_shapes,
+    plan,
+    validate_store_sparql,
+)
 from medkg.validation import ValidationResult, format_report, read_rdf_file, validate_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,3 +146,64 @@ def test_same_issues_as_pyshacl_with_injected_violations(mini_settings: Settings
     sparql = validate_store_sparql(store, mini_settings, join_below=join_below)
     assert not sparql.conforms
     assert_same(pyshacl_on(store, mini_settings), sparql)
+
+
+# --- query plans ------------------------------------------------------------------------------
+
+
+class CountingStore:
+    """A store that records every query text it runs (pyoxigraph's Store cannot be patched)."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self.queries: list[str] = []
+
+    def query(self, query: str, **options: object) -> object:
+        self.queries.append(query)
+        return self.store.query(query, **options)
+
+
+def test_small_sparql_target_lists_its_focus_nodes(fixture_settings: Settings) -> None:
+    """A SPARQL constraint of a small target runs with VALUES ?this, as pyshacl binds $this."""
+    graph = patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-challenge-before-release.trig")
+    store = store_of(graph, fixture_settings)
+    checks, _ = compile_shapes(shapes_graph(fixture_settings), store)
+    (check,) = [c for c in checks if c.shape.endswith("ChallengeAfterReleaseShape")]
+    query, rows_focus = plan(check, FocusCache(store))
+    assert "VALUES ?this { <https://w3id.org/medkg/dataset/toy-ct> }" in query
+    assert rows_focus is None and "MIN(" not in query  # the target query is not run again
+    assert plan(check, FocusCache(store, join_below=0)) == (check.query, check.focus)
+
+
+def test_blank_focus_nodes_keep_the_subquery() -> None:
+    """A blank node cannot be named in a query: such a target stays a subquery."""
+    store = ox.Store()
+    store.add(ox.Quad(ox.BlankNode(), ox.NamedNode(str(rdflib.RDF.type)), ox.NamedNode("urn:C")))
+    target = "SELECT DISTINCT ?this WHERE { ?this a <urn:C> }"
+    check = CompiledCheck(kind="sparql", query="subquery", shape="s", severity="Violation",
+                          path=None, messages=(), joined=f"VALUES ?this {{ {FOCUS_NODES} }}",
+                          target=target)
+    assert plan(check, FocusCache(store)) == ("subquery", None)
+
+
+def test_large_targets_are_not_held_in_memory() -> None:
+    """Deciding a plan reads at most join_below focus nodes, and keeps them only when all."""
+    store = ox.Store()
+    store.extend(ox.Quad(ox.NamedNode(f"urn:n{i}"), ox.NamedNode(str(rdflib.RDF.type)),
+                         ox.NamedNode("urn:C")) for i in range(5))
+    target = "SELECT DISTINCT ?this WHERE { ?this a <urn:C> }"
+    big, small = FocusCache(store, join_below=3), FocusCache(store, join_below=10)
+    assert not big.is_small(target) and target not in big.sets
+    assert small.is_small(target) and len(small.sets[target]) == 5
+
+
+def test_checks_sharing_a_query_run_it_once(fixture_settings: Settings) -> None:
+    """Datasets' and counts' rdfs:label scans are one query, and the result is unchanged."""
+    graph = patched_graph(SHAPES_FIXTURES / "invalid" / "dataset-two-titles.trig")
+    store = CountingStore(store_of(graph, fixture_settings))
+    result = validate_store_sparql(store, fixture_settings, join_below=0)  # type: ignore[arg-type]
+    checks, _ = compile_shapes(shapes_graph(fixture_settings), store.store)
+    assert len({c.query for c in checks}) < len(checks)
+    ran = [q for q in store.queries if q in {c.query for c in checks}]
+    assert len(ran) == len(set(ran)) == len({c.query for c in checks})
+    assert_same(pyshacl_on(store.store, fixture_settings), result)

@@ -36,12 +36,11 @@ two graphs comes back twice.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -64,7 +63,8 @@ from medkg.validation import (
     shape_name,
 )
 
-__all__ = ["CompiledCheck", "compile_shapes", "validate_store_sparql"]
+__all__ = ["CompiledCheck", "FocusCache", "compile_shapes", "plan", "run_check",
+           "validate_store_sparql"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ GENERIC_MESSAGES = {
     SH["class"]: "Value does not have class {}",
 }
 JOIN_BELOW = 10_000  # targets smaller than this are joined in the query, not filtered after
+FOCUS_NODES = "#focus-nodes#"  # where a joined query lists the focus nodes (VALUES ?this { ... })
 RANGES = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
 XSD_STRING = XSD.string
 
@@ -114,6 +115,11 @@ class CompiledCheck:
     entry of `components` (true where that component fails); "count" rows carry ?n, the number
     of values on the path; "missing" rows are focus nodes lacking something; "sparql" rows are
     the solutions of a SPARQL-based constraint.
+
+    Most checks have two plans (`plan` picks one): `query` for large targets, which scans the
+    path (its rows then filtered by `focus`) or subtracts it with MINUS, and `joined`, which
+    starts from the focus nodes, for targets of fewer than JOIN_BELOW nodes (`target` counts
+    them). A SPARQL constraint's `joined` lists those nodes where it says FOCUS_NODES.
     """
 
     kind: str
@@ -128,6 +134,7 @@ class CompiledCheck:
     node_shape: bool = False
     focus: str | None = None  # the query of the focus nodes rows must be among, if any
     joined: str | None = None  # the same check joined with its focus nodes, for small targets
+    target: str | None = None  # the query of the focus nodes that decides between the two
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -143,15 +150,21 @@ def validate_store_sparql(store: ox.Store, settings: Settings,
     """
     shapes = shapes_graph(settings)
     checks, fallback = compile_shapes(shapes, store)
-    focus_sets: dict[str, set[ox.Term]] = {}
+    focus = FocusCache(store, join_below)
     # a list, not a set: like pyshacl, two components failing alike give two equal issues
     issues: list[ValidationIssue] = []
-    # pyoxigraph releases the GIL while it evaluates, so checks run in parallel on threads;
+    # pyoxigraph releases the GIL while it evaluates, so queries run in parallel on threads;
     # a focus set two threads compute at once is computed twice, never wrongly
     workers = max(1, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for found in pool.map(lambda check: list(run_check(store, check, focus_sets, join_below)),
-                              checks):
+        plans = list(pool.map(lambda check: plan(check, focus), checks))
+        # shapes that test the same path alike (rdfs:label of datasets and of counts) compile
+        # to the same scan: it runs once, and each check filters the rows with its own focus
+        shared: dict[str, list[tuple[CompiledCheck, str | None]]] = {}
+        for check, (query, rows_focus) in zip(checks, plans, strict=True):
+            shared.setdefault(query, []).append((check, rows_focus))
+        for found in pool.map(lambda job: list(_shared_issues(store, *job, focus)),
+                              shared.items()):
             issues.extend(found)
     if fallback:
         log.warning("shapes validated by pyshacl, not compiled to SPARQL: %s",
@@ -181,35 +194,80 @@ def compile_shapes(shapes: rdflib.Graph,
     return checks, fallback
 
 
-def run_check(store: ox.Store, check: CompiledCheck,
-              focus_sets: dict[str, set[ox.Term]] | None = None,
-              join_below: int = JOIN_BELOW) -> Iterator[ValidationIssue]:
-    """Run one compiled query over the union of the store's graphs; its issues.
+class FocusCache:
+    """Focus nodes of focus queries, and whether a target is small, each queried once.
 
-    A value check scans its path and keeps the rows whose ?this is a focus node (the focus
-    nodes are queried once and cached in `focus_sets`), unless its target has fewer than
-    `join_below` focus nodes: then the query starting from them is cheaper (the path may be
-    shared with a million datasets, as dcterms:title is).
+    Only a row that fails needs the set of focus nodes, so sets are built on demand: on a
+    graph that conforms, the million datasets are never held in Python. Whether a target is
+    small reads at most `join_below` of its nodes.
     """
-    focus_sets = {} if focus_sets is None else focus_sets
-    query, focus = check.query, check.focus
-    if check.joined is not None and focus is not None and \
-            len(_focus_set(store, focus, focus_sets)) < join_below:
-        query, focus = check.joined, None
-    rows = store.query(query, use_default_graph_as_union=True)
-    names = [variable.value for variable in rows.variables]  # type: ignore[union-attr]
-    for row in rows:  # type: ignore[union-attr]
-        if focus is not None and row["this"] not in _focus_set(store, focus, focus_sets):
-            continue
-        yield from _ROW_HANDLERS[check.kind](check, row, names)
+
+    def __init__(self, store: ox.Store, join_below: int = JOIN_BELOW) -> None:
+        self.store = store
+        self.join_below = join_below
+        self.sets: dict[str, set[ox.Term]] = {}
+        self.small: dict[str, bool] = {}
+
+    def nodes(self, focus: str) -> set[ox.Term]:
+        """Every focus node of a focus query."""
+        if focus not in self.sets:
+            rows = self.store.query(focus, use_default_graph_as_union=True)
+            self.sets[focus] = {row["this"] for row in rows}  # type: ignore[union-attr]
+        return self.sets[focus]
+
+    def is_small(self, focus: str) -> bool:
+        """Whether a focus query has fewer than `join_below` nodes (it stops reading there)."""
+        if focus in self.sets:
+            return len(self.sets[focus]) < self.join_below
+        if focus not in self.small:
+            rows = self.store.query(f"{focus}\nLIMIT {self.join_below}",
+                                    use_default_graph_as_union=True)
+            first = {row["this"] for row in rows}  # type: ignore[union-attr]
+            self.small[focus] = len(first) < self.join_below
+            if self.small[focus]:  # all of them: keep them
+                self.sets[focus] = first
+        return self.small[focus]
 
 
-def _focus_set(store: ox.Store, focus: str, cache: dict[str, set[ox.Term]]) -> set[ox.Term]:
-    """Every focus node of a focus query, queried once (only when a check has a row)."""
-    if focus not in cache:
-        rows = store.query(focus, use_default_graph_as_union=True)
-        cache[focus] = {row["this"] for row in rows}  # type: ignore[union-attr]
-    return cache[focus]
+def plan(check: CompiledCheck, focus: FocusCache) -> tuple[str, str | None]:
+    """The query to run for a check, and the focus query its rows must be filtered by, if any.
+
+    A check scans its path (keeping rows whose ?this is a focus node, or subtracting the path
+    from all focus nodes with MINUS), unless its target has fewer than `join_below` focus
+    nodes: then the query starting from them is cheaper (the path may be shared with a million
+    datasets, as dcterms:title and rdfs:label are).
+    """
+    if check.joined is None or check.target is None or not focus.is_small(check.target):
+        return check.query, check.focus
+    if FOCUS_NODES not in check.joined:
+        return check.joined, None
+    nodes = focus.nodes(check.target)
+    if any(isinstance(node, ox.BlankNode) for node in nodes):  # a query cannot name one
+        return check.query, check.focus
+    # str() of an Oxigraph term is its N-Triples form, which SPARQL reads as is
+    return check.joined.replace(FOCUS_NODES, " ".join(sorted(map(str, nodes)))), None
+
+
+def run_check(store: ox.Store, check: CompiledCheck,
+              focus: FocusCache | None = None) -> Iterator[ValidationIssue]:
+    """Run one compiled check over the union of the store's graphs; its issues."""
+    focus = FocusCache(store) if focus is None else focus
+    query, rows_focus = plan(check, focus)
+    yield from _shared_issues(store, query, [(check, rows_focus)], focus)
+
+
+def _shared_issues(store: ox.Store, query: str,
+                   checks: list[tuple[CompiledCheck, str | None]],
+                   focus: FocusCache) -> Iterator[ValidationIssue]:
+    """Run one query and turn its rows into the issues of every check that shares it."""
+    result = store.query(query, use_default_graph_as_union=True)
+    names = [variable.value for variable in result.variables]  # type: ignore[union-attr]
+    rows = list(result)  # type: ignore[arg-type]  # rows are failures: few
+    for check, rows_focus in checks:
+        for row in rows:
+            if rows_focus is not None and row["this"] not in focus.nodes(rows_focus):
+                continue
+            yield from _ROW_HANDLERS[check.kind](check, row, names)
 
 
 class _SubclassCache:
@@ -312,8 +370,9 @@ class _Compiler:
         if not messages and not all(msg for _name, _expr, msg in components):
             raise Unsupported("a value constraint without sh:message whose generic one is not known")
         named = tuple((name, messages or (msg,)) for name, _expr, msg in components)
+        target = None if path is None else self.focus_query(focus)
         return CompiledCheck(kind="value", query=query, components=named, joined=joined,
-                             focus=None if path is None else self.focus_query(focus), **base)
+                             focus=target, target=target, **base)
 
     def class_check(self, cls: Node, focus: str, path: str | None, base: dict) -> CompiledCheck:
         """sh:class as MINUS (a hash join: far faster than NOT EXISTS per value in Oxigraph)."""
@@ -324,9 +383,10 @@ class _Compiler:
         body = f"  MINUS {{ {instances} }}\n}}"
         query = f"{head}{self.values_pattern(focus, path)}\n{body}"
         joined = None if path is None else f"{head}{focus}\n  ?this {path} ?value .\n{body}"
+        target = None if path is None else self.focus_query(focus)
         return CompiledCheck(kind="value", query=query, joined=joined,
                              components=(("class", base["messages"] or (message,)),),
-                             focus=None if path is None else self.focus_query(focus), **base)
+                             focus=target, target=target, **base)
 
     def focus_query(self, focus: str) -> str:
         """The query selecting every focus node of a focus pattern."""
@@ -345,8 +405,13 @@ class _Compiler:
         return f"  ?this {path} ?value ."
     def focus_checks(self, shape: Node, focus: str, path: str | None,
                      base: dict) -> list[CompiledCheck]:
-        """sh:minCount, sh:maxCount and sh:hasValue: one result per failing focus node."""
+        """sh:minCount, sh:maxCount and sh:hasValue: one result per failing focus node.
+
+        Each has a joined form for small targets: MINUS reads the whole path, which for a
+        handful of focus nodes costs far more than FILTER NOT EXISTS per node (one look-up).
+        """
         checks = []
+        target = self.focus_query(focus)
         low = _integer(self.shapes.value(shape, SH.minCount))
         high = _integer(self.shapes.value(shape, SH.maxCount))
         if (low is not None or high is not None) and path is None:
@@ -355,15 +420,14 @@ class _Compiler:
             self._need_message(base)
             if low in (None, 1):
                 if low == 1:
-                    query = (f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
-                             f"  MINUS {{ ?this {path} ?any }}\n}}")
-                    checks.append(CompiledCheck(kind="missing", query=query, **base))
+                    checks.append(self.missing_check(focus, f"?this {path} ?any", base))
                 if high is not None:
-                    query = (f"{self.prologue}SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{\n"
-                             f"  ?this {path} ?v\n}} GROUP BY ?this "
-                             f"HAVING (COUNT(DISTINCT ?v) > {high})")
-                    checks.append(CompiledCheck(kind="count", query=query, max_count=high,
-                                                focus=self.focus_query(focus), **base))
+                    head = f"{self.prologue}SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{\n"
+                    tail = (f"  ?this {path} ?v\n}} GROUP BY ?this "
+                            f"HAVING (COUNT(DISTINCT ?v) > {high})")
+                    checks.append(CompiledCheck(kind="count", query=head + tail, max_count=high,
+                                                focus=target, joined=f"{head}{focus}\n{tail}",
+                                                target=target, **base))
             else:
                 # HAVING cannot name a SELECT alias: it repeats the aggregate
                 having = " || ".join(
@@ -377,11 +441,20 @@ class _Compiler:
         for expected in self.shapes.objects(shape, SH.hasValue):
             self._need_message(base)
             term = _sparql_term(expected)
-            test = (f"FILTER (!sameTerm(?this, {term}))" if path is None
-                    else f"MINUS {{ ?this {path} {term} }}")
-            query = f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n  {test}\n}}"
-            checks.append(CompiledCheck(kind="missing", query=query, **base))
+            if path is None:
+                query = (f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
+                         f"  FILTER (!sameTerm(?this, {term}))\n}}")
+                checks.append(CompiledCheck(kind="missing", query=query, **base))
+            else:
+                checks.append(self.missing_check(focus, f"?this {path} {term}", base))
         return checks
+
+    def missing_check(self, focus: str, pattern: str, base: dict) -> CompiledCheck:
+        """Focus nodes that do not match `pattern`: MINUS, or NOT EXISTS for small targets."""
+        head = f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
+        return CompiledCheck(kind="missing", query=f"{head}  MINUS {{ {pattern} }}\n}}",
+                             joined=f"{head}  FILTER NOT EXISTS {{ {pattern} }}\n}}",
+                             target=self.focus_query(focus), **base)
 
     def sparql_check(self, shape: Node, constraint: Node, focus: str, path_node: Node | None,
                      base: dict) -> CompiledCheck:
@@ -399,12 +472,19 @@ class _Compiler:
         projection = re.search(r"SELECT\s+(.*?)\s+WHERE", text, re.IGNORECASE | re.DOTALL)
         if projection is None or not re.search(r"(\?this\b|\*)", projection.group(1)):
             raise Unsupported("a SPARQL constraint whose SELECT does not project $this")
-        # the focus nodes go first inside the constraint's own WHERE, so it runs only for them
-        focused = re.sub(r"WHERE\s*\{", lambda _m: f"WHERE {{ {{ SELECT DISTINCT ?this WHERE {{\n"
-                         f"{focus}\n  }} }}\n", text, count=1, flags=re.IGNORECASE)
-        query = f"{self.prologue}SELECT DISTINCT * WHERE {{ {{ {focused} }} }}"
+        # the focus nodes go first inside the constraint's own WHERE, so it runs only for them:
+        # as a subquery, or for a small target listed by value, as pyshacl binds $this to each
+        # (the store then cannot evaluate the constraint's own patterns first, on every node)
+        def focused(pattern: str) -> str:
+            inner = re.sub(r"WHERE\s*\{", lambda _m: f"WHERE {{ {pattern}\n", text, count=1,
+                           flags=re.IGNORECASE)
+            return f"{self.prologue}SELECT DISTINCT * WHERE {{ {{ {inner} }} }}"
+
         messages = tuple(sorted({*base["messages"], *self.messages(constraint)}))
-        return CompiledCheck(kind="sparql", query=query, **{**base, "messages": messages})
+        return CompiledCheck(kind="sparql",
+                             query=focused(f"{{ SELECT DISTINCT ?this WHERE {{\n{focus}\n  }} }}"),
+                             joined=focused(f"VALUES ?this {{ {FOCUS_NODES} }}"),
+                             target=self.focus_query(focus), **{**base, "messages": messages})
 
     # -- value components: SPARQL expressions true when a value node fails
 
