@@ -535,6 +535,10 @@ class _Compiler:
         """A value fails sh:datatype unless it is a literal of that type, well formed."""
         if datatype == RDF.langString:
             return f"(!isLiteral({v}) || LANG({v}) = \"\")"
+        if datatype == XSD_STRING:
+            # only a plain string is its own STR(): as exact as DATATYPE(v) != xsd:string, and
+            # about 3x cheaper in Oxigraph, which builds the datatype IRI anew for every value
+            return f"!COALESCE(sameTerm({v}, STR({v})), false)"
         term = _sparql_term(datatype)
         test = f"(!isLiteral({v}) || DATATYPE({v}) != {term}"
         if datatype in CASTABLE:
