@@ -251,6 +251,10 @@ def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
                 servers.append(server)
         for server in servers:
             load(server, "warm-up", 4, workload_paths(server, "repeated", slugs, queries, 40, base))
+            if server.name == "medkg":
+                # steady state: each worker's per-version figures (facet index, VoID statistics)
+                # are built in the background at start; these pages wait for them
+                run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")
             for workload in workloads:
                 for n in clients:
                     paths = workload_paths(server, workload, slugs, queries, n * requests, base)
