@@ -7,8 +7,11 @@ background, and the caller gets `QueryTimeout`. Other children keep serving mean
 
 When every child is busy (slow queries), the pool grows by up to `size` extra children, so a
 slow query does not make a quick one wait. A new child joins the pool only once it says it is
-ready (starting one takes about a second): the waiting request takes whichever child frees first,
-never waits on a cold start. Surplus children stop when they are done and enough others are idle.
+ready: the waiting request takes whichever child frees first, never waits on a cold start. Idle
+children are reused last-in first-out, so the busiest stay warm (their store caches filled) and
+the spare ones sink to the bottom; a spare child stops once it has sat idle for IDLE_SECONDS.
+Stopping a spare as soon as it is free made the pool shrink and grow again between the bursts of
+steady load, and every new child starts with cold caches.
 
 Children are forked from a fork server ("forkserver" start method), a small process started once
 that has imported the worker module and nothing else: forking the web process itself, which
@@ -23,7 +26,6 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ log = logging.getLogger("medkg_server.executor")
 JOIN_SECONDS = 2.0
 START_SECONDS = 60.0  # longest a new child may take to import and open the store
 GRACE_SECONDS = 0.05  # how long to wait for an idle child before starting an extra one
+IDLE_SECONDS = 30.0  # how long a child beyond the pool's size may sit idle before it stops
 
 
 class ExecutorError(Exception):
@@ -63,6 +66,46 @@ class JobFailed(ExecutorError):
 class _Child:
     process: BaseProcess
     conn: Connection
+    idle_since: float = 0.0
+
+
+class _IdleStack:
+    """Idle children, most recently used on top; the longest idle at the bottom."""
+
+    def __init__(self) -> None:
+        self._children: list[_Child] = []
+        self._ready = threading.Condition()
+
+    def put(self, child: _Child) -> None:
+        child.idle_since = time.monotonic()
+        with self._ready:
+            self._children.append(child)
+            self._ready.notify()
+
+    def get(self, timeout: float) -> _Child | None:
+        """The most recently idle child, waiting up to `timeout` seconds for one; else None."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._children, timeout):
+                return None
+            return self._children.pop()
+
+    def take_stale(self, older_than: float, at_most: int) -> list[_Child]:
+        """Remove up to `at_most` children idle since before `older_than` (longest idle first)."""
+        with self._ready:
+            stale = []
+            while len(stale) < at_most and self._children:
+                if self._children[0].idle_since >= older_than:
+                    break
+                stale.append(self._children.pop(0))
+            return stale
+
+    def take_all(self) -> list[_Child]:
+        with self._ready:
+            children, self._children = self._children, []
+            return children
+
+    def __len__(self) -> int:
+        return len(self._children)
 
 
 class Executor:
@@ -71,7 +114,7 @@ class Executor:
     def __init__(self, store_dir: Path, size: int) -> None:
         self.store_dir = store_dir
         self.size = size
-        self._idle: queue.Queue[_Child] = queue.Queue()
+        self._idle = _IdleStack()
         self._context = _start_context()
         self._started = False
         self._start_lock = threading.Lock()
@@ -84,7 +127,7 @@ class Executor:
         with self._start_lock:
             if self._started and self._owner_pid == os.getpid():
                 return
-            self._idle = queue.Queue()
+            self._idle = _IdleStack()
             children = [self._spawn() for _ in range(self.size)]
             for child in children:
                 if self._await_ready(child):
@@ -121,30 +164,22 @@ class Executor:
 
     def close(self) -> None:
         """Stop every idle child (busy ones are stopped by their own callers or exit alone)."""
-        while True:
-            try:
-                child = self._idle.get_nowait()
-            except queue.Empty:
-                return
+        for child in self._idle.take_all():
             _kill(child)
 
     def _acquire(self, timeout: float) -> _Child:
         """An idle child, or the first to become ready; when none is left idle, a spare starts
         in the background (under the ceiling) so the next request need not wait for one."""
-        try:
-            child: _Child | None = self._idle.get(timeout=min(GRACE_SECONDS, timeout))
-        except queue.Empty:
-            child = None
-        if child is None or self._idle.empty():
+        child = self._idle.get(min(GRACE_SECONDS, timeout))
+        if child is None or not self._idle:
             self._grow()
-        if child is not None:
-            return child
-        try:
-            return self._idle.get(timeout=timeout)
-        except queue.Empty:
+        if child is None:
+            child = self._idle.get(timeout)
+        if child is None:
             raise ExecutorBusy(
                 f"all query processes stayed busy for {timeout:g} s; try again later"
-            ) from None
+            )
+        return child
 
     def _grow(self) -> None:
         """Start one more child in the background, unless the pool is at twice its size."""
@@ -155,17 +190,14 @@ class Executor:
         threading.Thread(target=self._add_child, daemon=True).start()
 
     def _release(self, child: _Child) -> None:
-        """Return a child to the pool, or stop it if the pool has grown past its size."""
+        """Return a child to the pool, and stop spares that have sat idle for IDLE_SECONDS."""
+        self._idle.put(child)
         with self._count_lock:
-            # Under load every child is soon needed again: stopping one now only to start
-            # another a moment later wastes a second of CPU, so stop only when others idle.
-            surplus = self._total > self.size and self._idle.qsize() >= self.size
-            if surplus:
-                self._total -= 1
-        if surplus:
-            _kill(child)
-        else:
-            self._idle.put(child)
+            spares = self._total - self.size
+            stale = self._idle.take_stale(time.monotonic() - IDLE_SECONDS, spares)
+            self._total -= len(stale)
+        for old in stale:
+            _kill(old)
 
     def _spawn(self) -> _Child:
         parent_conn, child_conn = self._context.Pipe()

@@ -11,5 +11,6 @@ workers = 2
 timeout = 150
 limit_request_line = 0
 control_socket_disable = True
+reuse_port = True  # one listening socket per worker: the kernel balances connections
 post_worker_init = _post_worker_init
 worker_exit = _worker_exit

@@ -264,9 +264,13 @@ def serve(store: Path | None, host: str, port: int, workers: int, quiet: bool) -
         click.echo(f"no store at {settings.store}: building it first", err=True)
         ctx = click.get_current_context()
         ctx.invoke(build, store=settings.store, extra=(), no_validate=False, quiet=quiet)
+    from medkg.config import ConfigError
     from medkg_server import serve as run_server
 
-    run_server(settings, host=host, port=port, workers=workers)
+    try:
+        run_server(settings, host=host, port=port, workers=workers)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_INPUT)
 
 
 if __name__ == "__main__":

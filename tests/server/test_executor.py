@@ -51,10 +51,9 @@ def test_children_exit_when_their_owner_is_killed(built_store: Path) -> None:
             executor = Executor(Path({str(built_store)!r}), 2)
             executor.start()
             executor.run(Job("ASK {{}}", "query", "json", None, 1), 30)
-            children = []  # held: a dropped child's pipe closes, and the child exits
-            while not executor._idle.empty():
-                children.append(executor._idle.get())
-                print(children[-1].process.pid, flush=True)
+            children = executor._idle.take_all()  # held: a dropped child's pipe closes
+            for child in children:
+                print(child.process.pid, flush=True)
             print("ready", flush=True)
             time.sleep(600)
     """)
@@ -76,3 +75,26 @@ def test_children_exit_when_their_owner_is_killed(built_store: Path) -> None:
     while time.monotonic() < deadline and not all(_gone(pid) for pid in pids):
         time.sleep(0.1)
     assert all(_gone(pid) for pid in pids), "query processes outlived the process that owns them"
+
+
+def test_spare_children_stay_through_a_pause_and_stop_after_idling(
+    built_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medkg_server import executor as pool
+
+    monkeypatch.setattr(pool, "IDLE_SECONDS", 2.0)
+    executor = Executor(built_store, 1)
+    try:
+        executor.start()
+        executor._grow()  # what a burst does when every child is busy: a spare starts
+        deadline = time.monotonic() + 30
+        while len(executor._idle) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert executor._total == 2 and len(executor._idle) == 2
+        executor.run(COUNT, 30)  # a job just after the burst: the spare is kept, not stopped
+        assert executor._total == 2
+        time.sleep(2.5)
+        executor.run(COUNT, 30)  # past IDLE_SECONDS the spare at the bottom stops
+        assert executor._total == 1 and len(executor._idle) == 1
+    finally:
+        executor.close()
