@@ -321,10 +321,10 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
         "doi": values(term("doi")),
         "citation": values(f"{DCTERMS}bibliographicCitation"),
         "mentions": values(term("mentionCount")),
-        "counts": pages.counts(iri, tags),
-        "entries": pages.entries(iri, tags),
+        "counts": pages.counts(rows, tags),
+        "entries": pages.entries(rows, tags),
         "terms": [
-            {**row, "relation": curie(st, row["relation"] or "")} for row in pages.terms(iri, tags)
+            {**row, "relation": curie(st, row["relation"] or "")} for row in pages.terms(rows, tags)
         ],
     }
     view["jsonld"] = schema_org(view)

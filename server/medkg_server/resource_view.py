@@ -18,7 +18,7 @@ templates render them the same way as query answers.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
@@ -33,6 +33,7 @@ LABELS = (ox.NamedNode(f"{SKOS}prefLabel"), ox.NamedNode(f"{RDFS}label"))
 MATCHES = tuple(
     ox.NamedNode(f"{SKOS}{name}Match") for name in ("exact", "close", "broad", "narrow", "related")
 )
+DERIVED_FROM = f"{PROV}wasDerivedFrom"
 REMEMBERED = 20_000  # labels and concept mappings kept per store version
 
 
@@ -44,6 +45,9 @@ class Statement:
     value: Binding
     graph: str
     label: str | None
+    # the store's own terms, for reads that continue from this statement
+    node: ox.Term = field(compare=False, repr=False)
+    graph_node: ox.NamedNode = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,21 @@ class ResourceReader:
         """The resource's statements in named graphs (at most `cap`), by property, then graph."""
         found = [
             Statement(quad.predicate.value, binding(quad.object), quad.graph_name.value,
-                      self.label(quad.object) if isinstance(quad.object, ox.NamedNode) else None)
+                      self.label(quad.object) if isinstance(quad.object, ox.NamedNode) else None,
+                      quad.object, quad.graph_name)
             for quad in self._named(ox.NamedNode(iri), None)
         ]
         found.sort(key=lambda s: (s.property, s.graph))
         return found
 
-    def counts(self, iri: str, terms: DatasetTerms) -> list[Row]:
-        """The sizes each list gives for a dataset: value, unit, text read, the list's graph."""
+    def counts(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
+        """The sizes each list gives for a dataset (from its statements): value, unit, text
+        read, the list's graph."""
         rows = []
-        for link in self._named(ox.NamedNode(iri), terms.count):
-            node, graph = link.object, link.graph_name
+        for link in statements:
+            if link.property != terms.count:
+                continue
+            node, graph = link.node, link.graph_node
             number = self._first(node, f"{RDF}value", graph)
             unit = self._first(node, terms.unit, graph)
             if number is None or unit is None:
@@ -92,11 +100,14 @@ class ResourceReader:
         rows.sort(key=lambda r: (r["graph"] or "", r["unit"] or ""))
         return rows
 
-    def entries(self, iri: str, terms: DatasetTerms) -> list[Row]:
-        """The list rows a dataset was read from: list, its title, line, section, raw text."""
+    def entries(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
+        """The list rows a dataset was read from (its prov:wasDerivedFrom statements): list, its
+        title, line, section, raw text."""
         rows = []
-        for link in self._named(ox.NamedNode(iri), f"{PROV}wasDerivedFrom"):
-            entry, graph = link.object, link.graph_name
+        for link in statements:
+            if link.property != DERIVED_FROM:
+                continue
+            entry, graph = link.node, link.graph_node
             source = self._first(entry, terms.in_list, graph)
             line = self._first(entry, terms.line, graph)
             if source is None or line is None:
@@ -112,15 +123,12 @@ class ResourceReader:
         rows.sort(key=lambda r: (r["list"] or "", _number(r["line"])))
         return rows
 
-    def terms(self, iri: str, terms: DatasetTerms) -> list[Row]:
+    def terms(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
         """External ontology terms mapped (skos:*Match) from the concepts of a dataset's tags."""
-        node = ox.NamedNode(iri)
         concepts = {
-            quad.object.value
-            for tag in terms.tags
-            for quad in islice(self.db.quads_for_pattern(node, ox.NamedNode(tag), None, None),
-                               self.cap)
-            if isinstance(quad.object, ox.NamedNode)
+            s.value["value"]
+            for s in statements
+            if s.property in terms.tags and isinstance(s.node, ox.NamedNode)
         }
         rows = {row for concept in concepts for row in self._mappings(concept)}
         ordered = sorted(rows, key=lambda r: (r[1] or "", r[2], r[3]))

@@ -32,7 +32,9 @@ def db(built_store: Path) -> ox.Store:
 def select(db: ox.Store, text: str) -> list[dict[str, str | None]]:
     solutions = db.query(PREFIXES + text, use_default_graph_as_union=True)
     names = [v.value for v in solutions.variables]
-    return [{n: (None if row[n] is None else str(row[n].value)) for n in names} for row in solutions]
+    return [
+        {n: (None if row[n] is None else str(row[n].value)) for n in names} for row in solutions
+    ]
 
 
 def test_statements_are_the_resource_statements_in_named_graphs(db: ox.Store) -> None:
@@ -50,10 +52,11 @@ def test_statements_are_the_resource_statements_in_named_graphs(db: ox.Store) ->
 
 def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
     reader = ResourceReader(db, 2_000)
+    own = reader.statements(CAMELYON)
     counts = select(db, f"""SELECT ?g ?value ?unit ?text WHERE {{ GRAPH ?g {{
         <{CAMELYON}> mkg:count ?c . ?c rdf:value ?value ; mkg:unit ?unit .
         OPTIONAL {{ ?c rdfs:label ?text }} }} }} ORDER BY ?g ?unit""")
-    assert counts and reader.counts(CAMELYON, TERMS) == [
+    assert counts and reader.counts(own, TERMS) == [
         {"value": r["value"], "unit": r["unit"], "text": r["text"], "graph": r["g"]} for r in counts
     ]
     entries = select(db, f"""SELECT ?entry ?list ?listTitle ?line ?section ?raw WHERE {{
@@ -62,7 +65,7 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
                     OPTIONAL {{ ?entry mkg:section ?section }}
                     OPTIONAL {{ ?entry mkg:rawText ?raw }} }}
         OPTIONAL {{ ?list dcterms:title ?listTitle }} }} ORDER BY ?list ?line""")
-    assert entries and reader.entries(CAMELYON, TERMS) == [
+    assert entries and reader.entries(own, TERMS) == [
         {"entry": r["entry"], "list": r["list"], "list_title": r["listTitle"], "line": r["line"],
          "section": r["section"], "raw": r["raw"]} for r in entries
     ]
@@ -73,7 +76,7 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
         <{CAMELYON}> ?tag ?concept . ?concept ?relation ?term .
         OPTIONAL {{ ?concept skos:prefLabel ?conceptLabel }}
     }} ORDER BY ?conceptLabel ?relation ?term""")
-    assert terms and reader.terms(CAMELYON, TERMS) == [
+    assert terms and reader.terms(own, TERMS) == [
         {"concept": r["concept"], "concept_label": r["conceptLabel"], "relation": r["relation"],
          "term": r["term"]} for r in terms
     ]
