@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
+import requests
 from server_harness import REPO, free_port, start_server, stop_server
 
 
@@ -69,3 +71,36 @@ def test_keep_alive_connections_are_spread_over_the_workers(
         for client in clients:
             client.close()
         stop_server(running)
+
+
+def test_the_gunicorn_command_line_route_serves_pool_queries(built_store: Path, tmp_path: Path):
+    """`gunicorn -c python:medkg_server.gunicorn_conf medkg_server.wsgi:app`, as server/README
+    documents: the query processes start from gunicorn's own main script there."""
+    port = free_port()
+    env = {**os.environ, "MEDKG_HOME": str(REPO), "MEDKG_STORE": str(built_store),
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "server")])}
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:medkg_server.gunicorn_conf",
+         "-b", f"127.0.0.1:{port}", "medkg_server.wsgi:app"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path),
+    )
+    try:
+        query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isIRI(?s)) }"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": query},
+                                      headers={"Accept": "application/sparql-results+json"},
+                                      timeout=30)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+                time.sleep(0.3)
+        assert answer.status_code == 200, answer.text
+        assert 'desc="pool"' in answer.headers["Server-Timing"]
+        assert int(answer.json()["results"]["bindings"][0]["n"]["value"]) > 0
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
