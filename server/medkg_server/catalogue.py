@@ -298,9 +298,10 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
 
     term = st.ns.term
     pages = reader(st, version)
-    tags = DatasetTerms(term("count"), term("unit"), term("inList"), term("line"),
-                        term("section"), term("rawText"),
-                        tuple(term(t) for t in ("organ", "modality", "stain", "task")))
+    follow = DatasetTerms(
+        term("count"), term("unit"), term("inList"), term("line"), term("section"),
+        term("rawText"), tuple(term(t) for t in ("organ", "modality", "stain", "task")),
+    )
     view = {
         "iri": iri,
         "title": _title(rows) or iri,
@@ -321,10 +322,11 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
         "doi": values(term("doi")),
         "citation": values(f"{DCTERMS}bibliographicCitation"),
         "mentions": values(term("mentionCount")),
-        "counts": pages.counts(rows, tags),
-        "entries": pages.entries(rows, tags),
+        "counts": pages.counts(rows, follow),
+        "entries": pages.entries(rows, follow),
         "terms": [
-            {**row, "relation": curie(st, row["relation"] or "")} for row in pages.terms(rows, tags)
+            {**row, "relation": curie(st, row["relation"] or "")}
+            for row in pages.terms(rows, follow)
         ],
     }
     view["jsonld"] = schema_org(view)

@@ -52,7 +52,7 @@ class Statement:
 
 @dataclass(frozen=True)
 class DatasetTerms:
-    """The IRIs a dataset page reads besides the dataset's own statements."""
+    """The properties a dataset page follows from the dataset's statements."""
 
     count: str
     unit: str
@@ -83,16 +83,16 @@ class ResourceReader:
         found.sort(key=lambda s: (s.property, s.graph))
         return found
 
-    def counts(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
+    def counts(self, statements: list[Statement], props: DatasetTerms) -> list[Row]:
         """The sizes each list gives for a dataset (from its statements): value, unit, text
         read, the list's graph."""
         rows = []
         for link in statements:
-            if link.property != terms.count:
+            if link.property != props.count:
                 continue
             node, graph = link.node, link.graph_node
             number = self._first(node, f"{RDF}value", graph)
-            unit = self._first(node, terms.unit, graph)
+            unit = self._first(node, props.unit, graph)
             if number is None or unit is None:
                 continue  # a size record without a number and unit is not a size
             text = self._first(node, f"{RDFS}label", graph)
@@ -100,7 +100,7 @@ class ResourceReader:
         rows.sort(key=lambda r: (r["graph"] or "", r["unit"] or ""))
         return rows
 
-    def entries(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
+    def entries(self, statements: list[Statement], props: DatasetTerms) -> list[Row]:
         """The list rows a dataset was read from (its prov:wasDerivedFrom statements): list, its
         title, line, section, raw text."""
         rows = []
@@ -108,8 +108,8 @@ class ResourceReader:
             if link.property != DERIVED_FROM:
                 continue
             entry, graph = link.node, link.graph_node
-            source = self._first(entry, terms.in_list, graph)
-            line = self._first(entry, terms.line, graph)
+            source = self._first(entry, props.in_list, graph)
+            line = self._first(entry, props.line, graph)
             if source is None or line is None:
                 continue  # not a list row medkg wrote
             rows.append({
@@ -117,18 +117,18 @@ class ResourceReader:
                 "list": source,
                 "list_title": self._first(ox.NamedNode(source), f"{DCTERMS}title"),
                 "line": line,
-                "section": self._first(entry, terms.section, graph),
-                "raw": self._first(entry, terms.raw_text, graph),
+                "section": self._first(entry, props.section, graph),
+                "raw": self._first(entry, props.raw_text, graph),
             })
         rows.sort(key=lambda r: (r["list"] or "", _number(r["line"])))
         return rows
 
-    def terms(self, statements: list[Statement], terms: DatasetTerms) -> list[Row]:
+    def terms(self, statements: list[Statement], props: DatasetTerms) -> list[Row]:
         """External ontology terms mapped (skos:*Match) from the concepts of a dataset's tags."""
         concepts = {
             s.value["value"]
             for s in statements
-            if s.property in terms.tags and isinstance(s.node, ox.NamedNode)
+            if s.property in props.tags and isinstance(s.node, ox.NamedNode)
         }
         rows = {row for concept in concepts for row in self._mappings(concept)}
         ordered = sorted(rows, key=lambda r: (r[1] or "", r[2], r[3]))
