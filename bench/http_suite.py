@@ -1,24 +1,36 @@
 """HTTP throughput and latency: medkg's production server, `oxigraph serve` and rdflib-endpoint.
 
-    python bench/http_suite.py --size 10k [--clients 16 64] [--requests 30] [--json out.json]
+    python bench/http_suite.py --size 10k [--clients 16 64] [--client wrk] [--seconds 5]
 
 All three serve the same synthetic store (bench/validation_bench.py builds it) on loopback:
 medkg (gunicorn, 2 workers) and `oxigraph serve-read-only` open the same RocksDB version
 (started by bench/http_bench.py's helpers); rdflib-endpoint (`--store Oxigraph`) loads an N-Quads
-dump of it. Each client is a thread with one keep-alive connection sending a fixed number of
-requests, so every run is bounded. Workloads:
+dump of it. Workloads:
 - `repeated`: the example questions (data/example-queries) round-robin: what a UI sends, and
   what medkg's result cache may answer;
 - `distinct`: the same questions, each request made unique by a trailing comment (no reuse);
 - `light`: a title look-up by dataset IRI, distinct each time;
 - `pages`: linked-data pages (medkg /dataset/<slug> HTML; the others a DESCRIBE of the IRI);
 - `pages-rdf`: the same pages with like for like: medkg's /dataset/<slug> asked for Turtle.
+Load generator (`--client`, default `auto`: wrk when installed, else Python):
+- `wrk` (compiled, `apt-get install wrk`): `--seconds` per run on `--clients` keep-alive
+  connections, driven by bench/wrk/paths.lua with the same paths and Accept header as the Python
+  client. A run sends far more requests than there are datasets, so every request but the
+  `repeated` ones gets a unique tag (a trailing SPARQL comment; `?_=` on medkg's pages): the
+  workloads stay distinct and medkg's result cache answers only `repeated`, as with Python;
+- `python`: each client a thread with one keep-alive connection sending `--requests` requests,
+  so every run is bounded. It is CPU-bound (one interpreter) and caps a fast server: on light
+  look-ups it gets 5-7k req/s from `oxigraph serve` where wrk gets about 30k, which flatters
+  the ratios to it.
 Figures: req/s, p50 / p99 ms, the ratio of req/s to `oxigraph serve`, and `client CPU`, the load
-generator's own CPU seconds per wall second (near 2.0 on 2 cores means the client is the limit).
-Before each measured run, every server gets one untimed request per client of the same workload
-(other pages and questions), so first-use costs are not in the figures.
+generator's own CPU seconds per wall second (wrk's process, or this one for Python; near 1.0 for
+Python, or 2.0 on 2 cores, means the client is the limit). Non-2xx answers count as errors.
+Before each measured run, every server gets an untimed run of the same workload on other pages
+and questions (Python: one request per client; wrk: a short run with another tag), so first-use
+costs are not in the figures.
 Then, per server: a trivial ASK's p95 while 4 clients run heavy queries, and the server's peak
-RSS (VmHWM of the process and its children). Nothing passes or fails on time.
+RSS (VmHWM of the process and its children), both measured with Python. Nothing passes or fails
+on time.
 """
 
 from __future__ import annotations
@@ -26,12 +38,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import math
 import os
+import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -155,6 +171,134 @@ def load(server: Server, workload: str, clients: int, paths: list[str]) -> Load:
                 statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000, cpu)
 
 
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "paths.lua"
+# -t2 measured ahead of -t1 against `oxigraph serve` on this 2-core machine (bench/README.md)
+WRK_THREADS = 2
+# as the Python client's socket timeout: wrk's 2 s default would count slow answers as errors
+WRK_TIMEOUT = "120s"
+WRK_FIGURE = "wrk-figure"
+WRK_FIGURES = ("requests", "duration_us", "errors_connect", "errors_read", "errors_write",
+               "errors_status", "errors_timeout", "non2xx", "latency_p50_us", "latency_p99_us")
+
+
+def wrk_version(binary: str) -> str:
+    """'wrk 4.1.0' (wrk prints its version in the usage text, exiting 1)."""
+    completed = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    found = re.search(r"\d+\.\d+\.\d+", completed.stdout + completed.stderr)
+    return f"wrk {found.group(0)}" if found else "wrk"
+
+
+def parse_wrk_figures(text: str) -> dict[str, float]:
+    """The `wrk-figure NAME VALUE` lines bench/wrk/paths.lua's done() prints, by name.
+
+    Other lines (wrk's own summary) are ignored; a missing figure is an error, so a script that
+    stopped before done() is not read as a run with no requests.
+    """
+    figures = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == WRK_FIGURE:
+            figures[parts[1]] = float(parts[2])
+    missing = [name for name in WRK_FIGURES if name not in figures]
+    if missing:
+        raise ValueError(f"wrk printed no {', '.join(missing)}:\n{text[-2000:]}")
+    return figures
+
+
+def wrk_errors(figures: dict[str, float]) -> int:
+    """Failed requests: socket errors, timeouts and every non-2xx answer.
+
+    wrk's own `errors_status` counts only status > 399 and is part of `non2xx` (counted by the
+    script's response()), so it is not added again.
+    """
+    kinds = ("errors_connect", "errors_read", "errors_write", "errors_timeout", "non2xx")
+    return int(sum(figures[k] for k in kinds))
+
+
+def wrk_threads(clients: int, preferred: int) -> int:
+    """The most wrk threads, up to `preferred`, that share `clients` connections evenly.
+
+    wrk gives each thread connections // threads, so an uneven split would open fewer.
+    """
+    return max(t for t in range(1, max(1, min(preferred, clients)) + 1) if clients % t == 0)
+
+
+def cycle_paths(server: Server, workload: str, slugs: list[str], queries: list[str],
+                base: str) -> list[str]:
+    """One round of a workload's request paths, for wrk to cycle through.
+
+    `distinct` is `repeated` plus a unique tag per request (`unique_tag`).
+    """
+    if workload in ("repeated", "distinct"):
+        return workload_paths(server, "repeated", slugs, queries, len(queries), base)
+    return workload_paths(server, workload, slugs, queries, len(slugs), base)
+
+
+def unique_tag(server: Server, workload: str, salt: str) -> str:
+    """What paths.lua appends, before `<thread>-<n>`, to make each request new ('' = none).
+
+    A query gets a trailing comment, as `distinct` has in the Python client; medkg's pages (no
+    query) an ignored parameter. `repeated` stays repeated: it is what a result cache answers.
+    """
+    if workload == "repeated":
+        return ""
+    if server.name == "medkg" and workload in PAGES:
+        return f"?_={salt}"
+    return urllib.parse.quote_plus(f"\n# {salt}")
+
+
+def run_wrk(server: Server, paths: list[str], clients: int, accept: str, seconds: float,
+            tag: str, threads: int) -> tuple[dict[str, float], float]:
+    """One wrk run of `seconds` over `clients` connections; its figures and its CPU per second.
+
+    wrk takes whole seconds, so a fractional run is asked for the next whole second and
+    stopped with SIGINT (wrk then stops its threads and reports as at the end of a run).
+    """
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise RuntimeError("wrk not installed (apt-get install wrk)")
+    if any("\n" in path for path in paths):
+        raise ValueError("request paths must be URL-encoded (one per line for paths.lua)")
+    t = wrk_threads(clients, threads)
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", encoding="utf-8") as listing:
+        listing.write("\n".join(paths) + "\n")
+        listing.flush()
+        command = [binary, f"-t{t}", f"-c{clients}", f"-d{math.ceil(seconds)}s",
+                   "--timeout", WRK_TIMEOUT, "-s", str(WRK_SCRIPT),
+                   f"http://{server.host}:{server.port}", "--", listing.name, accept, str(t), tag]
+        clock = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        timer = threading.Timer(seconds, process.send_signal, (signal.SIGINT,))
+        if seconds != math.ceil(seconds):
+            timer.start()
+        try:
+            assert process.stdout is not None
+            output = process.stdout.read()
+        finally:
+            timer.cancel()  # before reaping, so the signal cannot reach a reused pid
+            if process.stdout is not None:
+                process.stdout.close()
+            # wait4, not RUSAGE_CHILDREN: this child's CPU alone, whatever else was reaped
+            _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - clock
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk exited with {process.returncode}:\n{output[-2000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return parse_wrk_figures(output), cpu / wall if wall else 0.0
+
+
+def load_wrk(server: Server, workload: str, clients: int, paths: list[str], seconds: float,
+             tag: str, threads: int) -> Load:
+    """A measured wrk run as a `Load` (the same fields as the Python client's)."""
+    figures, cpu = run_wrk(server, paths, clients, accept_for(server, workload), seconds, tag,
+                           threads)
+    return Load(server.name, workload, clients, int(figures["requests"]), wrk_errors(figures),
+                figures["duration_us"] / 1e6, figures["latency_p50_us"] / 1000,
+                figures["latency_p99_us"] / 1000, cpu)
+
+
 def trivial_under_heavy(server: Server, samples: int = 40) -> float:
     """p95 (ms) of a trivial ASK sent one at a time while 4 clients loop on a heavy aggregate."""
     stop_flag = threading.Event()
@@ -235,7 +379,63 @@ def dataset_slugs(store_dir: Path, limit: int) -> list[str]:
 STARTERS = ("medkg", "oxigraph", "rdflib-endpoint")
 
 
-def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
+@dataclass(frozen=True)
+class Client:
+    """The load generator of the measured runs: `wrk` (with its version) or `python`."""
+
+    name: str
+    label: str
+    requests: int = 30
+    seconds: float = 5.0
+    threads: int = WRK_THREADS
+
+    @property
+    def wrk(self) -> bool:
+        return self.name == "wrk"
+
+    def describe(self) -> dict[str, Any]:
+        """What the JSON and the report say about how the load was generated."""
+        if self.wrk:
+            return {"client": self.label, "wrk_threads": self.threads,
+                    "seconds_per_run": self.seconds}
+        return {"client": self.label, "requests_per_client": self.requests}
+
+
+def choose_client(wanted: str, requests: int, seconds: float, threads: int) -> Client:
+    """`auto`: wrk when it is on PATH, else the Python client (said on stderr)."""
+    binary = shutil.which("wrk")
+    if wanted == "wrk" and binary is None:
+        raise SystemExit("wrk not installed (apt-get install wrk), or use --client python")
+    if wanted == "python" or binary is None:
+        if wanted == "auto":
+            print("wrk not installed: the Python client, which is CPU-bound and caps fast "
+                  "servers (apt-get install wrk)", file=sys.stderr)
+        return Client("python", "python", requests=requests)
+    return Client("wrk", wrk_version(binary), seconds=seconds, threads=threads)
+
+
+def measure_one(server: Server, workload: str, n: int, client: Client, slugs: list[str],
+                queries: list[str], base: str) -> Load:
+    """An untimed warm-up on other pages and questions, then the measured run."""
+    accept = accept_for(server, workload)
+    if client.wrk:
+        # untimed: a short run on the reversed slugs with another tag, so first-use costs
+        # (templates, caches, pool growth) are paid before the clock starts
+        warm = cycle_paths(server, workload, slugs[::-1], queries, base)
+        run_wrk(server, warm, n, accept, min(1.0, client.seconds),
+                unique_tag(server, workload, "warm"), client.threads)
+        paths = cycle_paths(server, workload, slugs, queries, base)
+        return load_wrk(server, workload, n, paths, client.seconds,
+                        unique_tag(server, workload, ""), client.threads)
+    # untimed: one request per client, other pages and questions than the measured ones, so
+    # first-use costs (templates, caches, pool growth) are paid before the clock starts, for
+    # every server alike
+    run(server, workload_paths(server, workload, slugs[::-1], queries, n, base, "warm"), n, accept)
+    return load(server, workload, n,
+                workload_paths(server, workload, slugs, queries, n * client.requests, base))
+
+
+def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
             workloads: list[str], names: tuple[str, ...] = STARTERS) -> dict[str, Any]:
     base = Namespaces("https://w3id.org/medkg/").base
     queries = list(example_queries().values())
@@ -259,20 +459,15 @@ def measure(store_dir: Path, work: Path, clients: list[int], requests: int,
                 run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")
             for workload in workloads:
                 for n in clients:
-                    # untimed: one request per client, other pages and questions than the
-                    # measured ones, so first-use costs (templates, caches, pool growth) are
-                    # paid before the clock starts, for every server alike
-                    warm = workload_paths(server, workload, slugs[::-1], queries, n, base, "warm")
-                    run(server, warm, n, accept_for(server, workload))
-                    paths = workload_paths(server, workload, slugs, queries, n * requests, base)
-                    loads.append(load(server, workload, n, paths))
+                    loads.append(measure_one(server, workload, n, client, slugs, queries, base))
                     print(f"{server.name} {workload} {n}: {loads[-1].rps:.0f} req/s", file=sys.stderr)
             extra[server.name] = {"trivial_p95_ms_under_4_heavy": trivial_under_heavy(server),
                                   "peak_rss_mb": peak_rss_mb(server.process.pid)}
     finally:
         for server in servers:
             stop(server)
-    return {"loads": [{**vars(x), "rps": x.rps} for x in loads], "servers": extra}
+    return {**client.describe(), "loads": [{**vars(x), "rps": x.rps} for x in loads],
+            "servers": extra}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -286,7 +481,16 @@ def report(result: dict[str, Any]) -> str:
     extra = table(("server", "trivial p95 ms under 4 heavy", "peak RSS MB"),
                   [(name, v["trivial_p95_ms_under_4_heavy"], v["peak_rss_mb"])
                    for name, v in result["servers"].items()])
-    return f"{main}\n\n{extra}"
+    return f"{client_line(result)}\n\n{main}\n\n{extra}"
+
+
+def client_line(result: dict[str, Any]) -> str:
+    """Which load generator produced the figures, and how long each run was."""
+    if "seconds_per_run" in result:
+        return (f"load generator: {result['client']} ({result['wrk_threads']} threads, "
+                f"{result['seconds_per_run']:g} s per run)")
+    return (f"load generator: {result.get('client', 'python')} "
+            f"({result.get('requests_per_client', '?')} requests per client)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +498,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="10k")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--requests", type=int, default=30, help="requests per client")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator (auto: wrk when installed, else Python)")
+    parser.add_argument("--requests", type=int, default=30,
+                        help="requests per client (Python client)")
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="seconds per measured run (wrk; fractions allowed)")
+    parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS,
+                        help=f"wrk threads (default {WRK_THREADS}; fewer when clients are fewer)")
     parser.add_argument("--workloads", nargs="+",
                         default=["repeated", "distinct", "light", "pages", "pages-rdf"])
     parser.add_argument("--servers", nargs="+", choices=STARTERS, default=list(STARTERS),
@@ -302,11 +513,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    client = choose_client(args.client, args.requests, args.seconds, args.wrk_threads)
     n = parse_size(args.size)
     home = synthetic_home(args.work, n)
     store_dir = built_store(home)
-    result = measure(store_dir, home, args.clients, args.requests, args.workloads,
-                     tuple(args.servers))
+    result = measure(store_dir, home, args.clients, client, args.workloads, tuple(args.servers))
     result["size"] = n
     print(f"{size_label(n)} datasets, {os.cpu_count()} cores")
     print(report(result))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -74,15 +77,144 @@ def test_query_bench_times_every_example_query(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("oxigraph") is None, reason="oxigraph CLI not installed")
 def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     out = run_script("http_suite.py", "--size", "30", "--clients", "2", "--requests", "2",
+                     "--client", "python",
                      "--workloads", "repeated", "light", "pages", "pages-rdf",
                      "--work", str(tmp_path),
                      "--json", str(tmp_path / "h.json"), timeout=600)
     result = json.loads((tmp_path / "h.json").read_text())
+    assert result["client"] == "python"
     servers = {x["server"] for x in result["loads"]}
     assert {"medkg", "oxigraph serve"} <= servers
     assert all(x["errors"] == 0 for x in result["loads"])
     assert {x["workload"] for x in result["loads"]} == {"repeated", "light", "pages", "pages-rdf"}
-    assert "trivial p95" in out
+    assert "trivial p95" in out and "load generator: python" in out
+
+
+WORKLOADS = ("repeated", "distinct", "light", "pages", "pages-rdf")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (apt-get install wrk)")
+@pytest.mark.skipif(shutil.which("oxigraph") is None, reason="oxigraph CLI not installed")
+def test_http_suite_with_wrk_measures_every_workload(tmp_path: Path) -> None:
+    out = run_script("http_suite.py", "--size", "30", "--clients", "2", "--client", "wrk",
+                     "--seconds", "0.5", "--servers", "medkg", "oxigraph",
+                     "--workloads", *WORKLOADS, "--work", str(tmp_path),
+                     "--json", str(tmp_path / "h.json"), timeout=600)
+    result = json.loads((tmp_path / "h.json").read_text())
+    assert result["client"].startswith("wrk ") and result["seconds_per_run"] == 0.5
+    assert "load generator: wrk" in out
+    for server in ("medkg", "oxigraph serve"):
+        mine = {x["workload"]: x for x in result["loads"] if x["server"] == server}
+        assert set(mine) == set(WORKLOADS)
+        for x in mine.values():
+            assert x["requests"] > 0 and x["errors"] == 0, x
+            assert 0.3 < x["seconds"] < 5 and x["p50_ms"] > 0, x
+
+
+# what bench/wrk/paths.lua's done() prints after wrk's own summary
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:40000
+  2 threads and 16 connections
+  32248 requests in 1.00s, 14.61MB read
+Requests/sec:  32248.52
+wrk-figure requests 32250
+wrk-figure duration_us 1000081
+wrk-figure bytes 15318750
+wrk-figure errors_connect 0
+wrk-figure errors_read 1
+wrk-figure errors_write 0
+wrk-figure errors_status 2
+wrk-figure errors_timeout 0
+wrk-figure non2xx 5
+wrk-figure latency_p50_us 335
+wrk-figure latency_p99_us 62172
+wrk-figure latency_max_us 102491
+"""
+
+
+def test_wrk_figures_are_read_from_the_lua_summary() -> None:
+    import http_suite
+
+    figures = http_suite.parse_wrk_figures(WRK_OUTPUT)
+    assert figures["requests"] == 32250 and figures["duration_us"] == 1000081
+    assert figures["latency_p50_us"] == 335 and figures["latency_p99_us"] == 62172
+    # a read error plus every non-2xx answer; wrk's status count (> 399) is within non2xx
+    assert http_suite.wrk_errors(figures) == 6
+    with pytest.raises(ValueError, match="latency_p99_us"):
+        http_suite.parse_wrk_figures(WRK_OUTPUT.replace("wrk-figure latency_p99_us", "x"))
+    assert [http_suite.wrk_threads(n, 2) for n in (1, 2, 3, 16, 64)] == [1, 2, 1, 2, 2]
+
+
+def test_wrk_requests_are_made_unique_like_the_python_clients() -> None:
+    import http_suite
+    from http_bench import Server
+
+    medkg = Server("medkg", "127.0.0.1", 1, "/sparql", None)  # type: ignore[arg-type]
+    oxigraph = Server("oxigraph serve", "127.0.0.1", 1, "/query", None)  # type: ignore[arg-type]
+    assert http_suite.unique_tag(medkg, "repeated", "") == ""
+    assert http_suite.unique_tag(medkg, "pages", "warm") == "?_=warm"
+    assert http_suite.unique_tag(oxigraph, "pages", "") == "%0A%23+"  # "\n# " as in distinct
+    paths = http_suite.cycle_paths(oxigraph, "distinct", ["a", "b"], ["ASK {}", "ASK { ?s ?p ?o }"],
+                                   "https://w3id.org/medkg/")
+    assert paths == [http_suite.query_path(oxigraph, q) for q in ["ASK {}", "ASK { ?s ?p ?o }"]]
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 server side that records each request and answers 404 to /missing."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Accept", "")))
+        status = 404 if self.path.startswith("/missing") else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: wrk sends thousands
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # wrk resets its connections when it stops
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (apt-get install wrk)")
+def test_paths_lua_sends_the_listed_paths_tagged_with_the_accept_header() -> None:
+    import http_suite
+    from http_bench import Server
+
+    long_path = "/q?query=" + "x" * 12_000  # long paths are read whole from the list
+    paths = ["/a", long_path, "/b", "/missing"]
+    Recorder.seen = []
+    server = QuietServer(("127.0.0.1", 0), Recorder)
+    worker = threading.Thread(target=server.serve_forever, daemon=True)
+    worker.start()
+    try:
+        port = server.server_address[1]
+        target = Server("test", "127.0.0.1", port, "/", None)  # type: ignore[arg-type]
+        figures, cpu = http_suite.run_wrk(target, paths, 4, "text/x-test", 0.5, "%0A%23+t", 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    seen = list(Recorder.seen)
+    assert figures["requests"] > 0 and 0.3 < figures["duration_us"] / 1e6 < 2 and cpu > 0
+    assert figures["non2xx"] > 0 and http_suite.wrk_errors(figures) == figures["non2xx"]
+    assert {accept for _, accept in seen} == {"text/x-test"}
+    assert len({path for path, _ in seen}) == len(seen)  # every request unique
+    assert {path.rsplit("%0A%23+t", 1)[0] for path, _ in seen} == set(paths)
+    # each thread goes round the list from its own offset, thread 0 from the first path and
+    # thread 1 from half-way; tag `<thread>-<n>` is its n-th request() (wrk calls thread 0's
+    # once before the run to check it, and does not send that one)
+    offsets = {"0": 0, "1": 2}
+    for path, _ in seen:
+        listed, tag = path.rsplit("%0A%23+t", 1)
+        thread, n = tag.split("-")
+        assert paths.index(listed) == (offsets[thread] + int(n) - 1) % len(paths), tag
 
 
 def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
