@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", help="a built medkg store (default: the configured one)")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--requests", type=int, default=40, help="requests per client")
-    parser.add_argument("--workers", type=int, default=2, help="medkg gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="medkg web workers")
     args = parser.parse_args(argv)
     settings = load_settings(store=args.store)
     if not medkg_store.exists(settings.store):

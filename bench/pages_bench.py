@@ -9,7 +9,7 @@ fresh process:
   worker does once per store version (medkg_server/facet_index.py), and the memory it added;
 - `index load s`: reading the saved index, as the other workers and later restarts do;
 - per page, p50 / p95 in ms of the Flask application rendering it with the answer cache off (every
-  request renders; gunicorn and the network are left out): the statistics page, browse with no
+  request renders; the HTTP server and the network are left out): the statistics page, browse with no
   selection, with the commonest organ, with that organ and the commonest modality, with a search
   word, and the third page of the organ selection.
 """

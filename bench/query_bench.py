@@ -6,7 +6,7 @@ For each size, the synthetic store of bench/validation_bench.py (built once, reu
 with every data/example-queries/*.rq:
 - `store`: pyoxigraph `Store.query` on the read-only store, default graph as the union (what the
   endpoint runs), the answer fully consumed;
-- `endpoint`: GET /sparql of medkg's production server (gunicorn, started on loopback), JSON
+- `endpoint`: GET /sparql of medkg's production server (granian, started on loopback), JSON
   results, one request at a time; every request's text differs by a trailing comment so the result
   cache never answers (engine plus web layer, no reuse).
 Figures: p50 / p95 in ms per query and size, and the endpoint/store ratio of the p50s.

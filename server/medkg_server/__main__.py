@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from medkg.config import ConfigError, load_settings
-from medkg_server.gunicorn_app import serve
+from medkg_server.serving import serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """WSGI entry point for running under any WSGI server, e.g.
-`gunicorn -c python:medkg_server.gunicorn_conf medkg_server.wsgi:app` (configure with MEDKG_*)."""
+`gunicorn medkg_server.wsgi:app` (configure with MEDKG_*; the query pool starts on the first query)."""
 
 from medkg_server.app import create_app
 

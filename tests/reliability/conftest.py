@@ -1,6 +1,6 @@
 """Fixtures for the reliability tests: the real catalogue built once, and servers over it.
 
-The servers are started with the harness of tests/server (a real gunicorn on loopback), so these
+The servers are started with the harness of tests/server (the real production server on loopback), so these
 tests exercise the production stack. Bounds of the slow runs come from environment variables
 (see reliability_config.py), so CI runs them briefly and `bench/reliability_report.py` at length.
 """

@@ -82,7 +82,7 @@ def run_load(base_url: str, calls: list[Call], clients: int, seconds: float) -> 
 
 
 def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (gunicorn workers, query processes)."""
+    """Resident memory of a process and all its descendants (web workers, query processes)."""
     root = psutil.Process(pid)
     total = 0
     for process in [root, *root.children(recursive=True)]:

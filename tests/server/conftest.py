@@ -1,4 +1,4 @@
-"""Fixtures for the server tests: a small built store and a real gunicorn server on loopback."""
+"""Fixtures for the server tests: a small built store and a real production server on loopback."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ class RunningServer:
 
 
 def start_server(store: Path, log: Path, env_extra: dict[str, str]) -> RunningServer:
-    """Start `python -m medkg_server` (gunicorn via medkg_server.serve) and wait for /health."""
+    """Start `python -m medkg_server` (granian via medkg_server.serve) and wait for /health."""
     port = free_port()
     env = {
         **os.environ,

@@ -1,4 +1,5 @@
-"""The production server: it refuses a taken address and spreads connections over its workers."""
+"""The production server (granian): it refuses a taken address, spreads connections over its
+workers, and its command-line routes serve queries."""
 
 from __future__ import annotations
 
@@ -37,6 +38,24 @@ def _connections(process: psutil.Process, port: int) -> int:
     return sum(1 for c in listing if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
 
 
+def _listening_workers(pid: int, port: int, expected: int) -> list[psutil.Process]:
+    """The server's worker processes once `expected` of them listen on `port`.
+
+    /health answers as soon as one worker is up; the other may still be importing the app."""
+    deadline = time.monotonic() + 60
+    while True:
+        workers = [child for child in psutil.Process(pid).children()
+                   if _listens(child, port)]
+        if len(workers) >= expected or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.2)
+
+
+def _listens(process: psutil.Process, port: int) -> bool:
+    listing = getattr(process, "net_connections", process.connections)(kind="tcp")
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in listing)
+
+
 def _listening_socket(process: psutil.Process, port: int) -> str:
     """The kernel's name of the socket `process` listens on at `port` (socket:[inode])."""
     listing = getattr(process, "net_connections", process.connections)(kind="tcp")
@@ -52,15 +71,12 @@ def test_keep_alive_connections_are_spread_over_the_workers(
     clients = []
     try:
         port = int(running.url.rsplit(":", 1)[1])
+        workers = _listening_workers(running.process.pid, port, expected=2)
         for _ in range(16):
             client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             client.request("GET", "/health")
             assert client.getresponse().read()
             clients.append(client)  # kept open: the connection stays with its worker
-        workers = [
-            child for child in psutil.Process(running.process.pid).children()
-            if "medkg_server" in " ".join(child.cmdline())
-        ]
         # each worker listens on a socket of its own (SO_REUSEPORT), not one inherited copy
         assert len({_listening_socket(worker, port) for worker in workers}) == 2
         held = sorted(_connections(worker, port) for worker in workers)
@@ -73,16 +89,47 @@ def test_keep_alive_connections_are_spread_over_the_workers(
         stop_server(running)
 
 
-def test_the_gunicorn_command_line_route_serves_pool_queries(built_store: Path, tmp_path: Path):
-    """`gunicorn -c python:medkg_server.gunicorn_conf medkg_server.wsgi:app`, as server/README
-    documents: the query processes start from gunicorn's own main script there."""
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="psutil listening sockets")
+def test_a_worker_that_dies_is_started_again(built_store: Path, tmp_path: Path) -> None:
+    running = start_server(built_store, tmp_path / "respawn.log", {"MEDKG_WORKERS": "2"})
+    try:
+        port = int(running.url.rsplit(":", 1)[1])
+        first = _listening_workers(running.process.pid, port, expected=2)
+        assert len(first) == 2
+        first[0].kill()
+        first[0].wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while True:
+            now = _listening_workers(running.process.pid, port, expected=2)
+            pids = {worker.pid for worker in now}
+            if len(pids) == 2 and first[0].pid not in pids or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert first[0].pid not in pids and first[1].pid in pids and len(pids) == 2
+        for _ in range(8):  # new connections reach both workers and are answered
+            assert requests.get(running.url + "/health", timeout=30).status_code == 200
+    finally:
+        stop_server(running)
+
+
+@pytest.mark.parametrize("target", [
+    ["--factory", "medkg_server.serving:worker_app"],  # what `serve` runs in each worker
+    ["medkg_server.wsgi:app"],  # the plain WSGI app, as any WSGI server would load it
+])
+def test_granian_command_line_routes_serve_pool_queries(
+    built_store: Path, tmp_path: Path, target: list[str]
+) -> None:
+    """server/README's command-line routes: the query processes start from granian's own main
+    script there, and the settings come from MEDKG_* variables alone."""
     port = free_port()
     env = {**os.environ, "MEDKG_HOME": str(REPO), "MEDKG_STORE": str(built_store),
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "server")])}
-    log = (tmp_path / "gunicorn.log").open("wb")
+    env.pop("_MEDKG_SERVE_CONFIG", None)
+    log_path = tmp_path / "granian.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:medkg_server.gunicorn_conf",
-         "-b", f"127.0.0.1:{port}", "medkg_server.wsgi:app"],
+        [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+         "--port", str(port), *target],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path),
     )
     try:
@@ -95,7 +142,7 @@ def test_the_gunicorn_command_line_route_serves_pool_queries(built_store: Path, 
                                       timeout=30)
                 break
             except requests.ConnectionError:
-                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.3)
         assert answer.status_code == 200, answer.text
         assert 'desc="pool"' in answer.headers["Server-Timing"]
