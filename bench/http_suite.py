@@ -3,9 +3,9 @@
     python bench/http_suite.py --size 10k [--clients 16 64] [--client wrk] [--seconds 5]
 
 All three serve the same synthetic store (bench/validation_bench.py builds it) on loopback:
-medkg (gunicorn, 2 workers) and `oxigraph serve-read-only` open the same RocksDB version
-(started by bench/http_bench.py's helpers); rdflib-endpoint (`--store Oxigraph`) loads an N-Quads
-dump of it. Workloads:
+medkg (`python -m medkg_server`, 2 workers) and `oxigraph serve-read-only` open the same RocksDB
+version (started by bench/http_bench.py's helpers); rdflib-endpoint (`--store Oxigraph`) loads an
+N-Quads dump of it. Workloads:
 - `repeated`: the example questions (data/example-queries) round-robin: what a UI sends, and
   what medkg's result cache may answer;
 - `distinct`: the same questions, each request made unique by a trailing comment (no reuse);
