@@ -17,7 +17,10 @@ Load generator (`--client`, default `auto`: wrk when installed, else Python):
   connections, driven by bench/wrk/paths.lua with the same paths and Accept header as the Python
   client. A run sends far more requests than there are datasets, so every request but the
   `repeated` ones gets a unique tag (a trailing SPARQL comment; `?_=` on medkg's pages): the
-  workloads stay distinct and medkg's result cache answers only `repeated`, as with Python;
+  workloads stay distinct and medkg's result cache answers only `repeated`, as with Python.
+  Its p50 / p99 come from wrk's latency histogram after wrk's own correction for coordinated
+  omission (each answer slower than twice the mean interval per connection adds the samples a
+  steady sender would have seen), so its tails read longer than the Python client's raw ones;
 - `python`: each client a thread with one keep-alive connection sending `--requests` requests,
   so every run is bounded. It is CPU-bound (one interpreter) and caps a fast server: on light
   look-ups it gets 5-7k req/s from `oxigraph serve` where wrk gets about 30k, which flatters
@@ -252,7 +255,8 @@ def run_wrk(server: Server, paths: list[str], clients: int, accept: str, seconds
     """One wrk run of `seconds` over `clients` connections; its figures and its CPU per second.
 
     wrk takes whole seconds, so a fractional run is asked for the next whole second and
-    stopped with SIGINT (wrk then stops its threads and reports as at the end of a run).
+    stopped with SIGINT (wrk then stops its threads and reports as at the end of a run; wrk
+    ignores a SIGINT that comes before its threads are started, and then runs the whole second).
     """
     binary = shutil.which("wrk")
     if binary is None:
