@@ -418,16 +418,42 @@ def choose_client(wanted: str, requests: int, seconds: float, threads: int) -> C
     return Client("wrk", wrk_version(binary), seconds=seconds, threads=threads)
 
 
+def settle(server: Server, quick: float = 0.2, patience: float = 900.0) -> float:
+    """Wait until a trivial query answers within `quick` seconds; the seconds waited.
+
+    A timed wrk run stops sending at its deadline, but a server that cannot cancel (rdflib-endpoint
+    keeps evaluating every heavy query it has accepted) would spend the next run on the last
+    one's backlog."""
+    started = time.perf_counter()
+    for n in itertools.count():
+        clock = time.perf_counter()
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=patience)
+        try:
+            connection.request("GET", query_path(server, f"ASK {{ ?s ?p ?o }} # settle {n}"),
+                               headers={"Accept": ACCEPT})
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        if time.perf_counter() - clock < quick or time.perf_counter() - started > patience:
+            return time.perf_counter() - started
+        time.sleep(0.5)
+    return 0.0
+
+
 def measure_one(server: Server, workload: str, n: int, client: Client, slugs: list[str],
                 queries: list[str], base: str) -> Load:
     """An untimed warm-up on other pages and questions, then the measured run."""
     accept = accept_for(server, workload)
     if client.wrk:
+        settle(server)
         # untimed: a short run on the reversed slugs with another tag, so first-use costs
         # (templates, caches, pool growth) are paid before the clock starts
         warm = cycle_paths(server, workload, slugs[::-1], queries, base)
         run_wrk(server, warm, n, accept, min(1.0, client.seconds),
                 unique_tag(server, workload, "warm"), client.threads)
+        settle(server)
         paths = cycle_paths(server, workload, slugs, queries, base)
         return load_wrk(server, workload, n, paths, client.seconds,
                         unique_tag(server, workload, ""), client.threads)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -215,6 +216,43 @@ def test_paths_lua_sends_the_listed_paths_tagged_with_the_accept_header() -> Non
         listed, tag = path.rsplit("%0A%23+t", 1)
         thread, n = tag.split("-")
         assert paths.index(listed) == (offsets[thread] + int(n) - 1) % len(paths), tag
+
+
+class Backlogged(http.server.BaseHTTPRequestHandler):
+    """Answers slowly until `slow` requests have come, then at once (a server with a backlog)."""
+
+    protocol_version = "HTTP/1.1"
+    slow: ClassVar[int] = 0
+    count: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).count += 1
+        if self.count <= self.slow:
+            time.sleep(0.3)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_settle_waits_until_a_trivial_query_is_quick() -> None:
+    import http_suite
+    from http_bench import Server
+
+    Backlogged.slow, Backlogged.count = 3, 0
+    server = QuietServer(("127.0.0.1", 0), Backlogged)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = Server("test", "127.0.0.1", server.server_address[1], "/q", None)  # type: ignore[arg-type]
+        waited = http_suite.settle(target, quick=0.2, patience=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Backlogged.count == 4  # three slow answers, then the quick one
+    assert waited >= 3 * 0.3
 
 
 def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
