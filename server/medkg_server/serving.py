@@ -1,9 +1,9 @@
 """Production serving: granian (a Rust HTTP server) runs the Flask app in worker processes.
 
 Granian parses HTTP and keeps connections in Rust and calls the WSGI application on a pool of
-threads per worker. Measured with wrk on the same store, that answers 1.5x the light look-ups
-and 1.4x the pages gunicorn's threaded workers did: per request, gunicorn spent as much Python on
-HTTP as the application spent on the answer.
+threads per worker. Measured with wrk on the same store and requests that are all distinct, it
+answers 1.3-1.4x the light look-ups and 1.2x the HTML pages gunicorn's threaded workers did
+(bench/RESULTS.md): gunicorn spent a third of each light request's CPU on HTTP in Python.
 
 Granian forks its workers from this process; each builds its own Flask app (`worker_app`), starts
 its query pool and prepares the catalogue figures in the background.
