@@ -19,7 +19,7 @@ from medkg_server.cache import LRUCache
 from medkg_server.executor import Executor, ExecutorError, QueryTimeout
 from medkg_server.inline import InlineRunner
 from medkg_server.settings import ServerSettings
-from medkg_server.worker import Job, Outcome, published_link
+from medkg_server.worker import Job, Outcome, link_path, published_link
 
 EXTENSION = "medkg"
 FEDERATED = re.compile(r"\bSERVICE\b", re.IGNORECASE)
@@ -47,6 +47,9 @@ class ServerState:
     _versions: dict[str, StoreVersion] = field(default_factory=dict)
     _flights_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self._link_path = link_path(Path(self.settings.store))
+
     @classmethod
     def create(cls, settings: ServerSettings) -> ServerState:
         return cls(
@@ -59,7 +62,7 @@ class ServerState:
 
     def version(self) -> StoreVersion | None:
         """The version now published, or None when the store has never been built."""
-        link = published_link(Path(self.settings.store))
+        link = published_link(self._link_path)
         known = self._versions.get(link) if link else None
         if known is not None:
             return known
