@@ -9,7 +9,8 @@ When every child is busy (slow queries), the pool grows by up to `size` extra ch
 slow query does not make a quick one wait. A new child joins the pool only once it says it is
 ready: the waiting request takes whichever child frees first, never waits on a cold start. Idle
 children are reused last-in first-out, so the busiest stay warm (their store caches filled) and
-the spare ones sink to the bottom; a spare child stops once it has sat idle for IDLE_SECONDS.
+the spare ones sink to the bottom; a spare child stops once it has sat idle for IDLE_SECONDS
+(checked when a job ends, and by a timer, so a server that goes quiet gives back the memory).
 Stopping a spare as soon as it is free made the pool shrink and grow again between the bursts of
 steady load, and every new child starts with cold caches.
 
@@ -121,6 +122,7 @@ class Executor:
         self._owner_pid = 0
         self._count_lock = threading.Lock()
         self._total = 0
+        self._closed = threading.Event()
 
     def start(self) -> None:
         """Start the children (once per process; a forked copy starts its own)."""
@@ -136,6 +138,9 @@ class Executor:
                     threading.Thread(target=self._add_child, daemon=True).start()
             self._total = self.size
             self._started, self._owner_pid = True, os.getpid()
+            self._closed.clear()
+            threading.Thread(target=self._reap_while_open, daemon=True,
+                             name="medkg-pool-reaper").start()
 
     def run(self, job: Job, timeout: float) -> Outcome:
         """Run `job` in a child, waiting at most `timeout` seconds in all."""
@@ -164,6 +169,7 @@ class Executor:
 
     def close(self) -> None:
         """Stop every idle child (busy ones are stopped by their own callers or exit alone)."""
+        self._closed.set()
         for child in self._idle.take_all():
             _kill(child)
 
@@ -192,6 +198,15 @@ class Executor:
     def _release(self, child: _Child) -> None:
         """Return a child to the pool, and stop spares that have sat idle for IDLE_SECONDS."""
         self._idle.put(child)
+        self._reap()
+
+    def _reap_while_open(self) -> None:
+        """Stop idle spares every half IDLE_SECONDS until the pool closes."""
+        while not self._closed.wait(IDLE_SECONDS / 2):
+            self._reap()
+
+    def _reap(self) -> None:
+        """Stop the spares (children beyond the pool's size) idle for IDLE_SECONDS or more."""
         with self._count_lock:
             spares = self._total - self.size
             stale = self._idle.take_stale(time.monotonic() - IDLE_SECONDS, spares)

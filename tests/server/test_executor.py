@@ -77,7 +77,7 @@ def test_children_exit_when_their_owner_is_killed(built_store: Path) -> None:
     assert all(_gone(pid) for pid in pids), "query processes outlived the process that owns them"
 
 
-def test_spare_children_stay_through_a_pause_and_stop_after_idling(
+def test_spare_children_stay_through_a_pause_and_a_timer_stops_them_after_idling(
     built_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from medkg_server import executor as pool
@@ -93,8 +93,16 @@ def test_spare_children_stay_through_a_pause_and_stop_after_idling(
         assert executor._total == 2 and len(executor._idle) == 2
         executor.run(COUNT, 30)  # a job just after the burst: the spare is kept, not stopped
         assert executor._total == 2
-        time.sleep(2.5)
-        executor.run(COUNT, 30)  # past IDLE_SECONDS the spare at the bottom stops
+        bottom = executor._idle._children[0].process.pid  # the longest idle
+        deadline = time.monotonic() + 10
+        while executor._total > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)  # no job runs meanwhile: the timer stops it past IDLE_SECONDS
         assert executor._total == 1 and len(executor._idle) == 1
+        deadline = time.monotonic() + 10
+        while not _gone(bottom) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(bottom)
+        assert executor.run(COUNT, 30).rows == 1  # the pool still answers
     finally:
         executor.close()
+
