@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 from medkg.build import _SourceReader, collect_sources
 from medkg.chunking import chunks
 from medkg.config import load_settings
-from medkg.extract import extract, extract_parts
-from medkg.markdown import parse_document, parse_parts
+from medkg.extract import Extractor, extract, extract_parts
+from medkg.markdown import (
+    PLAIN_URL,
+    PLAIN_URL_MAX,
+    _block_parser,
+    _escaped_split,
+    _parser,
+    parse_document,
+    parse_parts,
+    split_row,
+)
 from medkg.sources import read_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,3 +176,71 @@ def test_any_text_reads_the_same_on_both_paths(pieces: list[str]) -> None:
     text = (f"# T\n\n| Dataset | Description |\n|---|---|\n{rows}\n"
             f"### [Set](https://s.example/)\n\n{bullets}\n{paragraphs}\n\n## Links\n\n{bullets}")
     _paths_agree(text)
+
+
+ROW_TEXT = st.text(alphabet="a |\\`-:*", max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ROW_TEXT)
+def test_the_fast_row_split_is_markdown_its_split(line: str) -> None:
+    assert split_row(line) == _escaped_split(line)
+
+
+def test_the_fast_table_rule_builds_the_tokens_of_markdown_its_own() -> None:
+    """Same tokens as the reference parser's block step, tables interrupting paragraphs included."""
+    text = (TRICKY + "A paragraph\n| a | b |\n|---|:-:|\n| x \\| y | `z|w` |\n| 1 |\n> quote\n"
+            "\n| h |\n|---|\n| [l](https://l.example/) |\n    | code |\n")
+    reference = _parser()
+    reference.core.ruler.disable("inline")
+    assert _block_parser().parse(text, {}) == reference.parse(text, {})
+
+
+PLAIN_URL_TEXT = st.builds(
+    lambda scheme, host, rest: scheme + host + rest,
+    st.sampled_from(["https://", "http://", "", "//", "HTTPS://", "mailto:", "./"]),
+    st.text(alphabet="ab0-.:@[]é", max_size=12),
+    st.text(alphabet="aZ09-._~/?#=%&+:;@!$'()*, é", max_size=20),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(PLAIN_URL_TEXT)
+def test_urls_taken_as_they_are_are_the_ones_normalize_link_leaves_unchanged(url: str) -> None:
+    if len(url) <= PLAIN_URL_MAX and PLAIN_URL.fullmatch(url):
+        assert _parser().normalizeLink(url) == url
+
+
+def test_typical_list_urls_are_taken_as_they_are() -> None:
+    md = _parser()
+    for url in ("https://data.example.org/qulodu-db-0", "https://doi.org/10.5555/qulodu-db-0",
+                "./resources/qulodu-db-0.md", "https://a-b.example.com/x/y_z.html?id=3#top",
+                "https://arxiv.org/abs/2101.00001", "https://github.com/org/repo"):
+        assert PLAIN_URL.fullmatch(url) and md.normalizeLink(url) == url
+    long_host = "https://" + "a" * 60 + ("." + "a" * 60) * 4 + "/"
+    assert md.normalizeLink(long_host) != long_host and len(long_host) > PLAIN_URL_MAX
+
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A cache that keeps nothing: every concept cell is read afresh."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def test_concept_cells_read_once_give_the_records_of_cells_read_every_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(home=ROOT, store=ROOT / ".unused-store")
+    reader = _SourceReader(settings)
+    cached = [reader.read(source) for source in collect_sources(settings)]
+    init = Extractor.__init__
+
+    def forgetful_init(self: Extractor, *args: object) -> None:
+        init(self, *args)  # type: ignore[arg-type]
+        self._concept_cells = _Forgetful()
+
+    monkeypatch.setattr(Extractor, "__init__", forgetful_init)
+    fresh = [reader.read(source) for source in collect_sources(settings)]
+    assert [r.records for r in fresh] == [r.records for r in cached]
+    assert [r.skips for r in fresh] == [r.skips for r in cached]
+    assert sum(len(r.records) for r in cached) == 617

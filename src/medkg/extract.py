@@ -38,6 +38,15 @@ PAPER_LABELS = ("paper", "report", "arxiv", "publication")
 CODE_LABELS = ("github", "code")
 CODE_HOSTS = ("github.com", "github.io", "gitlab.com")
 SPLIT = re.compile(r"\s*(?:,|;|/|\+|\(|\)|\band\b|&(?!e\b))\s*", re.I)
+DIGIT = re.compile(r"\d")
+NUMBERS_ONLY = re.compile(r"[\d\s.x]+")
+TRAILING_COMMAS = re.compile(r"\s*,\s*(,\s*)*$")
+SPACES = re.compile(r"\s+")
+THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+SENTENCE_END = re.compile(r"(?<=\.)\s+")
+# Distinct (kind, cell text, field) reads kept per source: lists repeat the same organ, stain
+# and modality cells thousands of times.
+CONCEPT_CELL_CACHE = 100_000
 
 
 @dataclass
@@ -108,6 +117,7 @@ class Extractor:
         self._skips: tuple[list[Skip], list[Skip], list[Skip]] = ([], [], [])
         self._kind = 0  # which of the three skip lists `_skip` fills
         self._cited: list[tuple[EntryRecord, list[str]]] = []  # rows citing reference notes
+        self._concept_cells: dict[tuple[str, str, str], tuple[list[str], tuple[Mention, ...]]] = {}
 
     def run(self) -> tuple[list[EntryRecord], list[Skip]]:
         self.read(self.doc)
@@ -188,11 +198,11 @@ class Extractor:
 
     def _clean_name(self, cell: Cell) -> str:
         text = REF_MARKER.sub("", cell.text)
-        text = re.sub(r"\s*,\s*(,\s*)*$", "", text).strip(" ,-*")
+        text = TRAILING_COMMAS.sub("", text).strip(" ,-*")
         first_link = cell.links[0].text.strip() if cell.links else ""
         if first_link and text.startswith(first_link):
             return first_link
-        return re.sub(r"\s+", " ", text)
+        return SPACES.sub(" ", text)
 
     def _fill(self, record: EntryRecord, cells: dict[str, list[Cell]]) -> None:
         for cell in cells.get("description", []):
@@ -284,7 +294,7 @@ class Extractor:
             stripped = DIMENSION.sub("", head).strip(" :")
             found = self.vocab.find("modality", stripped)
             # only "2D Pathological Imaging"-style prefixes (a dimension, then words) name a modality
-            if DIMENSION.match(head.strip()) and stripped and not re.search(r"\d", stripped):
+            if DIMENSION.match(head.strip()) and stripped and not DIGIT.search(stripped):
                 self._mention(record, "modality", stripped, found, "description")
             record.add_concepts("modality", found)
         record.add_concepts("modality", self.vocab.find("modality", text))
@@ -298,17 +308,36 @@ class Extractor:
         self._challenge_in_text(record, text)
 
     def _concept_cell(self, record: EntryRecord, kind: str, text: str, field_name: str) -> None:
-        """Match a whole cell, then each of its parts, recording every part as a mention."""
-        record.add_concepts(kind, self.vocab.find(kind, text))
+        """Match a whole cell, then each of its parts, recording every part as a mention.
+
+        What a cell gives depends on its kind, text and field alone, so it is read once per
+        source: adding its concepts in one go keeps their order (add_concepts skips repeats).
+        """
+        key = (kind, text, field_name)
+        read = self._concept_cells.get(key)
+        if read is None:
+            if len(self._concept_cells) >= CONCEPT_CELL_CACHE:
+                self._concept_cells.clear()
+            read = self._concept_cells[key] = self._read_concept_cell(kind, text, field_name)
+        concepts, mentions = read
+        record.add_concepts(kind, concepts)
+        record.mentions.extend(mentions)
+
+    def _read_concept_cell(self, kind: str, text: str,
+                           field_name: str) -> tuple[list[str], tuple[Mention, ...]]:
+        """The concepts (in order, repeats allowed) and the mentions of one concept cell."""
+        concepts = list(self.vocab.find(kind, text))
+        mentions: list[Mention] = []
         for part in SPLIT.split(text):
             part = part.strip(" .*-'\"")
-            if not part or fold(part) in self.rules.not_concepts or re.fullmatch(r"[\d\s.x]+", part):
+            if not part or fold(part) in self.rules.not_concepts or NUMBERS_ONLY.fullmatch(part):
                 continue
-            if kind == "anatomy" and re.search(r"\d", part):
+            if kind == "anatomy" and DIGIT.search(part):
                 continue  # split counts ("6 for train 10 for test") that wandered into the organ column
             found = tuple(self.vocab.find(kind, part)) or self._mapped(kind, part)
-            record.add_concepts(kind, found)
-            self._mention(record, kind, part, found, field_name)
+            concepts.extend(found)
+            mentions.append(Mention(kind, part, found, field_name))
+        return concepts, tuple(mentions)
 
     def _mapped(self, kind: str, text: str) -> tuple[str, ...]:
         """A concept named through data/curation/mention-map.tsv (a disease for its site)."""
@@ -393,7 +422,7 @@ class Extractor:
                 record.challenges.append(ref)
 
     def _challenge_in_text(self, record: EntryRecord, text: str) -> None:
-        for sentence in re.split(r"(?<=\.)\s+", text):
+        for sentence in SENTENCE_END.split(text):
             if "challenge" in sentence.lower() and YEAR.search(sentence) and self.vocab.find("venue", sentence):
                 self._challenge(record, sentence.split("Challenge")[0].split("challenge")[0])
 
@@ -459,7 +488,7 @@ def link_kind(label: str, href: str, papers_only: bool = False) -> str:
 
 def _number(number: str, scale: str | None) -> float | None:
     digits = number
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
+    if THOUSANDS.fullmatch(number):
         digits = re.sub(r"[.,]", "", number)  # "327,680" and "171.375" are thousands separators
     try:
         value = float(digits)

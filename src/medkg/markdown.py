@@ -13,11 +13,13 @@ plain reference path, and tests check the two give equal documents.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import table as markdown_it_table
 from markdown_it.token import Token
 
 from medkg.chunking import chunks, runs_to_end
@@ -114,6 +116,13 @@ WHITESPACE = re.compile(r"\s+")
 # '[text](url)' with nothing in the text or url that markdown-it would read as markup or escape
 SIMPLE_LINK = re.compile(r"\[([^\n\\`*_\[\]!<&]*)\]\(([^\s()<>\\`&\[\]\x00-\x1f\x7f]+)\)")
 BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
+# URLs that markdown-it's normalizeLink returns unchanged: an http(s) scheme and a lower-case
+# ASCII host (nothing for punycode to encode, no port, user or IPv6 brackets), then characters
+# that mdurl neither escapes nor reads as a new part; no leading '//' (read as a host).
+# tests/test_markdown_lazy.py checks these against normalizeLink itself.
+PLAIN_URL = re.compile(r"(?:https?://[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*(?![^/?#]))?(?!//)"
+                       r"[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~/=-]*)?(?:#[A-Za-z0-9._~/=-]*)?")
+PLAIN_URL_MAX = 250  # below mdurl's 255-character limit on host names
 # Lists larger than this are parsed a few sections at a time, so no whole-file token tree is held.
 CHUNK_CHARS = 1 << 20
 
@@ -123,10 +132,43 @@ def _parser() -> MarkdownIt:
 
 
 def _block_parser() -> MarkdownIt:
-    """The same parser without the core inline step: inline tokens keep only their source text."""
+    """The same parser without the core inline step: inline tokens keep only their source text.
+
+    Its table rule is markdown-it's own (see `_table_rule`), with a faster row split.
+    """
     md = _parser()
     md.core.ruler.disable("inline")
+    # "alt": a table may interrupt a paragraph or a reference, as in markdown-it's parser_block
+    md.block.ruler.at("table", _table_rule(), {"alt": ["paragraph", "reference"]})
     return md
+
+
+_escaped_split: Callable[[str], list[str]] = markdown_it_table.__globals__["escapedSplit"]
+
+
+def split_row(line: str) -> list[str]:
+    """markdown-it's split of a table row at its pipes, without its per-character loop where it can.
+
+    escapedSplit keeps a pipe after a backslash (and drops the backslash); markdown-it versions
+    before 13 also kept pipes inside backtick code spans. A row with neither character splits at
+    every pipe, which str.split does at C speed (the loop took a third of a big table's block
+    parse). tests/test_markdown_lazy.py compares the two.
+    """
+    if "\\" in line or "`" in line:
+        return _escaped_split(line)
+    return line.split("|")
+
+
+def _table_rule() -> Callable[..., bool]:
+    """markdown-it's table rule, the same code, with `split_row` for the escapedSplit it calls.
+
+    The function is rebuilt over a copy of its module's globals, so markdown-it itself (the
+    reference parser, other users in the process) is left as it is.
+    """
+    rule = markdown_it_table
+    namespace = {**rule.__globals__, "escapedSplit": split_row}
+    return types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__,
+                              rule.__closure__)
 
 
 def inline_cell(token: Token) -> Cell:
@@ -196,7 +238,7 @@ class _InlineReader:
             before = content[end : match.start()]
             if INLINE_MARKUP.search(before):
                 return None
-            href = self.md.normalizeLink(match.group(2))
+            href = _normalize_link(self.md, match.group(2))
             if not self.md.validateLink(href):
                 return None  # markdown-it reads no link here
             label = match.group(1)
@@ -207,6 +249,13 @@ class _InlineReader:
             return None
         parts.append(content[end:])
         return Cell(WHITESPACE.sub(" ", "".join(parts)).strip(), tuple(links))
+
+
+def _normalize_link(md: MarkdownIt, url: str) -> str:
+    """md.normalizeLink(url), skipped for the plain URLs it leaves unchanged (about 10 µs each)."""
+    if len(url) <= PLAIN_URL_MAX and PLAIN_URL.fullmatch(url):
+        return url
+    return md.normalizeLink(url)
 
 
 def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS) -> Document:
