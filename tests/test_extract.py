@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medkg.build import read_all, collect_sources
 from medkg.config import Settings
@@ -147,3 +149,28 @@ def test_acquisition_keeps_scanners_and_drops_listed_noise(mini_settings) -> Non
     assert rules.not_scanner is not None
     assert rules.not_scanner.sub(" ", "40x (from TCGA) Leica SCN400").split() == ["40x", "Leica", "SCN400"]
     assert rules.not_scanner.sub("", "slide level analysis").strip() == ""
+
+
+
+def _kind_by_substrings(label: str, href: str) -> str:
+    """link_kind as first written, with a Python loop over the host names."""
+    from medkg.extract import CODE_LABELS, DATA_LABELS, JOURNAL_HOSTS, MIXED_HOSTS, PAPER_LABELS
+
+    if label in PAPER_LABELS or any(h in href for h in JOURNAL_HOSTS):
+        return "paper"
+    if label in CODE_LABELS:
+        return "code"
+    if label not in DATA_LABELS and any(h in href for h in MIXED_HOSTS):
+        return "paper"
+    return "landing"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="adorgixvt./:-", max_size=30),
+       st.sampled_from(["", "paper", "data", "code"]))
+def test_host_patterns_find_what_substring_tests_find(href: str, label: str) -> None:
+    from medkg.extract import JOURNAL_HOSTS, MIXED_HOSTS, link_kind
+
+    for host in (*JOURNAL_HOSTS, *MIXED_HOSTS):
+        for url in (href + host, host + href, href, href[:3] + host[:-1]):
+            assert link_kind(label, url) == _kind_by_substrings(label, url)

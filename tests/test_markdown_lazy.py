@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medkg.build import _SourceReader, collect_sources
-from medkg.chunking import chunks
+from medkg.chunking import SWALLOWING_BLOCKS, chunks, runs_to_end
 from medkg.config import load_settings
 from medkg.extract import Extractor, extract, extract_parts
 from medkg.markdown import (
@@ -244,3 +244,27 @@ def test_concept_cells_read_once_give_the_records_of_cells_read_every_time(
     assert [r.records for r in fresh] == [r.records for r in cached]
     assert [r.skips for r in fresh] == [r.skips for r in cached]
     assert sum(len(r.records) for r in cached) == 617
+
+
+def test_repeated_plain_cells_read_as_the_first_time() -> None:
+    """Remembered plain cells: the same text in many rows and parts, beside marked-up text."""
+    cells = ["lung", " lung ", "-", "lung  CT", "lung\u00a0CT", "*lung*",
+             "[lung](https://l.example/)"]
+    rows = "\n".join(f"| Set{i} | {cells[i % len(cells)]} | {cells[-i % len(cells)]} |"
+                     for i in range(60))
+    text = "".join(f"## Part {p}\n\n| Dataset | Organ | Modality |\n|---|---|---|\n{rows}\n\n"
+                   for p in range(3))
+    _paths_agree(text)
+    doc = parse_document(text, chunk_chars=0)
+    texts = {row.cells[1].text for table in doc.tables for row in table.rows}
+    assert texts == {"lung", "-", "lung CT"}  # the no-break space folded, the markup read
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="#`~<>/ab \n-|", max_size=60))
+def test_parts_without_fence_or_tag_characters_are_not_walked_for_nothing(text: str) -> None:
+    tokens = _block_parser().parse(text, {})
+    last = text.count("\n")
+    walked = any(t.type in SWALLOWING_BLOCKS and t.map is not None and t.map[1] >= last
+                 for t in tokens)
+    assert runs_to_end(tokens, text) == walked

@@ -20,6 +20,8 @@ ATX_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
 LINE_BREAK = re.compile(r"\r\n?")
 # blocks that can go on over a line starting with '#'
 SWALLOWING_BLOCKS = ("fence", "html_block")
+# what every such block's first line holds: a fence's three backticks or tildes, an HTML tag's '<'
+BLOCK_OPENERS = ("```", "~~~", "<")
 
 
 def may_define_references(text: str) -> bool:
@@ -52,6 +54,8 @@ def runs_to_end(tokens: list[Token], part: str) -> bool:
 
     A block closed on the very last line counts too: that only joins two parts needlessly.
     """
+    if not any(opener in part for opener in BLOCK_OPENERS):
+        return False  # no fence or HTML block can start in it: no need to walk its tokens
     last = part.count("\n")
     return any(tok.type in SWALLOWING_BLOCKS and tok.map is not None and tok.map[1] >= last
                for tok in tokens)

@@ -123,6 +123,9 @@ BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
 PLAIN_URL = re.compile(r"(?:https?://[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*(?![^/?#]))?(?!//)"
                        r"[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~/=-]*)?(?:#[A-Za-z0-9._~/=-]*)?")
 PLAIN_URL_MAX = 250  # below mdurl's 255-character limit on host names
+# Plain cells up to this length are remembered: lists repeat organ, stain, modality and '-' cells.
+PLAIN_CELL_CHARS = 64
+PLAIN_CELLS = 50_000  # distinct plain cells remembered at most (the memo is emptied when full)
 # Lists larger than this are parsed a few sections at a time, so no whole-file token tree is held.
 CHUNK_CHARS = 1 << 20
 
@@ -138,6 +141,9 @@ def _block_parser() -> MarkdownIt:
     """
     md = _parser()
     md.core.ruler.disable("inline")
+    # text_join only joins the children of inline tokens, which stay empty without the inline
+    # step; it would walk every token of the part for nothing
+    md.core.ruler.disable("text_join")
     # "alt": a table may interrupt a paragraph or a reference, as in markdown-it's parser_block
     md.block.ruler.at("table", _table_rule(), {"alt": ["paragraph", "reference"]})
     return md
@@ -217,13 +223,23 @@ class _InlineReader:
         self.lazy = lazy
         self.env = env
         self.md = _parser()
+        # a plain cell depends on its text alone (no markup, so no env): short ones are shared
+        self._plain: dict[str, Cell] = {}
 
     def cell(self, token: Token) -> Cell:
         if not self.lazy:
             return inline_cell(token)
         content = token.content
+        cell = self._plain.get(content)
+        if cell is not None:
+            return cell
         if INLINE_MARKUP.search(content) is None:
-            return Cell(WHITESPACE.sub(" ", content).strip())
+            cell = Cell(WHITESPACE.sub(" ", content).strip())
+            if len(content) <= PLAIN_CELL_CHARS:
+                if len(self._plain) >= PLAIN_CELLS:
+                    self._plain.clear()
+                self._plain[content] = cell
+            return cell
         return self._plain_links(content) or inline_cell(self.md.parseInline(content, self.env)[0])
 
     def _plain_links(self, content: str) -> Cell | None:
@@ -290,7 +306,7 @@ def parse_parts(text: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Document]
     """
     walker = _Walker(text.splitlines())
     for offset, tokens, env in _parsed_parts(_block_parser(), text, chunk_chars):
-        walker.inline = _InlineReader(True, env)
+        walker.inline.env = env  # the part's link reference definitions
         walker.feed(tokens, offset)
         yield walker.take()
 
@@ -423,27 +439,31 @@ class _Walker:
         row_line = 0
         in_head = False
         lines = self.lines
+        cell = self.inline.cell  # looked up once: a big table has hundreds of thousands of cells
         i = start + 1
-        while tokens[i].type != "table_close":
-            tok = tokens[i]
-            kind = tok.type
-            if kind == "inline" and current is not None:
-                current.append(self.inline.cell(tok))
+        tok = tokens[i]
+        while (kind := tok.type) != "table_close":
+            # the commonest token types first: cells, then rows
+            if kind == "inline":
+                if current is not None:
+                    current.append(cell(tok))
+            elif kind == "tr_open":
+                current = []
+                row_line = self.line(tok)
+            elif kind == "tr_close":
+                if current is not None:
+                    if in_head:
+                        header = current
+                    else:
+                        raw = lines[row_line - 1] if 0 < row_line <= len(lines) else ""
+                        rows.append(Row(row_line, tuple(current), raw.strip()))
+                    current = None
             elif kind == "thead_open":
                 in_head = True
             elif kind == "thead_close":
                 in_head = False
-            elif kind == "tr_open":
-                current = []
-                row_line = self.line(tok)
-            elif kind == "tr_close" and current is not None:
-                if in_head:
-                    header = current
-                else:
-                    raw = lines[row_line - 1] if 0 < row_line <= len(lines) else ""
-                    rows.append(Row(row_line, tuple(current), raw.strip()))
-                current = None
             i += 1
+            tok = tokens[i]
         table = Table(section, self.line(tokens[start]), tuple(header), tuple(rows))
         return table, i + 1
 
