@@ -149,7 +149,10 @@ def _block_parser() -> MarkdownIt:
     return md
 
 
-_escaped_split: Callable[[str], list[str]] = markdown_it_table.__globals__["escapedSplit"]
+# markdown-it's own row split, where its table module has one by that name (3.x and 4.x do)
+_escaped_split: Callable[[str], list[str]] | None = markdown_it_table.__globals__.get(
+    "escapedSplit"
+)
 
 
 def split_row(line: str) -> list[str]:
@@ -161,6 +164,7 @@ def split_row(line: str) -> list[str]:
     parse). tests/test_markdown_lazy.py compares the two.
     """
     if "\\" in line or "`" in line:
+        assert _escaped_split is not None  # `_table_rule` calls this only when it exists
         return _escaped_split(line)
     return line.split("|")
 
@@ -169,9 +173,12 @@ def _table_rule() -> Callable[..., bool]:
     """markdown-it's table rule, the same code, with `split_row` for the escapedSplit it calls.
 
     The function is rebuilt over a copy of its module's globals, so markdown-it itself (the
-    reference parser, other users in the process) is left as it is.
+    reference parser, other users in the process) is left as it is. A markdown-it whose table
+    module has no `escapedSplit` gets its rule unchanged: slower, never different.
     """
     rule = markdown_it_table
+    if _escaped_split is None:
+        return rule
     namespace = {**rule.__globals__, "escapedSplit": split_row}
     return types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__,
                               rule.__closure__)
