@@ -462,7 +462,21 @@ def measure_one(server: Server, workload: str, n: int, client: Client, slugs: li
     # every server alike
     run(server, workload_paths(server, workload, slugs[::-1], queries, n, base, "warm"), n, accept)
     return load(server, workload, n,
-                workload_paths(server, workload, slugs, queries, n * client.requests, base))
+                unique_paths(server, workload, slugs, queries, n * client.requests, base))
+
+
+def unique_paths(server: Server, workload: str, slugs: list[str], queries: list[str],
+                 count: int, base: str) -> list[str]:
+    """`workload_paths` for the Python client, each light or page request tagged as wrk's are.
+
+    Without the tag, more requests than datasets would ask for the same look-ups and pages
+    again, and medkg's result cache would answer the repeats.
+    """
+    paths = workload_paths(server, workload, slugs, queries, count, base)
+    if workload in ("repeated", "distinct"):
+        return paths  # repeated on purpose; distinct tagged already
+    tag = unique_tag(server, workload, "")
+    return [f"{path}{tag}{i}" for i, path in enumerate(paths)]
 
 
 def measure(store_dir: Path, work: Path, clients: list[int], client: Client,

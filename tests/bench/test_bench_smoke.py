@@ -160,6 +160,21 @@ def test_wrk_requests_are_made_unique_like_the_python_clients() -> None:
     assert paths == [http_suite.query_path(oxigraph, q) for q in ["ASK {}", "ASK { ?s ?p ?o }"]]
 
 
+def test_python_client_light_and_page_requests_are_all_distinct() -> None:
+    import http_suite
+    from http_bench import Server
+
+    medkg = Server("medkg", "127.0.0.1", 1, "/sparql", None)  # type: ignore[arg-type]
+    oxigraph = Server("oxigraph serve", "127.0.0.1", 1, "/query", None)  # type: ignore[arg-type]
+    base = "https://w3id.org/medkg/"
+    for server in (medkg, oxigraph):
+        for workload in ("light", "pages", "pages-rdf"):
+            paths = http_suite.unique_paths(server, workload, ["a", "b"], ["ASK {}"], 7, base)
+            assert len(set(paths)) == 7, (server.name, workload)  # 7 requests over 2 datasets
+    repeated = http_suite.unique_paths(medkg, "repeated", ["a"], ["ASK {}"], 3, base)
+    assert len(set(repeated)) == 1  # what a result cache answers stays repeated
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Keep-alive HTTP/1.1 server side that records each request and answers 404 to /missing."""
 
