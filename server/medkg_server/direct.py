@@ -1,0 +1,84 @@
+"""The direct path: plain GET queries to /sparql and /query answered without Flask.
+
+Most protocol traffic is one shape: a GET whose only parameter is `query`. For a look-up the
+engine answers in about 25 µs, Flask's request and response objects, routing and hooks cost
+about four times that (bench/RESULTS.md). This layer sits between the answer cache (fastpath.py)
+and Flask; it answers that one shape through the same code as the Flask view
+(`sparql.answer_query`) and adds the headers Flask's hooks would add. Everything else, including
+conditional requests, any other parameter and every other path, goes to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler used below)
+
+from medkg_server.fastpath import log_access
+from medkg_server.protocol import Operation
+from medkg_server.replies import EXPECTED, Reply, cors_headers, plain, refusal
+from medkg_server.sparql import answer_query
+from medkg_server.state import ServerState
+
+error_log = logging.getLogger("medkg_server.error")
+PATHS = frozenset({"/sparql", "/sparql/", "/query"})
+CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class DirectQueries:
+    """WSGI middleware: answer plain GET queries itself, pass every other request to `app`."""
+
+    def __init__(self, app: WSGIApp, st: ServerState) -> None:
+        self.app = app
+        self.st = st
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        text = self.plain_query(environ)
+        if text is None:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        reply = self._reply(environ, text)
+        headers = [
+            *reply.headers,
+            *cors_headers(environ.get("HTTP_ORIGIN"), self.st.settings),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Length", str(len(reply.body))),
+        ]
+        start_response(reply.status_line, headers)
+        log_access(environ, reply.status, len(reply.body), started)
+        return [reply.body]
+
+    def plain_query(self, environ: dict[str, Any]) -> str | None:
+        """The query text of a GET this path answers, or None to leave the request to Flask."""
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in PATHS:
+            return None
+        raw = environ.get("QUERY_STRING", "")
+        if not raw.startswith("query=") or len(raw) > self.st.settings.max_request_bytes:
+            return None
+        if any(name in environ for name in CONDITIONAL):
+            return None
+        if "&" in raw:
+            return None  # other parameters: Flask reads them
+        try:
+            value = raw[len("query=") :].encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return None
+        # decoded as Werkzeug decodes request.args (parse_qsl), so both paths see the same text
+        return unquote(value.replace("+", " "), errors="werkzeug.url_quote")
+
+    def _reply(self, environ: dict[str, Any], text: str) -> Reply:
+        operation = Operation("query", text, None, None, (), None)
+        try:
+            return answer_query(self.st, operation, environ.get("HTTP_ACCEPT", ""))
+        except EXPECTED as exc:
+            return refusal(exc)
+        except Exception:  # the Flask app's last-resort handler does the same: log, short 500
+            error_log.exception("unhandled error on GET %s", environ.get("PATH_INFO"))
+            return plain(500, "internal server error; the server log has the details")

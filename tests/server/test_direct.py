@@ -1,0 +1,162 @@
+"""The direct path (direct.py) must answer exactly as the Flask view does, and only what it can."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from medkg_server.app import create_app
+from medkg_server.direct import DirectQueries
+from medkg_server.fastpath import FastPath
+from medkg_server.state import EXTENSION
+
+TITLE = "<http://purl.org/dc/terms/title>"
+XML = {"Accept": "application/sparql-results+xml"}
+NT = {"Accept": "application/n-triples"}
+SINCE = {"If-Modified-Since": "Sun, 22 Nov 2026 10:00:00 GMT"}
+CORS_ORIGIN = "https://viewer.example.org"
+
+# (path, query text, request headers): every kind of answer and refusal a plain GET can get
+CASES = [
+    ("/sparql", f"SELECT ?s ?t WHERE {{ ?s {TITLE} ?t }}", {}),
+    ("/sparql", f"SELECT ?t WHERE {{ <https://w3id.org/medkg/dataset/corn> {TITLE} ?t }}", {}),
+    ("/sparql", "SELECT * WHERE { ?s ?p ?o }", {"Accept": "text/csv"}),  # cut at the row cap
+    ("/sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", XML),
+    ("/query", "ASK { ?s a ?c }", {"Accept": "text/tab-separated-values"}),
+    ("/sparql/", "CONSTRUCT WHERE { ?s a ?c }", {"Accept": "text/turtle"}),
+    ("/sparql", "CONSTRUCT WHERE { ?s a ?c }", {"Accept": "application/ld+json"}),
+    ("/sparql", "DESCRIBE <https://w3id.org/medkg/anatomy/breast>", NT),
+    ("/sparql", 'SELECT ?s WHERE { ?s ?p "brëast"@en }', {}),  # non-ASCII text
+    ("/sparql", "SELECT ?s WHERE { ?s ?p %FF }", {}),  # a broken escape, kept as Werkzeug keeps it
+    ("/sparql", "SELEKT ?s WHERE { ?s ?p ?o }", {}),  # syntax error
+    ("/sparql", "CONSTRUCT WHERE { ?s a ?c }", {"Accept": "application/sparql-results+json"}),
+    ("/sparql", "ASK {}", {"Accept": "image/png"}),  # no acceptable format
+    ("/sparql", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/x> { ?s ?p ?o } }", {}),  # refused
+    ("/sparql", "SELECT * WHERE " + "{ " * 300 + "?s ?p ?o" + " }" * 300, {}),  # too deep
+    ("/sparql", "ASK { ?s ?p ?o }", {"Origin": CORS_ORIGIN}),
+    ("/sparql", "ASK { ?s ?p ?o }", {"Origin": "https://elsewhere.example.org"}),
+]
+
+
+@pytest.fixture(scope="module")
+def app(built_store: Path) -> Iterator:
+    config = {
+        "STORE": str(built_store),
+        "EXECUTORS": 1,
+        "ROW_CAP": 5,
+        "CACHE_ENTRIES": 0,
+        "CORS_ORIGINS": CORS_ORIGIN,
+        "MAX_REQUEST_BYTES": 32768,
+    }
+    application = create_app(config)
+    yield application
+    application.extensions[EXTENSION].executor.close()
+
+
+def _layers(app) -> tuple[DirectQueries, object]:
+    cache = app.wsgi_app
+    assert isinstance(cache, FastPath) and isinstance(cache.app, DirectQueries)
+    return cache.app, cache.app.app
+
+
+def _call(wsgi, path: str, query_string: str, headers: dict[str, str], method: str = "GET"):
+    environ = EnvironBuilder(
+        path=path, method=method, query_string=query_string, headers=headers
+    ).get_environ()
+    body, status, answer_headers = run_wsgi_app(wsgi, environ, buffered=True)
+    return status, sorted(answer_headers.to_wsgi_list()), b"".join(body)
+
+
+def _query_string(text: str) -> str:
+    # "%FF" in a case stands for a raw broken escape; everything else is encoded as clients do
+    return "query=" + "%FF".join(quote(part, safe="") for part in text.split("%FF"))
+
+
+@pytest.mark.parametrize("path,text,headers", CASES, ids=range(len(CASES)))
+def test_direct_path_answers_as_flask_does(app, path, text, headers) -> None:
+    direct, flask_view = _layers(app)
+    query_string = _query_string(text)
+    environ = EnvironBuilder(path=path, query_string=query_string, headers=headers).get_environ()
+    assert direct.plain_query(environ) is not None, "the case must take the direct path"
+    assert _call(direct, path, query_string, headers) == _call(
+        flask_view, path, query_string, headers
+    )
+
+
+def test_the_cases_cover_answers_and_refusals(app) -> None:
+    direct, _ = _layers(app)
+    statuses = {_call(direct, p, _query_string(t), h)[0].split()[0] for p, t, h in CASES}
+    assert statuses == {"200", "400", "403", "406"}
+
+
+def test_direct_answers_never_reach_flask(app) -> None:
+    direct, flask_view = _layers(app)
+    calls: list[str] = []
+
+    def counting(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return flask_view(environ, start_response)
+
+    counted = DirectQueries(counting, direct.st)
+    status, _, _ = _call(counted, "/sparql", _query_string("ASK { ?s ?p ?o }"), {})
+    assert status.startswith("200") and calls == []
+    _call(counted, "/sparql", "", {})
+    assert calls == ["/sparql"]
+
+
+@pytest.mark.parametrize(
+    "method,path,query_string,headers",
+    [
+        ("POST", "/sparql", "query=ASK%7B%7D", {}),
+        ("HEAD", "/sparql", "query=ASK%7B%7D", {}),
+        ("GET", "/update", "query=ASK%7B%7D", {}),
+        ("GET", "/dataset/corn", "query=ASK%7B%7D", {}),
+        ("GET", "/sparql", "", {}),  # the service description
+        ("GET", "/sparql", "query=ASK%7B%7D&timeout=2", {}),
+        ("GET", "/sparql", "query=ASK%7B%7D&format=csv", {}),
+        ("GET", "/sparql", "default-graph-uri=urn%3Ag&query=ASK%7B%7D", {}),
+        ("GET", "/sparql", "query=ASK%7B%7D&query=ASK%7B%7D", {}),
+        ("GET", "/sparql", "query=ASK%7B%7D", {"If-None-Match": '"x"'}),
+        ("GET", "/sparql", "query=ASK%7B%7D", SINCE),
+        ("GET", "/sparql", "query=" + "A" * 40_000, {}),  # over the request limit: Flask's 414
+    ],
+    ids=range(12),
+)
+def test_everything_else_goes_to_flask(app, method, path, query_string, headers) -> None:
+    direct, _ = _layers(app)
+    environ = EnvironBuilder(
+        path=path, method=method, query_string=query_string, headers=headers
+    ).get_environ()
+    assert direct.plain_query(environ) is None
+
+
+def test_conditional_get_still_gets_304_through_the_whole_app(app) -> None:
+    client = app.test_client()
+    first = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"})
+    assert first.status_code == 200 and first.headers["ETag"]
+    again = client.get(
+        "/sparql",
+        query_string={"query": "ASK { ?s ?p ?o }"},
+        headers={"If-None-Match": first.headers["ETag"]},
+    )
+    assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_access_log_lines_are_the_same(app, caplog: pytest.LogCaptureFixture) -> None:
+    direct, flask_view = _layers(app)
+    query_string = urlencode({"query": 'ASK { ?s ?p "brëast"@en }'})
+    lines = []
+    for wsgi in (direct, flask_view):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="medkg_server.access"):
+            _call(wsgi, "/sparql", query_string, {})
+        (record,) = [r for r in caplog.records if r.name == "medkg_server.access"]
+        lines.append(re.sub(r" [0-9.]+ms$", " ms", record.getMessage()))
+    assert lines[0] == lines[1]
+    assert '"GET /sparql?query=' in lines[0] and " 200 " in lines[0]
