@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -25,6 +26,8 @@ from medkg.config import ConfigError, Settings
 from medkg.store import StoreError
 from medkg_server import catalogue, describe
 from medkg_server.app import create_app
+from medkg_server.batched_log import BatchedHandler
+from medkg_server.fastpath import access_log
 from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
 
@@ -36,6 +39,7 @@ CONFIG_ENV = "_MEDKG_SERVE_CONFIG"  # not MEDKG_*: the settings would read it as
 # app and gets its 414 with a message. (The request target itself stops at 64 KB in granian's HTTP
 # library, with a bare 414: server/README says to POST longer queries.)
 HEADER_ROOM = 64 << 10
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def worker_app() -> Flask:
@@ -79,9 +83,7 @@ def serve(
             app_config[key] = value
     resolved = resolve(_env_and(app_config), core=settings)
     _check_address_free(resolved.host, resolved.port)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     os.environ[CONFIG_ENV] = json.dumps(app_config)
     Server(
         f"{__name__}:worker_app",
@@ -100,6 +102,17 @@ def serve(
         respawn_interval=1.0,
         workers_kill_timeout=10,
     ).serve()
+
+
+def _configure_logging() -> None:
+    """Log to stderr; the access log (one line per request) in batches (batched_log.py)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    access = access_log
+    if not any(isinstance(h, BatchedHandler) for h in access.handlers):
+        handler = BatchedHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        access.addHandler(handler)
+    access.propagate = False
 
 
 class AddressInUse(ConfigError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import xml.etree.ElementTree as ET
 
 import pyoxigraph as ox
@@ -243,8 +244,14 @@ def test_health_and_access_log(server):
     requests.get(
         server.url + "/sparql", params={"query": "ASK { <urn:log-marker> ?p ?o }"}, timeout=30
     )
-    lines = [line for line in server.log.read_text().splitlines() if "log-marker" in line]
+    # the access log is written in batches (batched_log.py): within a second or so
+    deadline = time.monotonic() + 10
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lines = [line for line in server.log.read_text().splitlines() if "log-marker" in line]
     assert lines and " 200 " in lines[-1] and lines[-1].endswith("ms")
+    assert "medkg_server.access" in lines[-1]
 
 
 def test_error_never_leaks_a_traceback(server):

@@ -1,0 +1,63 @@
+"""A log handler that writes its lines in batches, for the access log of a busy server.
+
+Writing one line per request to stderr cost a quarter of the throughput of light look-ups
+(bench/RESULTS.md): the write releases the interpreter lock, so every request paid for another
+thread switch as well as a system call. This handler formats each record at once, keeps the
+line in memory and lets a background thread write what has gathered every `interval` seconds
+(sooner once `max_lines` wait). Lines keep their order; a process that exits normally writes
+what is left (logging's own shutdown flushes every handler). A process that is killed loses at
+most the last interval's lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TextIO
+
+
+class BatchedHandler(logging.Handler):
+    """Like logging.StreamHandler, but writes from a background thread in batches."""
+
+    def __init__(self, stream: TextIO, interval: float = 0.25, max_lines: int = 2000) -> None:
+        super().__init__()
+        self.stream = stream
+        self.interval = interval
+        self.max_lines = max_lines
+        self._lines: list[str] = []
+        self._wake = threading.Event()
+        self._writer_pid: int | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # logging.Handler.handle calls this with self.lock held
+        if self._writer_pid != os.getpid():
+            self._start_writer()
+        try:
+            self._lines.append(self.format(record))
+        except (TypeError, ValueError):  # a record whose arguments do not fit its message
+            self.handleError(record)
+            return
+        if len(self._lines) >= self.max_lines:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write every line gathered so far."""
+        with self.lock:  # type: ignore[union-attr]
+            lines, self._lines = self._lines, []
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+
+    def _start_writer(self) -> None:
+        # A forked worker inherits the parent's unwritten lines (the parent writes those) but
+        # not its writer thread: each process starts its own on its first line.
+        self._lines = []
+        self._writer_pid = os.getpid()
+        threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
+
+    def _write_forever(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()

@@ -1,0 +1,83 @@
+"""The batched access-log handler writes every line once, in order, without being asked."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+from medkg_server.batched_log import BatchedHandler
+
+
+def _logger(handler: BatchedHandler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def test_lines_appear_after_the_interval_in_order() -> None:
+    stream = io.StringIO()
+    logger = _logger(BatchedHandler(stream, interval=0.3), "test.batched.order")
+    for n in range(5):
+        logger.info("line %d", n)
+    assert stream.getvalue() == ""  # gathered, not yet written
+    deadline = time.monotonic() + 5
+    while stream.getvalue().count("\n") < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue().splitlines() == [f"line {n}" for n in range(5)]
+
+
+def test_many_threads_lose_and_repeat_nothing() -> None:
+    stream = io.StringIO()
+    handler = BatchedHandler(stream, interval=0.01, max_lines=50)
+    logger = _logger(handler, "test.batched.threads")
+
+    def send(thread: int) -> None:
+        for n in range(500):
+            logger.info("%d-%d", thread, n)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert sorted(lines) == sorted(f"{t}-{n}" for t in range(8) for n in range(500))
+    for t in range(8):  # each thread's lines keep their order
+        mine = [line for line in lines if line.startswith(f"{t}-")]
+        assert mine == [f"{t}-{n}" for n in range(500)]
+
+
+def test_a_full_batch_is_written_before_the_interval() -> None:
+    stream = io.StringIO()
+    logger = _logger(BatchedHandler(stream, interval=60, max_lines=10), "test.batched.full")
+    for n in range(10):
+        logger.info("%d", n)
+    deadline = time.monotonic() + 5
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue().splitlines() == [str(n) for n in range(10)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_writes_only_its_own_lines(tmp_path) -> None:
+    path = tmp_path / "log.txt"
+    with open(path, "w", encoding="utf-8") as stream:
+        handler = BatchedHandler(stream, interval=60)
+        logger = _logger(handler, "test.batched.fork")
+        logger.info("parent before fork")
+        pid = os.fork()
+        if pid == 0:  # the child: log, write, leave without running the parent's cleanup
+            logger.info("child")
+            handler.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        handler.flush()
+    assert sorted(path.read_text(encoding="utf-8").splitlines()) == ["child", "parent before fork"]
