@@ -10,13 +10,14 @@ from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from medkg_server import linked_data, openapi, pages, sparql
+from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
-from medkg_server.fastpath import FastPath
+from medkg_server.fastpath import FastPath, log_access
+from medkg_server.replies import cors_headers
 from medkg_server.responses import plain_error
 from medkg_server.settings import ServerSettings, resolve
 from medkg_server.state import EXTENSION, ServerState
 
-access_log = logging.getLogger("medkg_server.access")
 error_log = logging.getLogger("medkg_server.error")
 SETTING_KEYS = (
     "STORE",
@@ -49,15 +50,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # a longer one cut short; protocol.py answers 413 for anything past the limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes + 1
     app.config["MEDKG_SETTINGS"] = settings
-    app.extensions[EXTENSION] = ServerState.create(settings)
+    st = app.extensions[EXTENSION] = ServerState.create(settings)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     _install_hooks(app, settings)
+    # outermost first: the answer cache, then plain GET queries, then Flask for the rest
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app, settings.store, settings.cache_entries, settings.cache_max_bytes
+        DirectQueries(app.wsgi_app, st),
+        settings.store,
+        settings.cache_entries,
+        settings.cache_max_bytes,
     )
     return app
 
@@ -80,18 +85,15 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        _cors(response, settings)
+        for name, value in cors_headers(request.headers.get("Origin"), settings):
+            if name == "Vary":
+                response.headers.add(name, value)
+            else:
+                response.headers[name] = value
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info(
-            '%s "%s %s" %s %d %.1fms',
-            request.remote_addr,
-            request.method,
-            request.full_path.rstrip("?"),
-            response.status_code,
-            response.calculate_content_length() or 0,
-            duration,
-        )
+        size = response.calculate_content_length() or 0
+        started = g.get("started", time.perf_counter())
+        log_access(request.environ, response.status_code, size, started)
         return response
 
     @app.errorhandler(HTTPException)
@@ -118,25 +120,3 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
         # Log the traceback for the operator; the client gets a short message, never the trace.
         error_log.exception("unhandled error on %s %s", request.method, request.path)
         return plain_error(500, "internal server error; the server log has the details")
-
-
-def _cors(response: Response, settings: ServerSettings) -> None:
-    """Let browser clients on allowed origins read answers; never with credentials."""
-    origin = request.headers.get("Origin")
-    if not origin or not settings.cors_origins:
-        return
-    if "*" in settings.cors_origins:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin in settings.cors_origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers.add("Vary", "Origin")
-    else:
-        return
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = (
-        "Accept, Content-Type, Authorization, If-None-Match"
-    )
-    response.headers["Access-Control-Expose-Headers"] = (
-        "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version"
-    )
-    response.headers["Access-Control-Max-Age"] = "600"

@@ -22,7 +22,7 @@ MARKER = "X-MedKG-Cacheable"
 access_log = logging.getLogger("medkg_server.access")
 
 StartResponse = Callable[..., Any]
-Stored = tuple[str, list[tuple[str, str]], bytes]
+Stored = tuple[str, tuple[tuple[str, str], ...], bytes]
 
 
 class FastPath:
@@ -47,8 +47,8 @@ class FastPath:
         hit = self.cache.get(key)
         if hit is not None:
             status, headers, body = hit
-            start_response(status, headers)
-            _log(environ, status, len(body), started)
+            start_response(status, list(headers))
+            log_access(environ, status, len(body), started, " (cached)")
             return [body]
         return self._fill(key, environ, start_response)
 
@@ -90,20 +90,31 @@ class FastPath:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        kept = [(k, v) for k, v in headers if k != MARKER]
+        # tuples of strings, not lists: the collector stops tracking them, so a full cache
+        # adds nothing to each garbage collection
+        kept = tuple((k, v) for k, v in headers if k != MARKER)
         self.cache.put(key, (captured["status"], kept, body), len(body))
         return [body]
 
 
-def _log(environ: dict[str, Any], status: str, size: int, started: float) -> None:
-    query = environ.get("QUERY_STRING", "")
-    path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+def log_access(
+    environ: dict[str, Any], status: str | int, size: int, started: float, note: str = ""
+) -> None:
+    """One access-log line: client, request line, status, body size and time taken."""
+    path = _text(environ.get("PATH_INFO", ""))
+    query = _text(environ.get("QUERY_STRING", ""))
     access_log.info(
-        '%s "%s %s" %s %d %.1fms (cached)',
+        '%s "%s %s" %s %d %.1fms%s',
         environ.get("REMOTE_ADDR"),
         environ.get("REQUEST_METHOD"),
-        path,
-        status.split(" ", 1)[0],
+        "/" + path.lstrip("/") + (f"?{query}" if query else ""),
+        str(status).split(" ", 1)[0],
         size,
         (time.perf_counter() - started) * 1000,
+        note,
     )
+
+
+def _text(wsgi_value: str) -> str:
+    """A WSGI environ string (bytes as latin-1) as the UTF-8 text the client sent."""
+    return wsgi_value.encode("latin-1").decode("utf-8", "replace")

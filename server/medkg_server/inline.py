@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from math import prod
 from pathlib import Path
@@ -172,13 +172,12 @@ class InlineRunner:
         return known
 
     def run(self, job: Job) -> Outcome:
-        """Evaluate `job` here; engine errors become JobFailed as they do from the pool."""
-        self.store()
-        status, payload = answer(self.state, job)
+        """Evaluate `job` (just `accepts`-ed); engine errors become JobFailed as from the pool."""
+        status, payload = answer(self.state, job, engine="inline")
         if status != "ok":
             raise JobFailed(status, str(payload))
         assert isinstance(payload, Outcome)
-        return replace(payload, engine="inline")
+        return payload
 
 
 class _Reader:

@@ -1,19 +1,19 @@
-"""HTTP helpers shared by the blueprints: validators (ETag, Last-Modified), 304s, error bodies."""
+"""Flask responses from the plain replies (replies.py): validators, 304s, error bodies."""
 
 from __future__ import annotations
-
-import hashlib
 
 from flask import Request, Response
 
 from medkg_server.fastpath import MARKER
+from medkg_server.replies import Reply, etag_for, plain, validator_headers
 from medkg_server.state import StoreVersion
 
+__all__ = ["etag_for", "not_modified", "plain_error", "to_response", "with_validators"]
 
-def etag_for(version: StoreVersion, *parts: object) -> str:
-    """An ETag that changes with the store version and with every part of the request key."""
-    digest = hashlib.sha256(repr((version.name, parts)).encode("utf-8")).hexdigest()[:32]
-    return digest
+
+def to_response(reply: Reply) -> Response:
+    """The Flask response for a plain reply."""
+    return Response(reply.body, status=reply.status, headers=reply.headers)
 
 
 def not_modified(request: Request, etag: str, version: StoreVersion) -> bool:
@@ -28,10 +28,8 @@ def not_modified(request: Request, etag: str, version: StoreVersion) -> bool:
 
 def with_validators(response: Response, etag: str, version: StoreVersion) -> Response:
     """Stamp an answer with its ETag, Last-Modified and a revalidate-every-time policy."""
-    response.set_etag(etag)
-    response.last_modified = version.published
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-MedKG-Store-Version"] = version.name
+    for name, value in validator_headers(etag, version):
+        response.headers[name] = value
     if response.status_code == 200:
         response.headers[MARKER] = "1"  # the fast path may answer this request again
     return response
@@ -39,8 +37,4 @@ def with_validators(response: Response, etag: str, version: StoreVersion) -> Res
 
 def plain_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """A short text/plain error answer; the message is ours or the parser's, never a traceback."""
-    response = Response(message.rstrip() + "\n", status=status, mimetype="text/plain")
-    response.headers["Content-Type"] = "text/plain; charset=utf-8"
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return to_response(plain(status, message, headers))

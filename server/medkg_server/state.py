@@ -80,10 +80,10 @@ class ServerState:
     ) -> Outcome:
         """Run a query job through the cache, then here or in the pool; updates bypass the cache.
 
-        Identical queries that arrive while one is being evaluated wait for that one's answer
-        instead of running again (the first comers of a popular question all miss the cache).
         A query whose cost is bounded runs in this thread (inline.py); `anchor` names the one
-        resource a page's query is written around, for that check.
+        resource a page's query is written around, for that check. Other identical queries
+        that arrive while one is in the pool wait for that one's answer instead of running
+        again (the first comers of a popular question all miss the cache).
         """
         limit = timeout or self.settings.query_timeout
         if job.operation != "query" or is_federated(job.text):
@@ -93,6 +93,11 @@ class ServerState:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
+        if self.inline.accepts(job, anchor):
+            # cheap by construction: evaluating it again costs less than waiting on a flight
+            outcome = self.inline.run(job)
+            self.cache.put(key, outcome, len(outcome.body))
+            return outcome
         with self._flights_lock:
             flight = self._flights.get(key)
             leader = flight is None
@@ -102,7 +107,7 @@ class ServerState:
         if not leader:
             return flight.wait(limit)
         try:
-            outcome = self._evaluate(job, limit, anchor)
+            outcome = self.executor.run(job, limit)
         except ExecutorError as exc:
             flight.fail(exc)
             raise
@@ -112,11 +117,6 @@ class ServerState:
         self.cache.put(key, outcome, len(outcome.body))
         flight.succeed(outcome)
         return outcome
-
-    def _evaluate(self, job: Job, limit: float, anchor: str | None) -> Outcome:
-        if self.inline.accepts(job, anchor):
-            return self.inline.run(job)
-        return self.executor.run(job, limit)
 
     def select(
         self, text: str, version: str, anchor: str | None = None

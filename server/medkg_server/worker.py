@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,6 +52,23 @@ class Job:
     named_graphs: tuple[str, ...] | None = None
     prefixes: tuple[tuple[str, str], ...] = ()  # for Turtle/TriG/RDF-XML output only
     union_default_graph: bool = True  # False when the query has its own FROM / FROM NAMED
+
+    def __hash__(self) -> int:
+        # A job is the key of the answer cache and of in-flight queries: hashed several times
+        # per request, so the hash of its fields is computed once.
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            value = hash(tuple(self.__dict__[f] for f in _JOB_FIELDS))
+            self.__dict__["_hash"] = value
+            return value
+
+    def __getstate__(self) -> dict[str, object]:
+        # string hashes differ between processes: a query process computes its own
+        return {f: self.__dict__[f] for f in _JOB_FIELDS}
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
 
 
 @dataclass(frozen=True)
@@ -99,12 +116,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def answer(state: StoreState, job: Job) -> tuple[str, object]:
+def answer(state: StoreState, job: Job, engine: str = "pool") -> tuple[str, object]:
     """Run one job against the state's store: ("ok", Outcome) or (error kind, message)."""
     try:
         if job.operation == "update":
             return "ok", run_update(state.store_dir, job)
-        return "ok", run_query(state.current(), job, state.version)
+        return "ok", run_query(state.current(), job, state.version, engine)
     except SyntaxError as exc:
         return "syntax", str(exc)
     except NotAcceptable as exc:
@@ -158,7 +175,9 @@ def _graphs(names: tuple[str, ...] | None) -> list[ox.NamedNode] | None:
     return None if names is None else [ox.NamedNode(n) for n in names]
 
 
-def run_query(db: ox.Store, job: Job, version: str | None = None) -> Outcome:
+def run_query(
+    db: ox.Store, job: Job, version: str | None = None, engine: str = "pool"
+) -> Outcome:
     """Evaluate a query and serialise at most `job.row_cap` rows or triples."""
     kwargs: dict[str, object] = {"base_iri": job.base_iri}
     if job.default_graphs is None and job.named_graphs is None:
@@ -170,20 +189,22 @@ def run_query(db: ox.Store, job: Job, version: str | None = None) -> Outcome:
         kwargs["named_graphs"] = _graphs(job.named_graphs) or []
     result = db.query(job.text, **kwargs)
     if isinstance(result, ox.QueryBoolean):
-        return _boolean(result, job, version)
+        return _boolean(result, job, version, engine)
     if isinstance(result, ox.QuerySolutions):
-        return _solutions(result, job, version)
-    return _triples(result, job, version)
+        return _solutions(result, job, version, engine)
+    return _triples(result, job, version, engine)
 
 
-def _boolean(result: ox.QueryBoolean, job: Job, version: str | None) -> Outcome:
+def _boolean(result: ox.QueryBoolean, job: Job, version: str | None, engine: str) -> Outcome:
     if job.tabular_format is None:
         raise NotAcceptable("an ASK query answers in SPARQL JSON, XML, CSV or TSV")
     body = result.serialize(format=RESULT_FORMATS[job.tabular_format])
-    return Outcome("boolean", body, job.tabular_format, rows=1, version=version)
+    return Outcome("boolean", body, job.tabular_format, 1, False, version, engine)
 
 
-def _solutions(result: ox.QuerySolutions, job: Job, version: str | None) -> Outcome:
+def _solutions(
+    result: ox.QuerySolutions, job: Job, version: str | None, engine: str
+) -> Outcome:
     """Rows pass through TSV (one row per line) so the capped rows can be re-serialised."""
     if job.tabular_format is None:
         raise NotAcceptable("a SELECT query answers in SPARQL JSON, XML, CSV or TSV")
@@ -196,10 +217,11 @@ def _solutions(result: ox.QuerySolutions, job: Job, version: str | None) -> Outc
     else:
         capped = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
         body = capped.serialize(format=RESULT_FORMATS[job.tabular_format])
-    return Outcome("solutions", body, job.tabular_format, max(lines - 1, 0), truncated, version)
+    rows = max(lines - 1, 0)
+    return Outcome("solutions", body, job.tabular_format, rows, truncated, version, engine)
 
 
-def _triples(result: ox.QueryTriples, job: Job, version: str | None) -> Outcome:
+def _triples(result: ox.QueryTriples, job: Job, version: str | None, engine: str) -> Outcome:
     """Triples pass through N-Triples (one per line), capped, then into the wanted format."""
     if job.graph_format is None:
         raise NotAcceptable("a CONSTRUCT or DESCRIBE query answers in an RDF format")
@@ -215,7 +237,7 @@ def _triples(result: ox.QueryTriples, job: Job, version: str | None) -> Outcome:
         if job.graph_format in QUAD_ONLY:
             items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
         body = serialize_rdf(items, job.graph_format, dict(job.prefixes))
-    return Outcome("graph", body, job.graph_format, count, truncated, version)
+    return Outcome("graph", body, job.graph_format, count, truncated, version, engine)
 
 
 class _Full(Exception):
