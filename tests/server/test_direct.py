@@ -89,6 +89,18 @@ def test_direct_path_answers_as_flask_does(app, path, text, headers) -> None:
     )
 
 
+def test_plus_for_space_and_an_encoded_plus_read_as_flask_reads_them(app) -> None:
+    direct, flask_view = _layers(app)
+    # what requests and urllib send: spaces as "+", a "+" in the text as %2B
+    query_string = urlencode({"query": 'SELECT ?s WHERE { ?s ?p "1+1" }'})
+    assert "+" in query_string and "%2B" in query_string
+    environ = EnvironBuilder(path="/sparql", query_string=query_string).get_environ()
+    assert direct.plain_query(environ) == 'SELECT ?s WHERE { ?s ?p "1+1" }'
+    assert _call(direct, "/sparql", query_string, {}) == _call(
+        flask_view, "/sparql", query_string, {}
+    )
+
+
 def test_the_cases_cover_answers_and_refusals(app) -> None:
     direct, _ = _layers(app)
     statuses = {_call(direct, p, _query_string(t), h)[0].split()[0] for p, t, h in CASES}
