@@ -81,3 +81,29 @@ def test_a_forked_process_writes_only_its_own_lines(tmp_path) -> None:
         os.waitpid(pid, 0)
         handler.flush()
     assert sorted(path.read_text(encoding="utf-8").splitlines()) == ["child", "parent before fork"]
+
+
+def test_lines_still_waiting_are_written_when_the_process_exits(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    server = Path(__file__).resolve().parents[2] / "server"
+    script = (
+        "import logging, sys\n"
+        "from medkg_server.batched_log import BatchedHandler\n"
+        "log = logging.getLogger('exit-test')\n"
+        "log.addHandler(BatchedHandler(sys.stderr, interval=60))\n"
+        "log.setLevel(logging.INFO)\n"
+        "for n in range(3):\n"
+        "    log.info('waiting %d', n)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(server)},
+    )
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == ["waiting 0", "waiting 1", "waiting 2"]

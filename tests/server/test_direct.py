@@ -172,3 +172,21 @@ def test_access_log_lines_are_the_same(app, caplog: pytest.LogCaptureFixture) ->
         lines.append(re.sub(r" [0-9.]+ms$", " ms", record.getMessage()))
     assert lines[0] == lines[1]
     assert '"GET /sparql?query=' in lines[0] and " 200 " in lines[0]
+
+
+def test_an_unexpected_error_is_a_short_500_and_a_logged_trace(
+    app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct, _ = _layers(app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("medkg_server.direct.answer_query", broken)
+    with caplog.at_level(logging.ERROR, logger="medkg_server.error"):
+        status, headers, body = _call(direct, "/sparql", _query_string("ASK {}"), {})
+    assert status.startswith("500")
+    assert body == b"internal server error; the server log has the details\n"
+    assert b"Traceback" not in body and b"a bug" not in body
+    (record,) = [r for r in caplog.records if r.name == "medkg_server.error"]
+    assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
