@@ -6,7 +6,9 @@ thread switch as well as a system call. This handler formats each record at once
 line in memory and lets a background thread write what has gathered every `interval` seconds
 (sooner once `max_lines` wait). Lines keep their order; a process that exits normally writes
 what is left (logging's own shutdown flushes every handler). A process that is killed loses at
-most the last interval's lines.
+most the last interval's lines. If the stream stops taking lines (a closed or stuck stderr), at
+most `max_waiting` lines wait in memory; the rest are counted, and the count is logged once the
+stream takes lines again, so the server never grows without bound or fails a request over it.
 """
 
 from __future__ import annotations
@@ -20,19 +22,31 @@ from typing import TextIO
 class BatchedHandler(logging.Handler):
     """Like logging.StreamHandler, but writes from a background thread in batches."""
 
-    def __init__(self, stream: TextIO, interval: float = 0.25, max_lines: int = 2000) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        interval: float = 0.25,
+        max_lines: int = 2000,
+        max_waiting: int = 100_000,
+    ) -> None:
         super().__init__()
         self.stream = stream
         self.interval = interval
         self.max_lines = max_lines
+        self.max_waiting = max_waiting
         self._lines: list[str] = []
+        self._lost = 0
         self._wake = threading.Event()
+        self._write_lock = threading.Lock()  # batches reach the stream in the order taken
         self._writer_pid: int | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         # logging.Handler.handle calls this with self.lock held
         if self._writer_pid != os.getpid():
             self._start_writer()
+        if len(self._lines) >= self.max_waiting:
+            self._lost += 1
+            return
         try:
             self._lines.append(self.format(record))
         except (TypeError, ValueError):  # a record whose arguments do not fit its message
@@ -43,16 +57,31 @@ class BatchedHandler(logging.Handler):
 
     def flush(self) -> None:
         """Write every line gathered so far."""
-        with self.lock:  # type: ignore[union-attr]
-            lines, self._lines = self._lines, []
-        if lines:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()
+        with self._write_lock:
+            with self.lock:  # type: ignore[union-attr]
+                lines, self._lines = self._lines, []
+                lost, self._lost = self._lost, 0
+            if lost:
+                lines.insert(0, self._lost_line(lost))
+            if not lines:
+                return
+            try:
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # the stream is closed or broken: count, go on
+                with self.lock:  # type: ignore[union-attr]
+                    self._lost += len(lines) - (1 if lost else 0) + lost
+
+    def _lost_line(self, count: int) -> str:
+        message = f"{count} log lines were dropped: the log stream did not take them"
+        fields = {"name": __name__, "levelno": logging.WARNING, "levelname": "WARNING"}
+        return self.format(logging.makeLogRecord({**fields, "msg": message}))
 
     def _start_writer(self) -> None:
         # A forked worker inherits the parent's unwritten lines (the parent writes those) but
         # not its writer thread: each process starts its own on its first line.
         self._lines = []
+        self._lost = 0
         self._writer_pid = os.getpid()
         threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
 

@@ -107,3 +107,43 @@ def test_lines_still_waiting_are_written_when_the_process_exits(tmp_path) -> Non
     )
     assert done.returncode == 0
     assert done.stderr.splitlines() == ["waiting 0", "waiting 1", "waiting 2"]
+
+
+class _BrokenThenFine(io.StringIO):
+    """A stream whose first `failures` writes fail, as a closed pipe's would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def write(self, text: str) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise BrokenPipeError("the reader went away")
+        return super().write(text)
+
+
+def test_a_broken_stream_loses_lines_but_says_how_many() -> None:
+    stream = _BrokenThenFine(failures=1)
+    handler = BatchedHandler(stream, interval=60)
+    logger = _logger(handler, "test.batched.broken")
+    logger.info("lost 1")
+    logger.info("lost 2")
+    handler.flush()  # the write fails: nothing raised to the caller
+    logger.info("kept")
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines == ["2 log lines were dropped: the log stream did not take them", "kept"]
+
+
+def test_lines_waiting_for_a_stuck_stream_are_capped() -> None:
+    stream = io.StringIO()
+    handler = BatchedHandler(stream, interval=60, max_lines=1000, max_waiting=5)
+    logger = _logger(handler, "test.batched.capped")
+    for n in range(8):
+        logger.info("%d", n)
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines == ["3 log lines were dropped: the log stream did not take them"] + [
+        str(n) for n in range(5)
+    ]
