@@ -38,12 +38,16 @@ class BatchedHandler(logging.Handler):
         self._lost = 0
         self._wake = threading.Event()
         self._write_lock = threading.Lock()  # batches reach the stream in the order taken
-        self._writer_pid: int | None = None
+        self._writing = False
+        # A forked worker inherits the parent's unwritten lines (the parent writes those) and
+        # locks that the parent's writer thread may hold, but not the thread itself.
+        os.register_at_fork(after_in_child=self._forget_parent)
 
     def emit(self, record: logging.LogRecord) -> None:
         # logging.Handler.handle calls this with self.lock held
-        if self._writer_pid != os.getpid():
-            self._start_writer()
+        if not self._writing:
+            self._writing = True
+            threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
         if len(self._lines) >= self.max_waiting:
             self._lost += 1
             return
@@ -77,13 +81,12 @@ class BatchedHandler(logging.Handler):
         fields = {"name": __name__, "levelno": logging.WARNING, "levelname": "WARNING"}
         return self.format(logging.makeLogRecord({**fields, "msg": message}))
 
-    def _start_writer(self) -> None:
-        # A forked worker inherits the parent's unwritten lines (the parent writes those) but
-        # not its writer thread: each process starts its own on its first line.
+    def _forget_parent(self) -> None:
         self._lines = []
         self._lost = 0
-        self._writer_pid = os.getpid()
-        threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._writing = False  # this process starts its own writer on its first line
 
     def _write_forever(self) -> None:
         while True:

@@ -73,12 +73,21 @@ def test_a_forked_process_writes_only_its_own_lines(tmp_path) -> None:
         handler = BatchedHandler(stream, interval=60)
         logger = _logger(handler, "test.batched.fork")
         logger.info("parent before fork")
+        # the parent's writer is mid-write when the worker is forked: the child must not wait
+        # for a lock that no thread of its own will ever release
+        handler._write_lock.acquire()
         pid = os.fork()
         if pid == 0:  # the child: log, write, leave without running the parent's cleanup
             logger.info("child")
             handler.flush()
             os._exit(0)
-        os.waitpid(pid, 0)
+        deadline = time.monotonic() + 20
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                pytest.fail("the forked process hung on its parent's lock")
+            time.sleep(0.01)
+        handler._write_lock.release()
         handler.flush()
     assert sorted(path.read_text(encoding="utf-8").splitlines()) == ["child", "parent before fork"]
 
