@@ -24,8 +24,10 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     # a child that exited but was not reaped yet is a zombie: gone for our purpose
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" in status.read_text()
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True  # reaped between the signal and the read
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the fork server and /proc are Linux's")
