@@ -18,7 +18,8 @@ from rdflib.namespace import DCTERMS, RDF, XSD
 from medkg import store as medkg_store
 from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries, version_cache
-from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
+from medkg_server.replies import etag_for
+from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, StoreVersion
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")

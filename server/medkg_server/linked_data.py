@@ -29,7 +29,8 @@ from medkg import store as medkg_store
 
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
-from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
+from medkg_server.replies import etag_for
+from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job
 

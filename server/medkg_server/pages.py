@@ -9,7 +9,8 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request
 
 from medkg_server import catalogue, charts, describe, queries
-from medkg_server.responses import etag_for, not_modified, plain_error, with_validators
+from medkg_server.replies import etag_for
+from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("pages", __name__)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask import Request, Response
 
 from medkg_server.fastpath import MARKER
-from medkg_server.replies import Reply, etag_for, plain, validator_headers
+from medkg_server.replies import Reply, plain, validator_headers
 from medkg_server.state import StoreVersion
-
-__all__ = ["etag_for", "not_modified", "plain_error", "to_response", "with_validators"]
 
 
 def to_response(reply: Reply) -> Response:
