@@ -2,9 +2,10 @@
 
 Most protocol traffic is one shape: a GET whose only parameter is `query`. For a look-up the
 engine answers in about 25 µs, Flask's request and response objects, routing and hooks cost
-several times that (bench/RESULTS.md: 0.28 ms per look-up through Flask, 0.14 ms here). This layer sits between the answer cache (fastpath.py)
-and Flask; it answers that one shape through the same code as the Flask view
-(`sparql.answer_query`) and adds the headers Flask's hooks would add. Everything else, including
+several times that (bench/RESULTS.md: 0.28 ms per look-up through Flask, 0.14 ms here). This
+layer sits between the answer cache (fastpath.py) and Flask; it answers that one shape through
+the same code as the Flask view (`sparql.answer_query`) and adds the headers Flask's hooks
+would add. Everything else, including
 conditional requests, any other parameter and every other path, goes to Flask unchanged.
 """
 
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler used below)
 
-from medkg_server.fastpath import log_access
+from medkg_server.fastpath import PUBLISHED, log_access
 from medkg_server.protocol import Operation
 from medkg_server.replies import EXPECTED, Reply, cors_headers, plain, refusal
 from medkg_server.sparql import answer_query
@@ -76,7 +77,8 @@ class DirectQueries:
     def _reply(self, environ: dict[str, Any], text: str) -> Reply:
         operation = Operation("query", text, None, None, (), None)
         try:
-            return answer_query(self.st, operation, environ.get("HTTP_ACCEPT", ""))
+            accept = environ.get("HTTP_ACCEPT", "")
+            return answer_query(self.st, operation, accept, None, environ.get(PUBLISHED))
         except EXPECTED as exc:
             return refusal(exc)
         except Exception:  # the Flask app's last-resort handler does the same: log, short 500

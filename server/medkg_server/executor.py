@@ -16,10 +16,10 @@ steady load, and every new child starts with cold caches.
 
 Children are forked from a fork server ("forkserver" start method), a small process started once
 that has imported the worker module and nothing else: forking the web process itself, which
-holds RocksDB handles and the HTTP server's threads, would be unsafe, and starting each child from a fresh
-interpreter ("spawn") costs about half a second of CPU, which a pool that grows under load pays
-again and again. A forked child is ready in about 10 ms and opens the store on its first job.
-Each child also exits by itself when its parent is gone.
+holds RocksDB handles and the HTTP server's threads, would be unsafe, and starting each child
+from a fresh interpreter ("spawn") costs about half a second of CPU, which a pool that grows
+under load pays again and again. A forked child is ready in about 10 ms and opens the store on
+its first job. Each child also exits by itself when its parent is gone.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ from typing import Any
 from medkg_server.cache import LRUCache
 
 MARKER = "X-MedKG-Cacheable"
+# The environ key under which this layer leaves the `current` link it read, so the request is
+# answered from the version its cache key names (and the link is read once per request).
+PUBLISHED = "medkg.published"
 access_log = logging.getLogger("medkg_server.access")
 
 StartResponse = Callable[..., Any]
@@ -61,6 +64,7 @@ class FastPath:
             version = os.readlink(self.current_link)
         except OSError:
             return None
+        environ[PUBLISHED] = version
         return (
             version,
             environ.get("SCRIPT_NAME", ""),

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from math import prod
 from pathlib import Path
+from typing import NamedTuple
 
 import pyoxigraph as ox
 
@@ -60,8 +61,9 @@ class Unsupported(Exception):
     """The query is outside the subset this module can prove cheap (it goes to the pool)."""
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
+    """A query variable (a tuple: the reader makes several per request, cheaply)."""
+
     name: str
 
 
@@ -121,7 +123,7 @@ def _count(store: ox.Store, pattern: Pattern, cap: int = ROW_BUDGET) -> int:
     s, p, o = (None if isinstance(t, Var) else t for t in pattern)
     if isinstance(s, ox.Literal) or isinstance(p, ox.Literal):
         return 0  # a literal never matches there (the query will answer nothing)
-    return sum(1 for _ in islice(store.quads_for_pattern(s, p, o, None), cap + 1))
+    return len(list(islice(store.quads_for_pattern(s, p, o, None), cap + 1)))
 
 
 def anchor_degree(store: ox.Store, iri: str, cap: int = ANCHOR_BUDGET) -> int:
@@ -140,18 +142,19 @@ class InlineRunner:
         # A page asks several queries about one resource: look at its degree once per version.
         self._anchors: dict[tuple[str | None, str], bool] = {}
 
-    def store(self) -> ox.Store:
+    def store(self, version: str | None = None) -> ox.Store:
+        """The open store (of `version` when given and already open: see StoreState.current)."""
         with self._lock:  # one reopen when a new version is published, not one per thread
-            return self.state.current()
+            return self.state.current(version)
 
-    def accepts(self, job: Job, anchor: str | None = None) -> bool:
+    def accepts(self, job: Job, anchor: str | None = None, version: str | None = None) -> bool:
         """True when `job` may run here: a bounded query over the default (union) dataset."""
         if job.operation != "query" or not job.union_default_graph:
             return False
         if job.default_graphs is not None or job.named_graphs is not None:
             return False
         try:
-            store = self.store()
+            store = self.store(version)
         except StoreError:
             return False  # the pool reports it in its own words
         if anchor is not None:
@@ -171,9 +174,9 @@ class InlineRunner:
             known = self._anchors[key] = anchor_degree(store, iri) <= ANCHOR_BUDGET
         return known
 
-    def run(self, job: Job) -> Outcome:
+    def run(self, job: Job, version: str | None = None) -> Outcome:
         """Evaluate `job` (just `accepts`-ed); engine errors become JobFailed as from the pool."""
-        status, payload = answer(self.state, job, engine="inline")
+        status, payload = answer(self.state, job, "inline", version)
         if status != "ok":
             raise JobFailed(status, str(payload))
         assert isinstance(payload, Outcome)
@@ -185,7 +188,7 @@ class _Reader:
 
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
-        self.ahead: tuple[str, str] | None = None
+        self.position = 0
         self.prefixes: dict[str, str] = {}
 
     def query(self) -> Shape:
@@ -319,9 +322,7 @@ class _Reader:
                 shape.offset = int(number)
 
     def _peek(self) -> tuple[str, str] | None:
-        if self.ahead is None:
-            self.ahead = next(self.tokens, None)
-        return self.ahead
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
 
     def _kind_ahead(self) -> str | None:
         token = self._peek()
@@ -331,7 +332,7 @@ class _Reader:
         token = self._peek()
         if token is None:
             raise Unsupported("unexpected end of query")
-        self.ahead = None
+        self.position += 1
         return token
 
     def _expect(self, kind: str) -> str:
@@ -351,15 +352,16 @@ class _Reader:
         return token[1] == word if word == "a" else token[1].upper() == word
 
 
-def _tokenize(text: str) -> Iterator[tuple[str, str]]:
-    """Tokens as (kind, text); stops with Unsupported at the first character it cannot read."""
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    """Tokens as (kind, text); raises Unsupported at the first character it cannot read."""
+    tokens = []
     position = 0
-    while position < len(text):
-        match = _TOKENS.match(text, position)
-        if match is None:
-            raise Unsupported(f"character {text[position]!r} at {position}")
+    for match in _TOKENS.finditer(text):
+        if match.start() != position:
+            break  # finditer skipped a character no token matches
         position = match.end()
-        kind = match.lastgroup
-        assert kind is not None
-        if kind != "ws":
-            yield kind, match.group()
+        if match.lastgroup != "ws":
+            tokens.append((match.lastgroup, match.group()))
+    if position != len(text):
+        raise Unsupported(f"character {text[position]!r} at {position}")
+    return tokens

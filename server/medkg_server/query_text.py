@@ -36,6 +36,8 @@ class QueryTooComplex(Exception):
 
 def check_nesting(text: str) -> None:
     """Refuse a query whose brackets nest deeper than MAX_NESTING."""
+    if text.count("{") + text.count("(") + text.count("[") <= MAX_NESTING:
+        return  # too few brackets to nest that deep (counting is far cheaper than scanning)
     depth = deepest = 0
     for match in _TOKEN.finditer(text):
         token = match.group()
@@ -62,7 +64,8 @@ def has_dataset_clause(text: str) -> bool:
     Such a query must not get the union default graph: pyoxigraph's union flag would override
     its FROM clauses. The cheap word test skips parsing for the many queries without "from".
     """
-    if not FROM_WORD.search(_code_only(text)):
+    # blanking strings, IRIs and comments never makes the word appear: test the raw text first
+    if not FROM_WORD.search(text) or not FROM_WORD.search(_code_only(text)):
         return False
     try:
         with PARSE_LOCK:

@@ -19,7 +19,7 @@ from functools import partial
 from flask import Blueprint, Response, request
 
 from medkg_server import describe, formats
-from medkg_server.fastpath import MARKER
+from medkg_server.fastpath import MARKER, PUBLISHED
 from medkg_server.guard import check_query, check_update
 from medkg_server.protocol import Operation, ProtocolError, parse_request
 from medkg_server.query_text import check_nesting, has_dataset_clause
@@ -58,17 +58,24 @@ def _handle(allow: tuple[str, ...]) -> Response:
             check_nesting(operation.text)
             return _update(st, operation)
         fresh = partial(not_modified, request)
-        return to_response(answer_query(st, operation, request.headers.get("Accept", ""), fresh))
+        accept = request.headers.get("Accept", "")
+        link = request.environ.get(PUBLISHED)
+        return to_response(answer_query(st, operation, accept, fresh, link))
     except EXPECTED as exc:
         return to_response(refusal(exc))
 
 
 def answer_query(
-    st: ServerState, operation: Operation, accept: str, fresh: Fresh | None = None
+    st: ServerState,
+    operation: Operation,
+    accept: str,
+    fresh: Fresh | None = None,
+    link: str | None = None,
 ) -> Reply:
     """Evaluate a query operation into its reply, with no web framework; raises EXPECTED errors.
 
-    `fresh(etag, version)` tells whether a conditional request already holds this answer (304).
+    `fresh(etag, version)` tells whether a conditional request already holds this answer (304);
+    `link` is the store's `current` link as read when the request came in (fastpath.PUBLISHED).
     The Flask view above and the direct path (direct.py) both answer through here.
     """
     check_nesting(operation.text)
@@ -79,7 +86,7 @@ def answer_query(
             "no acceptable result format: SELECT/ASK answer in SPARQL JSON, XML, CSV or TSV; "
             "CONSTRUCT/DESCRIBE in Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads",
         )
-    version = st.version()
+    version = st.version(link)
     if version is None:
         raise ProtocolError(503, "the store has not been built yet")
     timeout = _timeout(st, operation)
@@ -100,7 +107,19 @@ def answer_query(
         # a remote endpoint's data is not versioned with ours: never reuse such an answer
         reply = _answer(st.run(job, version.name, timeout))
         return Reply(200, [*reply.headers, ("Cache-Control", "no-store")], reply.body)
-    etag = etag_for(version, job)
+    # every field of the job but its output prefixes, which follow from the base IRI (and
+    # whose text would double the cost of the hash)
+    etag = etag_for(
+        version,
+        job.text,
+        job.tabular_format,
+        job.graph_format,
+        job.row_cap,
+        job.base_iri,
+        job.default_graphs,
+        job.named_graphs,
+        job.union_default_graph,
+    )
     if fresh is not None and fresh(etag, version):
         return Reply(304, validator_headers(etag, version))
     reply = _answer(st.run(job, version.name, timeout))

@@ -60,13 +60,16 @@ class ServerState:
             ns=Namespaces(settings.base),
         )
 
-    def version(self) -> StoreVersion | None:
-        """The version now published, or None when the store has never been built."""
-        link = published_link(self._link_path)
+    def version(self, link: str | None = None) -> StoreVersion | None:
+        """The version now published, or None when the store has never been built.
+
+        `link` is where the `current` link pointed when the request came in, if already read.
+        """
+        link = link or published_link(self._link_path)
         known = self._versions.get(link) if link else None
         if known is not None:
             return known
-        target = medkg_store.current_version_dir(Path(self.settings.store))
+        target = self._version_dir(link)
         if target is None:
             return None
         mtime = target.stat().st_mtime
@@ -74,6 +77,14 @@ class ServerState:
         if link:
             self._versions[link] = found  # version folders are never reused under a new build
         return found
+
+    def _version_dir(self, link: str | None) -> Path | None:
+        """The folder `link` names (not whatever is published by now), or the published one."""
+        store_dir = Path(self.settings.store)
+        if not link:  # no symbolic link to read: let the store module find the version
+            return medkg_store.current_version_dir(store_dir)
+        target = store_dir / link
+        return target if (target / medkg_store.DB).is_dir() else None
 
     def run(
         self, job: Job, version: str, timeout: float | None = None, anchor: str | None = None
@@ -93,10 +104,14 @@ class ServerState:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if self.inline.accepts(job, anchor):
+        if self.inline.accepts(job, anchor, version):
             # cheap by construction: evaluating it again costs less than waiting on a flight
-            outcome = self.inline.run(job)
-            self.cache.put(key, outcome, len(outcome.body))
+            outcome = self.inline.run(job, version)
+            if anchor is not None:
+                # A page's queries come back under other addresses of the page (formats,
+                # parameters). A protocol query's GET answer is kept whole by the fast path
+                # (fastpath.py), and keeping it here too cost as much as evaluating it again.
+                self.cache.put(key, outcome, len(outcome.body))
             return outcome
         with self._flights_lock:
             flight = self._flights.get(key)
@@ -129,7 +144,8 @@ class ServerState:
 
 def is_federated(text: str) -> bool:
     """True when a query may call out with SERVICE (conservative: the word anywhere counts)."""
-    return FEDERATED.search(text) is not None
+    # The engine's keywords are ASCII: a plain substring test spares most queries the regex.
+    return "service" in text.lower() and FEDERATED.search(text) is not None
 
 
 class _Flight:

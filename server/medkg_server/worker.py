@@ -116,12 +116,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def answer(state: StoreState, job: Job, engine: str = "pool") -> tuple[str, object]:
-    """Run one job against the state's store: ("ok", Outcome) or (error kind, message)."""
+def answer(
+    state: StoreState, job: Job, engine: str = "pool", version: str | None = None
+) -> tuple[str, object]:
+    """Run one job against the state's store: ("ok", Outcome) or (error kind, message).
+
+    `version`, when the caller has just read the published version, picks the store by it.
+    """
     try:
         if job.operation == "update":
             return "ok", run_update(state.store_dir, job)
-        return "ok", run_query(state.current(), job, state.version, engine)
+        name, db = state.opened(version)
+        return "ok", run_query(db, job, name, engine)
     except SyntaxError as exc:
         return "syntax", str(exc)
     except NotAcceptable as exc:
@@ -140,18 +146,34 @@ class StoreState:
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
         self._link_path = link_path(store_dir)
-        self.version: str | None = None
-        self._store: ox.Store | None = None
-        self._link: str | None = None
+        # (link, version name, store) in one tuple, so a thread never sees a version paired
+        # with another version's store while a reopen is under way
+        self._opened: tuple[str | None, str | None, ox.Store] | None = None
 
-    def current(self) -> ox.Store:
+    @property
+    def version(self) -> str | None:
+        opened = self._opened
+        return opened[1] if opened else None
+
+    def current(self, version: str | None = None) -> ox.Store:
+        """The store of the published version, reopened when a build has published another."""
+        return self.opened(version)[1]
+
+    def opened(self, version: str | None = None) -> tuple[str | None, ox.Store]:
+        """The published version's name and its open store.
+
+        A caller that has just read the published version passes its name: when that is the
+        store already open, the link is not read again (a system call per look-up saved).
+        """
+        opened = self._opened
+        if opened is not None and version is not None and version == opened[1]:
+            return opened[1], opened[2]
         # One readlink per job: a build publishes by replacing the link, never the folder.
         link = published_link(self._link_path)
-        if self._store is None or link != self._link:
-            self._store = medkg_store.open_read_only(self.store_dir)
-            self.version = medkg_store.current_version(self.store_dir)
-            self._link = link
-        return self._store
+        if opened is None or link != opened[0]:
+            store = medkg_store.open_read_only(self.store_dir)
+            opened = self._opened = (link, medkg_store.current_version(self.store_dir), store)
+        return opened[1], opened[2]
 
 
 def link_path(store_dir: Path) -> str:

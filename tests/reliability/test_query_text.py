@@ -43,6 +43,13 @@ def test_nesting_counts_brackets_outside_strings_iris_and_comments():
         check_nesting("SELECT * WHERE " + "{" * (MAX_NESTING + 1) + "}" * (MAX_NESTING + 1))
 
 
+def test_many_brackets_side_by_side_are_not_deep():
+    groups = " UNION ".join(["{ ?s ?p ?o }"] * (2 * MAX_NESTING))
+    check_nesting("SELECT * WHERE { " + groups + " }")  # over MAX_NESTING brackets, depth 2
+    with pytest.raises(QueryTooComplex, match="201 levels"):
+        check_nesting(groups + "(" * (MAX_NESTING + 1))
+
+
 def test_deep_nesting_with_from_is_a_clear_error_not_a_crash():
     with pytest.raises(QueryTooComplex):
         has_dataset_clause("SELECT * FROM <urn:g> WHERE " + "{" * 120 + "}" * 120)

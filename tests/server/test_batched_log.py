@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from medkg_server.batched_log import BatchedHandler
+from medkg_server import serving
+from medkg_server.batched_log import BatchedHandler, SecondsFormatter
 
 
 def _logger(handler: BatchedHandler, name: str) -> logging.Logger:
@@ -156,3 +157,33 @@ def test_lines_waiting_for_a_stuck_stream_are_capped() -> None:
     assert lines == ["3 log lines were dropped: the log stream did not take them"] + [
         str(n) for n in range(5)
     ]
+
+
+@pytest.mark.parametrize("created", [1_700_000_000.123, 1_700_000_000.999, 1_700_000_001.0005])
+def test_seconds_formatter_writes_what_the_standard_formatter_writes(created: float) -> None:
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    plain, reusing = logging.Formatter(fmt), SecondsFormatter(fmt)
+    for when in (created - 1.5, created, created + 0.25, created):  # seconds before, same, next
+        record = logging.LogRecord("access", logging.INFO, "f", 1, "hi %s", ("x",), None)
+        record.created, record.msecs = when, (when - int(when)) * 1000
+        assert reusing.format(record) == plain.format(record)
+    record.created = created
+    dated = SecondsFormatter(fmt)
+    assert dated.formatTime(record, "%Y") == plain.formatTime(record, "%Y")
+
+
+def test_the_server_turns_off_what_log_records_would_look_up() -> None:
+    saved = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing, logging._srcfile)
+    access = serving.access_log
+    handlers, propagate = list(access.handlers), access.propagate
+    try:
+        serving._configure_logging()
+        assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
+        assert logging._srcfile is None
+        batched = [h for h in access.handlers if isinstance(h, BatchedHandler)]
+        assert len(batched) == 1 and isinstance(batched[0].formatter, SecondsFormatter)
+    finally:
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved[:3]
+        logging._srcfile = saved[3]
+        access.handlers[:] = handlers
+        access.propagate = propagate

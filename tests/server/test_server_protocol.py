@@ -191,6 +191,9 @@ def test_etag_and_last_modified_give_304(server):
         server, params={"query": SELECT_DATASETS, "format": "xml"}, headers={"If-None-Match": etag}
     )
     assert other.status_code == 200
+    # the query text is part of the tag: another question never revalidates as this one
+    reworded = sparql(server, params={"query": SELECT_DATASETS + "\n# reworded"})
+    assert reworded.status_code == 200 and reworded.headers["ETag"] != etag
 
 
 def test_cors_headers_on_queries_and_preflight(server):

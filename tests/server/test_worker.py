@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
-from medkg_server.worker import CappedLines, Job, run_query
+from medkg.store import StagedVersion
+from medkg_server import worker
+from medkg_server.worker import CappedLines, Job, StoreState, run_query
 
 X = "http://example.org/"
 S = ox.NamedNode(X + "s")
@@ -80,3 +83,36 @@ def test_capped_lines_stops_the_writer_and_keeps_whole_lines() -> None:
     data, lines, cut = sink.fill(writer)
     assert (data, lines, cut) == (b"a\nbb\n", 2, True)
     assert CappedLines(5).fill(lambda out: out.write(b"x\ny\n")) == (b"x\ny\n", 2, False)
+
+
+def _publish(folder: Path, value: str) -> str:
+    staged = StagedVersion(folder)
+    staged.load_quads([ox.Quad(S, ox.NamedNode(X + "p"), ox.Literal(value), G)])
+    staged.publish({"test": True})
+    return staged.name
+
+
+def test_the_store_state_reads_the_link_only_when_the_version_is_not_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _publish(tmp_path, "first")
+    state = StoreState(tmp_path)
+    reads: list[str] = []
+    real = worker.published_link
+    monkeypatch.setattr(worker, "published_link", lambda link: reads.append(link) or real(link))
+    assert state.opened() == (first, state.current())
+    assert len(reads) == 2
+    # the caller has just read the version: the open store is that one, no link read
+    assert state.opened(first)[0] == first and len(reads) == 2
+    second = _publish(tmp_path, "second")
+    # a request that began under the first version is answered from it, consistently
+    assert state.opened(first)[0] == first and len(reads) == 2
+    # a version that is not the open one: the link is read and the new version opened
+    name, db = state.opened(second)
+    assert name == second and len(reads) == 3
+    answer = run_query(db, Job("SELECT ?v { ?s ?p ?v }", "query", "json", None, 10))
+    assert _value(answer) == "second"
+
+
+def _value(outcome) -> str:  # type: ignore[no-untyped-def]
+    return json.loads(outcome.body)["results"]["bindings"][0]["v"]["value"]

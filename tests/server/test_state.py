@@ -1,0 +1,115 @@
+"""The per-process server state: which version a request is answered from, what is cached."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from medkg.store import CURRENT, StagedVersion
+from medkg_server import create_app
+from medkg_server.fastpath import PUBLISHED
+from medkg_server.state import EXTENSION, ServerState, is_federated
+from medkg_server.worker import Job
+
+X = "http://example.org/"
+SMALL, P = ox.NamedNode(X + "small"), ox.NamedNode(X + "p")
+LOOK_UP = f"SELECT ?v WHERE {{ <{X}small> <{X}p> ?v }}"
+
+
+def _publish(folder: Path, value: str) -> str:
+    staged = StagedVersion(folder)
+    staged.load_quads([ox.Quad(SMALL, P, ox.Literal(value), ox.NamedNode(X + "g"))])
+    staged.publish({"test": True})
+    return staged.name
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    _publish(tmp_path, "first")
+    return tmp_path
+
+
+@pytest.fixture()
+def app(store: Path) -> Iterator:
+    application = create_app({"STORE": str(store), "EXECUTORS": 1})
+    yield application
+    application.extensions[EXTENSION].executor.close()
+
+
+def _state(app) -> ServerState:  # type: ignore[no-untyped-def]
+    return app.extensions[EXTENSION]
+
+
+def test_a_version_is_the_folder_its_link_names_not_the_one_published_later(
+    app, store: Path  # type: ignore[no-untyped-def]
+) -> None:
+    st = _state(app)
+    first_link = os.readlink(store / CURRENT)
+    second = _publish(store, "second")
+    # a request that read the link before the publish keeps the version it read
+    assert st.version(first_link).name == Path(first_link).name  # type: ignore[union-attr]
+    assert st.version().name == second  # type: ignore[union-attr]
+    assert st.version("versions/no-such-version") is None
+
+
+def test_the_fast_path_hands_its_link_to_the_view(app, store: Path) -> None:  # type: ignore[no-untyped-def]
+    first = _state(app).version()
+    environ = EnvironBuilder(
+        path="/sparql",
+        query_string={"query": LOOK_UP},
+        headers={"Accept": "application/sparql-results+json"},
+    ).get_environ()
+    seen: list[str] = []
+    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc=None: seen.append(status)))
+    assert seen == ["200 OK"]
+    assert environ[PUBLISHED] == os.readlink(store / CURRENT)
+    assert json.loads(body)["results"]["bindings"][0]["v"]["value"] == "first"
+    assert first is not None and first.name in environ[PUBLISHED]
+
+
+def _job(text: str) -> Job:
+    return Job(text, "query", "json", None, 100)
+
+
+def test_page_and_pool_answers_are_kept_but_not_inline_protocol_answers(app) -> None:  # type: ignore[no-untyped-def]
+    st = _state(app)
+    version = st.version().name  # type: ignore[union-attr]
+    before = len(st.cache)
+    assert st.run(_job(LOOK_UP), version).engine == "inline"
+    assert len(st.cache) == before  # a protocol look-up: the fast path keeps its GET answer
+    page = st.run(_job(LOOK_UP + " # a page"), version, anchor=SMALL.value)
+    assert page.engine == "inline" and len(st.cache) == before + 1
+    pooled = st.run(_job("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"), version)
+    assert pooled.engine == "pool" and len(st.cache) == before + 2
+
+
+def test_the_view_answers_under_the_version_the_fast_path_read(app, store: Path) -> None:  # type: ignore[no-untyped-def]
+    first_link = os.readlink(store / CURRENT)
+    _publish(store, "second")
+    environ = EnvironBuilder(path="/sparql", query_string={"query": LOOK_UP}).get_environ()
+    environ[PUBLISHED] = first_link  # as if the link was read just before the publish
+    headers: dict[str, str] = {}
+    direct = app.wsgi_app.app  # the layer under the fast path
+    b"".join(direct(environ, lambda status, given, exc=None: headers.update(given)))
+    assert headers["X-MedKG-Store-Version"] == Path(first_link).name
+
+
+@pytest.mark.parametrize(
+    ("text", "federated"),
+    [
+        ("SELECT * { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", True),
+        ("select * { service <http://example.org/sparql> { ?s ?p ?o } }", True),
+        ("SELECT * { SeRvIcE ?endpoint { ?s ?p ?o } }", True),
+        ("SELECT * { ?s <http://example.org/service> ?o }", True),  # conservative: the word
+        ("SELECT * { ?s ?p ?o } # no call out", False),
+        ("SELECT ?services { ?s <http://example.org/servicing> ?services }", False),
+    ],
+)
+def test_federated_means_the_word_service_anywhere(text: str, federated: bool) -> None:
+    assert is_federated(text) is federated
