@@ -11,6 +11,8 @@ thread, only when its work is bounded *before* it runs:
   OPTIONAL, UNION, GRAPH, SERVICE, paths, sub-queries, aggregates or ORDER BY;
 - and either it is one triple pattern with no repeated variable, read lazily up to a LIMIT (or
   to the first match for ASK), so every row read is a row answered;
+- or it is such a pattern with a constant subject or object and no LIMIT (a look-up): it runs
+  here with ROW_BUDGET as its row cap, and an answer cut there goes to the pool instead;
 - or every pattern has a constant subject or object, and the product of the patterns' match
   counts (each counted with an index look-up, up to a cap) stays under a budget. Any join order
   touches at most that product of rows, so the answer's cost is bounded by it.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from math import prod
 from pathlib import Path
@@ -43,8 +45,10 @@ ANCHOR_MEMO = 10_000  # resources whose degree is remembered per process
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
+# Each match is the white space before a token and the token, so a query takes half as many
+# matches as tokens and gaps; `ws` is a comment, or the end of the text after trailing space.
 _TOKENS = re.compile(
-    r"(?P<ws>\s+|#[^\n]*)"
+    r"\s*(?:(?P<ws>#[^\n]*|$)"
     r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
     r"|(?P<var>[?$][A-Za-z0-9_]+)"
     r"|(?P<string>\"[^\"\\\n]*\"|'[^'\\\n]*')"
@@ -52,7 +56,7 @@ _TOKENS = re.compile(
     r"|(?P<number>[+-]?\d+(?:\.\d+)?)"
     r"|(?P<pname>(?:[A-Za-z][A-Za-z0-9_.-]*)?:(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?)"
     r"|(?P<word>[A-Za-z]+)"
-    r"|(?P<punct>\^\^|[{}.;,*])"
+    r"|(?P<punct>\^\^|[{}.;,*]))"
 )
 ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -110,12 +114,34 @@ def is_bounded(shape: Shape, store: ox.Store) -> bool:
 
 def _streams(shape: Shape) -> bool:
     """One pattern, no repeated variable: each row read is a row answered, so a LIMIT bounds it."""
-    names = [t.name for t in shape.patterns[0] if isinstance(t, Var)]
-    if len(names) != len(set(names)) or shape.distinct:
+    if not _answers_as_it_reads(shape):
         return False
     if shape.form == "ASK":
         return True
     return shape.limit is not None and shape.limit + shape.offset <= ROW_BUDGET
+
+
+def _answers_as_it_reads(shape: Shape) -> bool:
+    """One pattern, no repeated variable and no DISTINCT: each row read is a row answered."""
+    names = [t.name for t in shape.patterns[0] if isinstance(t, Var)]
+    return len(names) == len(set(names)) and not shape.distinct
+
+
+def streams_to_budget(shape: Shape) -> bool:
+    """A look-up by one pattern with no LIMIT: evaluated here with ROW_BUDGET as its row cap.
+
+    One pattern with a constant subject or object and no repeated variable yields each row as
+    it reads it, so stopping the answer after ROW_BUDGET rows stops the work there too. An
+    answer that reaches the budget is incomplete and goes to the pool; one that does not is
+    the whole answer, found without counting the pattern's matches first (a third of the
+    cost of a look-up).
+    """
+    if shape.form != "SELECT" or len(shape.patterns) != 1 or shape.limit is not None:
+        return False
+    subject, _, obj = shape.patterns[0]
+    if isinstance(subject, Var) and isinstance(obj, Var):
+        return False  # likely a scan: is_bounded refuses it without reading
+    return _answers_as_it_reads(shape) and shape.offset <= ROW_BUDGET
 
 
 def _count(store: ox.Store, pattern: Pattern, cap: int = ROW_BUDGET) -> int:
@@ -147,23 +173,41 @@ class InlineRunner:
         with self._lock:  # one reopen when a new version is published, not one per thread
             return self.state.current(version)
 
+    def answer(
+        self, job: Job, anchor: str | None = None, version: str | None = None
+    ) -> Outcome | None:
+        """The answer of `job` when it is provably cheap, evaluated here; None: ask the pool."""
+        cap = self._row_cap(job, anchor, version)
+        if cap is None:
+            return None
+        if cap >= job.row_cap:
+            return self.run(job, version)
+        outcome = self.run(replace(job, row_cap=cap), version)
+        return None if outcome.truncated else outcome  # cut short: the pool answers it whole
+
     def accepts(self, job: Job, anchor: str | None = None, version: str | None = None) -> bool:
         """True when `job` may run here: a bounded query over the default (union) dataset."""
+        return self._row_cap(job, anchor, version) is not None
+
+    def _row_cap(self, job: Job, anchor: str | None, version: str | None) -> int | None:
+        """The row cap `job` may run here with (see `streams_to_budget`), or None if not here."""
         if job.operation != "query" or not job.union_default_graph:
-            return False
+            return None
         if job.default_graphs is not None or job.named_graphs is not None:
-            return False
+            return None
         try:
             store = self.store(version)
         except StoreError:
-            return False  # the pool reports it in its own words
+            return None  # the pool reports it in its own words
         if anchor is not None:
-            return self._small_anchor(store, anchor)
+            return job.row_cap if self._small_anchor(store, anchor) else None
         try:
             shape = read_shape(job.text)
         except Unsupported:
-            return False
-        return is_bounded(shape, store)
+            return None
+        if streams_to_budget(shape):
+            return min(job.row_cap, ROW_BUDGET)
+        return job.row_cap if is_bounded(shape, store) else None
 
     def _small_anchor(self, store: ox.Store, iri: str) -> bool:
         key = (self.state.version, iri)
@@ -360,8 +404,11 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if match.start() != position:
             break  # finditer skipped a character no token matches
         position = match.end()
-        if match.lastgroup != "ws":
-            tokens.append((match.lastgroup, match.group()))
+        kind = match.lastgroup
+        if kind != "ws":
+            tokens.append((kind, match.group(kind)))
     if position != len(text):
+        rest = text[position:]
+        position += len(rest) - len(rest.lstrip())
         raise Unsupported(f"character {text[position]!r} at {position}")
     return tokens

@@ -104,9 +104,9 @@ class ServerState:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if self.inline.accepts(job, anchor, version):
-            # cheap by construction: evaluating it again costs less than waiting on a flight
-            outcome = self.inline.run(job, version)
+        # cheap by construction: evaluating it again costs less than waiting on a flight
+        outcome = self.inline.answer(job, anchor, version)
+        if outcome is not None:
             if anchor is not None:
                 # A page's queries come back under other addresses of the page (formats,
                 # parameters). A protocol query's GET answer is kept whole by the fast path

@@ -19,6 +19,7 @@ from medkg_server.inline import (
     Var,
     is_bounded,
     read_shape,
+    streams_to_budget,
 )
 from medkg_server.worker import Job, run_query
 
@@ -54,8 +55,9 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _job(text: str, **change: object) -> Job:
     fields: dict[str, object] = {"tabular_format": "json", "graph_format": "turtle"}
+    fields["row_cap"] = 1000
     fields.update(change)
-    return Job(text, "query", row_cap=1000, **fields)  # type: ignore[arg-type]
+    return Job(text, "query", **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -227,3 +229,34 @@ def test_endpoint_answers_look_ups_inline_and_the_rest_in_the_pool(server) -> No
     assert heavy.status == 200
     assert heavy.headers["Server-Timing"] == 'engine;desc="pool"'
     heavy.read()
+
+
+@pytest.mark.parametrize(
+    ("text", "streams"),
+    [
+        (PROLOGUE + "SELECT ?v { ex:hub ex:p ?v }", True),
+        (PROLOGUE + "SELECT ?s { ?s ex:p ex:small } OFFSET 3", True),
+        (PROLOGUE + "SELECT ?s ?o { ?s ex:p ?o }", False),  # a scan
+        (PROLOGUE + "SELECT DISTINCT ?v { ex:hub ex:p ?v }", False),
+        (PROLOGUE + "SELECT ?v { ex:hub ?v ?v }", False),  # a repeated variable filters
+        (PROLOGUE + "SELECT ?v { ex:hub ex:p ?v } LIMIT 5", False),  # bounded by its LIMIT
+        (PROLOGUE + f"SELECT ?v {{ ex:hub ex:p ?v }} OFFSET {ROW_BUDGET + 1}", False),
+        (PROLOGUE + "SELECT ?v { ex:small ex:p ?v ; ex:q ?w }", False),
+        (PROLOGUE + "ASK { ex:hub ex:p ?v }", False),
+    ],
+)
+def test_look_ups_without_limit_stream_up_to_the_budget(text: str, streams: bool) -> None:
+    assert streams_to_budget(read_shape(text)) is streams
+
+
+def test_a_look_up_past_the_budget_is_left_to_the_pool(store_dir: Path) -> None:
+    runner = InlineRunner(store_dir)
+    small = runner.answer(_job(PROLOGUE + "SELECT ?v { ex:small ex:p ?v }", row_cap=ROW_BUDGET * 2))
+    assert small is not None and small.rows == 3 and small.engine == "inline"
+    assert not small.truncated
+    hub = _job(PROLOGUE + "SELECT ?v { ex:hub ex:p ?v }", row_cap=ROW_BUDGET * 2)
+    assert runner.accepts(hub)  # it may start here ...
+    assert runner.answer(hub) is None  # ... but stops at the budget, incomplete
+    # under a row cap below the budget, the capped answer is the answer
+    capped = runner.answer(_job(PROLOGUE + "SELECT ?v { ex:hub ex:p ?v }", row_cap=10))
+    assert capped is not None and capped.truncated and capped.rows == 10

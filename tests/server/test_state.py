@@ -14,6 +14,7 @@ from werkzeug.test import EnvironBuilder
 from medkg.store import CURRENT, StagedVersion
 from medkg_server import create_app
 from medkg_server.fastpath import PUBLISHED
+from medkg_server.inline import ROW_BUDGET
 from medkg_server.state import EXTENSION, ServerState, is_federated
 from medkg_server.worker import Job
 
@@ -73,8 +74,8 @@ def test_the_fast_path_hands_its_link_to_the_view(app, store: Path) -> None:  # 
     assert first is not None and first.name in environ[PUBLISHED]
 
 
-def _job(text: str) -> Job:
-    return Job(text, "query", "json", None, 100)
+def _job(text: str, row_cap: int = 100) -> Job:
+    return Job(text, "query", "json", None, row_cap)
 
 
 def test_page_and_pool_answers_are_kept_but_not_inline_protocol_answers(app) -> None:  # type: ignore[no-untyped-def]
@@ -113,3 +114,19 @@ def test_the_view_answers_under_the_version_the_fast_path_read(app, store: Path)
 )
 def test_federated_means_the_word_service_anywhere(text: str, federated: bool) -> None:
     assert is_federated(text) is federated
+
+
+def test_a_look_up_past_the_inline_budget_is_answered_whole_by_the_pool(tmp_path: Path) -> None:
+    staged = StagedVersion(tmp_path)
+    objects = [ox.Literal(f"v{i}") for i in range(ROW_BUDGET + 5)]
+    staged.load_quads([ox.Quad(SMALL, P, o, ox.NamedNode(X + "g")) for o in objects])
+    staged.publish({"test": True})
+    application = create_app({"STORE": str(tmp_path), "EXECUTORS": 1})
+    try:
+        st = _state(application)
+        version = st.version().name  # type: ignore[union-attr]
+        outcome = st.run(_job(LOOK_UP, row_cap=ROW_BUDGET * 2), version)
+        assert outcome.engine == "pool" and outcome.rows == ROW_BUDGET + 5
+        assert not outcome.truncated
+    finally:
+        st.executor.close()
