@@ -75,7 +75,7 @@ def test_a_page_query_over_its_limit_is_a_503_not_a_500(hostile_app, monkeypatch
     state = hostile_app.application.extensions[EXTENSION]
     monkeypatch.setattr(state.executor, "run", overrun)
     # queries about big resources run in the pool: make every page's queries do so here
-    monkeypatch.setattr(state.inline, "accepts", lambda *_args, **_kwargs: False)
+    monkeypatch.setattr(state.inline, "answer", lambda *_args, **_kwargs: None)
     # the queries pages still send (their own statements are read from the indexes): what
     # points to a resource, whether a named graph exists, a resource's RDF description
     for path, accept in (("/anatomy/breast", "text/html"), ("/graph/never", "text/html"),
