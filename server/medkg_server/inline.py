@@ -133,8 +133,8 @@ def streams_to_budget(shape: Shape) -> bool:
     One pattern with a constant subject or object and no repeated variable yields each row as
     it reads it, so stopping the answer after ROW_BUDGET rows stops the work there too. An
     answer that reaches the budget is incomplete and goes to the pool; one that does not is
-    the whole answer, found without counting the pattern's matches first (a third of the
-    cost of a look-up).
+    the whole answer, found without counting the pattern's matches first (that count was a
+    third of the cost of proving a look-up cheap).
     """
     if shape.form != "SELECT" or len(shape.patterns) != 1 or shape.limit is not None:
         return False
