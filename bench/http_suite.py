@@ -25,9 +25,11 @@ Load generator (`--client`, default `auto`: wrk when installed, else Python):
   so every run is bounded. It is CPU-bound (one interpreter) and caps a fast server: on light
   look-ups it gets 5-7k req/s from `oxigraph serve` where wrk gets about 30k, which flatters
   the ratios to it.
-Figures: req/s, p50 / p99 ms, the ratio of req/s to `oxigraph serve`, and `client CPU`, the load
+Figures: req/s, p50 / p99 ms, the ratio of req/s to `oxigraph serve`, `client CPU`, the load
 generator's own CPU seconds per wall second (wrk's process, or this one for Python; near 1.0 for
-Python, or 2.0 on 2 cores, means the client is the limit). Non-2xx answers count as errors.
+Python, or 2.0 on 2 cores, means the client is the limit), and `server CPU ms/req`, the CPU
+time the server's processes (workers and query processes) spent per answered request. Non-2xx
+answers count as errors.
 Before each measured run, every server gets an untimed run of the same workload on other pages
 and questions (Python: one request per client; wrk: a short run with another tag), so first-use
 costs are not in the figures.
@@ -84,6 +86,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     client_cpu: float
+    server_cpu_ms: float  # CPU of the server's process tree during the run, per request
 
     @property
     def rps(self) -> float:
@@ -169,9 +172,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def load(server: Server, workload: str, clients: int, paths: list[str]) -> Load:
+    before = tree_cpu_seconds(server.process.pid)
     latencies, errors, wall, cpu = run(server, paths, clients, accept_for(server, workload))
+    spent = tree_cpu_seconds(server.process.pid) - before
     return Load(server.name, workload, clients, len(latencies), errors, wall,
-                statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000, cpu)
+                statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000, cpu,
+                per_request_ms(spent, len(latencies)))
+
+
+def per_request_ms(seconds: float, requests: int) -> float:
+    return seconds * 1000 / requests if requests else 0.0
 
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "paths.lua"
@@ -296,11 +306,14 @@ def run_wrk(server: Server, paths: list[str], clients: int, accept: str, seconds
 def load_wrk(server: Server, workload: str, clients: int, paths: list[str], seconds: float,
              tag: str, threads: int) -> Load:
     """A measured wrk run as a `Load` (the same fields as the Python client's)."""
+    before = tree_cpu_seconds(server.process.pid)
     figures, cpu = run_wrk(server, paths, clients, accept_for(server, workload), seconds, tag,
                            threads)
-    return Load(server.name, workload, clients, int(figures["requests"]), wrk_errors(figures),
+    spent = tree_cpu_seconds(server.process.pid) - before
+    requests = int(figures["requests"])
+    return Load(server.name, workload, clients, requests, wrk_errors(figures),
                 figures["duration_us"] / 1e6, figures["latency_p50_us"] / 1000,
-                figures["latency_p99_us"] / 1000, cpu)
+                figures["latency_p99_us"] / 1000, cpu, per_request_ms(spent, requests))
 
 
 def trivial_under_heavy(server: Server, samples: int = 40) -> float:
@@ -340,21 +353,52 @@ def trivial_under_heavy(server: Server, samples: int = 40) -> float:
     return percentile(times, 0.95)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its live descendants (Linux /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue  # the process is gone
+        found.append(current)
+        for task in tasks:
+            try:
+                pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue  # a thread that ended meanwhile (servers start one per connection)
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a process and its descendants, in MiB (Linux /proc)."""
     total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in process_tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its descendants, live or reaped (Linux).
+
+    Each live process counts its own time and that of the children it has waited for (stat
+    fields 14-17), so a query process that exits between two readings still counts once its
+    parent reaps it.
+    """
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_rdflib_endpoint(store_dir: Path, work: Path) -> Server | None:
@@ -519,9 +563,9 @@ def report(result: dict[str, Any]) -> str:
     ref = {(x["workload"], x["clients"]): x["rps"] for x in loads if x["server"] == "oxigraph serve"}
     rows = [(x["server"], x["workload"], x["clients"], x["requests"], x["errors"], x["rps"],
              x["rps"] / ref[x["workload"], x["clients"]] if ref.get((x["workload"], x["clients"])) else "-",
-             x["p50_ms"], x["p99_ms"], x["client_cpu"]) for x in loads]
+             x["p50_ms"], x["p99_ms"], x["client_cpu"], x["server_cpu_ms"]) for x in loads]
     main = table(("server", "workload", "clients", "requests", "errors", "req/s", "x oxigraph",
-                  "p50 ms", "p99 ms", "client CPU"), rows)
+                  "p50 ms", "p99 ms", "client CPU", "server CPU ms/req"), rows)
     extra = table(("server", "trivial p95 ms under 4 heavy", "peak RSS MB"),
                   [(name, v["trivial_p95_ms_under_4_heavy"], v["peak_rss_mb"])
                    for name, v in result["servers"].items()])

@@ -89,6 +89,10 @@ def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     assert all(x["errors"] == 0 for x in result["loads"])
     assert {x["workload"] for x in result["loads"]} == {"repeated", "light", "pages", "pages-rdf"}
     assert "trivial p95" in out and "load generator: python" in out
+    assert "server CPU ms/req" in out
+    # every answer costs its server some CPU; a pool query also costs a query process's
+    assert all(x["server_cpu_ms"] >= 0 for x in result["loads"])
+    assert sum(x["server_cpu_ms"] for x in result["loads"] if x["server"] == "medkg") > 0
 
 
 WORKLOADS = ("repeated", "distinct", "light", "pages", "pages-rdf")
@@ -111,6 +115,8 @@ def test_http_suite_with_wrk_measures_every_workload(tmp_path: Path) -> None:
         for x in mine.values():
             assert x["requests"] > 0 and x["errors"] == 0, x
             assert 0.3 < x["seconds"] < 5 and x["p50_ms"] > 0, x
+        # half a second of steady load registers in the server's CPU clock ticks
+        assert sum(x["server_cpu_ms"] for x in mine.values()) > 0, mine
 
 
 # what bench/wrk/paths.lua's done() prints after wrk's own summary
@@ -278,3 +284,23 @@ def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
     assert result["datasets"] == 60 and result["index_build_s"] > 0
     assert {p["page"] for p in result["pages"]} >= {"stats", "browse", "browse search"}
     assert all(p["p50"] > 0 for p in result["pages"])
+
+
+def test_server_cpu_counts_the_whole_process_tree() -> None:
+    """A child's CPU counts towards its parent's tree: the query processes are children."""
+    import http_suite
+
+    code = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {code!r}]); "
+         "time.sleep(3)"]
+    )
+    try:
+        time.sleep(1.5)
+        tree = http_suite.process_tree(parent.pid)
+        assert len(tree) == 2 and tree[0] == parent.pid
+        assert http_suite.tree_cpu_seconds(parent.pid) >= 0.25  # the child's busy loop
+    finally:
+        parent.kill()
+        parent.wait()
