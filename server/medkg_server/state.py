@@ -69,7 +69,7 @@ class ServerState:
         known = self._versions.get(link) if link else None
         if known is not None:
             return known
-        target = self._version_dir(link)
+        target = medkg_store.current_version_dir(Path(self.settings.store), link)
         if target is None:
             return None
         mtime = target.stat().st_mtime
@@ -77,14 +77,6 @@ class ServerState:
         if link:
             self._versions[link] = found  # version folders are never reused under a new build
         return found
-
-    def _version_dir(self, link: str | None) -> Path | None:
-        """The folder `link` names (not whatever is published by now), or the published one."""
-        store_dir = Path(self.settings.store)
-        if not link:  # no symbolic link to read: let the store module find the version
-            return medkg_store.current_version_dir(store_dir)
-        target = store_dir / link
-        return target if (target / medkg_store.DB).is_dir() else None
 
     def run(
         self, job: Job, version: str, timeout: float | None = None, anchor: str | None = None

@@ -37,12 +37,19 @@ class StoreError(Exception):
     """The store folder is missing, empty or unreadable."""
 
 
-def current_version_dir(store_dir: Path) -> Path | None:
-    """The folder of the published version, or None when nothing was ever published."""
-    link = store_dir / CURRENT
-    if not link.is_symlink() and not link.exists():
+def current_version_dir(store_dir: Path, link: str | None = None) -> Path | None:
+    """The folder of the published version, or None when nothing was ever published.
+
+    `link`, the text of the `current` link as read earlier, names the folder instead: a reader
+    that read it once answers from that version even if a build has published another since.
+    """
+    if link:
+        target = store_dir / link
+        return target if (target / DB).is_dir() else None
+    current = store_dir / CURRENT
+    if not current.is_symlink() and not current.exists():
         return None
-    target = link.resolve()
+    target = current.resolve()
     return target if (target / DB).is_dir() else None
 
 
@@ -84,7 +91,8 @@ class StagedVersion:
         _remove_abandoned(store_dir)
         now = time.time_ns()
         # sortable by time (nanoseconds break ties within a second), unique across machines
-        name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+        second = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+        name = f"{second}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         self.dir = versions / f".staging-{name}"
         self.dir.mkdir()
         self.name = name
