@@ -61,3 +61,38 @@ def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
     versions = [publish(tmp_path, n) for n in (1, 2, 3, 4)]
     kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
     assert kept == versions[-store.KEEP_VERSIONS:]
+
+
+def _in_memory(db: ox.Store) -> bool:
+    """True for a copy in memory: a read-only RocksDB store refuses every write."""
+    try:
+        db.add(quad(10_000))
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_small_version_is_read_from_a_copy_in_memory(tmp_path: Path) -> None:
+    publish(tmp_path, 4)
+    on_disk = store.open_read_only(tmp_path)
+    copy = store.open_read_only(tmp_path, memory_quads=4)
+    assert not _in_memory(on_disk)
+    assert set(copy) == set(on_disk)
+    assert _in_memory(copy)
+
+
+def test_a_version_over_the_memory_limit_stays_on_disk(tmp_path: Path) -> None:
+    publish(tmp_path, 5)
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=4))
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=0))
+
+
+def test_the_memory_limit_reads_the_count_the_build_recorded(tmp_path: Path) -> None:
+    staged = store.StagedVersion(tmp_path)
+    staged.load_quads([quad(i) for i in range(3)])
+    staged.publish({"quads": 1_000_000})  # what the report says is what decides, without a scan
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=10))
+    staged = store.StagedVersion(tmp_path)
+    staged.load_quads([quad(i) for i in range(3)])
+    staged.publish({"quads": 3})
+    assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))

@@ -112,9 +112,10 @@ class _IdleStack:
 class Executor:
     """A fixed number of query processes for one store, shared by the threads of one process."""
 
-    def __init__(self, store_dir: Path, size: int) -> None:
+    def __init__(self, store_dir: Path, size: int, memory_quads: int = 0) -> None:
         self.store_dir = store_dir
         self.size = size
+        self.memory_quads = memory_quads
         self._idle = _IdleStack()
         self._context = _start_context()
         self._started = False
@@ -218,7 +219,7 @@ class Executor:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
             target=child_main,
-            args=(child_conn, str(self.store_dir), os.getpid()),
+            args=(child_conn, str(self.store_dir), os.getpid(), self.memory_quads),
             daemon=True,
             name="medkg-query",
         )

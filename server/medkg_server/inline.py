@@ -162,8 +162,8 @@ def anchor_degree(store: ox.Store, iri: str, cap: int = ANCHOR_BUDGET) -> int:
 class InlineRunner:
     """Answers bounded queries in the calling thread from this process's own read-only store."""
 
-    def __init__(self, store_dir: Path) -> None:
-        self.state = StoreState(store_dir)
+    def __init__(self, store_dir: Path, memory_quads: int = 0) -> None:
+        self.state = StoreState(store_dir, memory_quads)
         self._lock = threading.Lock()
         # A page asks several queries about one resource: look at its degree once per version.
         self._anchors: dict[tuple[str | None, str], bool] = {}

@@ -16,6 +16,9 @@ Keys (default): meaning
 - MAX_REQUEST_BYTES (1048576): largest request body or query string accepted
 - CACHE_ENTRIES (512): result cache size per worker (0 turns the cache off)
 - CACHE_MAX_BYTES (4194304): largest single answer kept in the cache
+- MEMORY_QUADS (500000): a store of at most this many quads is read from a copy in memory by
+  every process that answers from it (0: always from disk); about 0.4 KB per quad per process,
+  and there are WORKERS x (1 + EXECUTORS) such processes
 - UPDATE_TOKEN (unset): bearer token; SPARQL Update is off unless it is set
 - FEDERATION_ALLOW (empty): IRI prefixes SERVICE and LOAD may reach (comma separated)
 - CORS_ORIGINS (*): origins allowed to read cross-origin (comma separated, or *)
@@ -42,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 1 << 20,
     "CACHE_ENTRIES": 512,
     "CACHE_MAX_BYTES": 4 << 20,
+    "MEMORY_QUADS": 500_000,
     "UPDATE_TOKEN": "",
     "FEDERATION_ALLOW": "",
     "CORS_ORIGINS": "*",
@@ -65,6 +69,7 @@ class ServerSettings:
     max_request_bytes: int
     cache_entries: int
     cache_max_bytes: int
+    memory_quads: int
     update_token: str
     federation_allow: tuple[str, ...]
     cors_origins: tuple[str, ...]
@@ -95,8 +100,9 @@ def _positive(name: str, value: Any, kind: type) -> Any:
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"MEDKG_{name}={value!r} is not a {kind.__name__}") from None
-    if number < 0 or (number == 0 and name not in ("CACHE_ENTRIES",)):
+        noun = "whole number" if kind is int else "number"
+        raise ConfigError(f"MEDKG_{name}={value!r} is not a {noun}") from None
+    if number < 0 or (number == 0 and name not in ("CACHE_ENTRIES", "MEMORY_QUADS")):
         raise ConfigError(f"MEDKG_{name} must be positive, got {value!r}")
     return number
 
@@ -126,6 +132,7 @@ def resolve(values: Mapping[str, Any], core: Settings | None = None) -> ServerSe
         max_request_bytes=_positive("MAX_REQUEST_BYTES", merged["MAX_REQUEST_BYTES"], int),
         cache_entries=_positive("CACHE_ENTRIES", merged["CACHE_ENTRIES"], int),
         cache_max_bytes=_positive("CACHE_MAX_BYTES", merged["CACHE_MAX_BYTES"], int),
+        memory_quads=_positive("MEMORY_QUADS", merged["MEMORY_QUADS"], int),
         update_token=str(merged["UPDATE_TOKEN"] or ""),
         federation_allow=_as_list(merged["FEDERATION_ALLOW"]),
         cors_origins=_as_list(merged["CORS_ORIGINS"]),

@@ -54,8 +54,8 @@ class ServerState:
     def create(cls, settings: ServerSettings) -> ServerState:
         return cls(
             settings=settings,
-            executor=Executor(settings.store, settings.executors),
-            inline=InlineRunner(settings.store),
+            executor=Executor(settings.store, settings.executors, settings.memory_quads),
+            inline=InlineRunner(settings.store, settings.memory_quads),
             cache=LRUCache(settings.cache_entries, settings.cache_max_bytes),
             ns=Namespaces(settings.base),
         )

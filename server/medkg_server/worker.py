@@ -88,10 +88,10 @@ class NotAcceptable(Exception):
     """The query's form has no format the client accepts."""
 
 
-def child_main(conn: Connection, store_dir: str, parent_pid: int) -> None:
+def child_main(conn: Connection, store_dir: str, parent_pid: int, memory_quads: int = 0) -> None:
     """Serve jobs from `conn` until the pipe closes or the parent process is gone."""
     os.nice(QUERY_NICENESS)
-    state = StoreState(Path(store_dir))
+    state = StoreState(Path(store_dir), memory_quads)
     conn.send(READY)  # imports done: the pool may hand this process a job now
     while True:
         if not conn.poll(PARENT_CHECK_SECONDS):
@@ -141,10 +141,15 @@ def answer(
 
 
 class StoreState:
-    """The open read-only store, reopened when a new version is published."""
+    """The open read-only store, reopened when a new version is published.
 
-    def __init__(self, store_dir: Path) -> None:
+    A version of at most `memory_quads` quads is read from a copy in memory (see
+    `medkg.store.open_read_only`).
+    """
+
+    def __init__(self, store_dir: Path, memory_quads: int = 0) -> None:
         self.store_dir = store_dir
+        self.memory_quads = memory_quads
         self._link_path = link_path(store_dir)
         # (link, version name, store) in one tuple, so a thread never sees a version paired
         # with another version's store while a reopen is under way
@@ -171,7 +176,7 @@ class StoreState:
         # One readlink per job: a build publishes by replacing the link, never the folder.
         link = published_link(self._link_path)
         if opened is None or link != opened[0]:
-            store = medkg_store.open_read_only(self.store_dir)
+            store = medkg_store.open_read_only(self.store_dir, self.memory_quads)
             opened = self._opened = (link, medkg_store.current_version(self.store_dir), store)
         return opened[1], opened[2]
 
@@ -332,5 +337,6 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
             raise
         report = dict(medkg_store.read_report(store_dir) or {})
         report["updated_by_sparql"] = True
+        report["quads"] = len(staged.db)  # readers decide from it whether to copy it to memory
         final = staged.publish(report)
     return Outcome("update", b"", None, version=final.name)

@@ -130,3 +130,37 @@ def test_a_look_up_past_the_inline_budget_is_answered_whole_by_the_pool(tmp_path
         assert not outcome.truncated
     finally:
         st.executor.close()
+
+
+def test_the_memory_limit_reaches_every_process_that_reads_the_store(store: Path) -> None:
+    application = create_app({"STORE": str(store), "EXECUTORS": 1, "MEMORY_QUADS": 7})
+    st = _state(application)
+    assert st.inline.state.memory_quads == 7 and st.executor.memory_quads == 7
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "data" / "example-queries").glob("*.rq"))
+
+
+def _rows(client, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+    reply = client.get("/sparql", query_string={"query": text},
+                       headers={"Accept": "application/sparql-results+json"})
+    assert reply.status_code == 200, reply.data
+    return sorted(json.dumps(row, sort_keys=True) for row in reply.json["results"]["bindings"])
+
+
+def test_a_copy_in_memory_answers_exactly_as_the_store_on_disk(built_store: Path) -> None:
+    assert EXAMPLES
+    apps = [create_app({"STORE": str(built_store), "EXECUTORS": 1, "MEMORY_QUADS": limit})
+            for limit in (0, 1_000_000)]
+    try:
+        on_disk, in_memory = (application.test_client() for application in apps)
+        answered = 0
+        for path in EXAMPLES:
+            text = path.read_text(encoding="utf-8")
+            rows = _rows(on_disk, text)
+            assert _rows(in_memory, text) == rows, path.name
+            answered += bool(rows)
+        assert answered  # the fixture store gives some of the questions an answer
+    finally:
+        for application in apps:
+            _state(application).executor.close()

@@ -116,3 +116,28 @@ def test_the_store_state_reads_the_link_only_when_the_version_is_not_known(
 
 def _value(outcome) -> str:  # type: ignore[no-untyped-def]
     return json.loads(outcome.body)["results"]["bindings"][0]["v"]["value"]
+
+
+def _writable(db: ox.Store) -> bool:
+    """True for a copy in memory (a read-only store on disk refuses every write)."""
+    try:
+        db.add(ox.Quad(S, ox.NamedNode(X + "probe"), ox.Literal("x"), G))
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_small_version_is_answered_from_a_copy_in_memory_renewed_per_version(
+    tmp_path: Path,
+) -> None:
+    first = _publish(tmp_path, "first")
+    state = StoreState(tmp_path, memory_quads=10)
+    name, db = state.opened()
+    assert name == first and _writable(db)
+    job = Job("SELECT ?v { ?s <%sp> ?v }" % X, "query", "json", None, 10)
+    assert _value(run_query(db, job)) == "first"
+    second = _publish(tmp_path, "second")
+    name, db = state.opened(second)
+    assert name == second and _writable(db)
+    assert _value(run_query(db, job)) == "second"
+    assert not _writable(StoreState(tmp_path, memory_quads=0).current())
