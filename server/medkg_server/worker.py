@@ -93,6 +93,10 @@ def child_main(conn: Connection, store_dir: str, parent_pid: int, memory_quads: 
     os.nice(QUERY_NICENESS)
     state = StoreState(Path(store_dir), memory_quads)
     conn.send(READY)  # imports done: the pool may hand this process a job now
+    try:
+        state.current()  # open (or copy into memory) while idle, not when the first job waits
+    except medkg_store.StoreError:
+        pass  # nothing published yet: the first job reports it
     while True:
         if not conn.poll(PARENT_CHECK_SECONDS):
             if not _alive(parent_pid):
