@@ -4,12 +4,15 @@
 
 For each size, the synthetic store of bench/validation_bench.py (built once, reused) is queried
 with every data/example-queries/*.rq:
-- `store`: pyoxigraph `Store.query` on the read-only store, default graph as the union (what the
-  endpoint runs), the answer fully consumed;
-- `endpoint`: GET /sparql of medkg's production server (granian, started on loopback), JSON
-  results, one request at a time; every request's text differs by a trailing comment so the result
-  cache never answers (engine plus web layer, no reuse).
-Figures: p50 / p95 in ms per query and size, and the endpoint/store ratio of the p50s.
+- `store`: pyoxigraph `Store.query` on the read-only store on disk, default graph as the union
+  (what the endpoint runs), the answer fully consumed;
+- `memory`: the same on a copy of the store in memory (what the endpoint's processes read when
+  the store has at most MEDKG_MEMORY_QUADS quads, 500k by default);
+- `endpoint`: GET /sparql of medkg's production server (granian, started on loopback, default
+  settings), JSON results, one request at a time; every request's text differs by a trailing
+  comment so the result cache never answers (engine plus web layer, no reuse).
+Figures: p50 / p95 in ms per query and size, the disk/memory ratio and the endpoint/store ratio
+of the p50s.
 """
 
 from __future__ import annotations
@@ -79,16 +82,27 @@ def time_endpoint(host: str, port: int, query: str, repeat: int, salt: int) -> l
     return times
 
 
+def time_each(store: ox.Store, where: str, queries: dict[str, str],
+              repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for name, query in queries.items():
+        times = time_store(store, query, repeat)
+        rows.append({"query": name, "where": where, "p50": statistics.median(times),
+                     "p95": percentile(times, 0.95)})
+    return rows
+
+
 def measure(home: Path, repeat: int) -> list[dict[str, Any]]:
     store_dir = built_store(home)
     queries = example_queries()
     rows = []
-    store = medkg_store.open_read_only(store_dir)
-    for name, query in queries.items():
-        times = time_store(store, query, repeat)
-        rows.append({"query": name, "where": "store", "p50": statistics.median(times),
-                     "p95": percentile(times, 0.95)})
-    del store
+    on_disk = medkg_store.open_read_only(store_dir)
+    rows += time_each(on_disk, "store", queries, repeat)
+    in_memory = ox.Store()  # copied after the disk runs, so its memory weighs on nothing there
+    in_memory.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
+    del on_disk
+    rows += time_each(in_memory, "memory", queries, repeat)
+    del in_memory
     server = start_medkg(store_dir, workers=2)
     try:
         for n, (name, query) in enumerate(queries.items()):
@@ -106,10 +120,11 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
         by = {(r["query"], r["where"]): r for r in rows}
         names = sorted({r["query"] for r in rows})
         out.append(f"{size} datasets (ms):\n")
-        out.append(table(("query", "store p50", "store p95", "endpoint p50", "endpoint p95",
-                          "endpoint/store"),
-                         [(q, by[q, "store"]["p50"], by[q, "store"]["p95"], by[q, "endpoint"]["p50"],
-                           by[q, "endpoint"]["p95"],
+        out.append(table(("query", "store p50", "store p95", "memory p50", "disk/memory",
+                          "endpoint p50", "endpoint p95", "endpoint/store"),
+                         [(q, by[q, "store"]["p50"], by[q, "store"]["p95"], by[q, "memory"]["p50"],
+                           by[q, "store"]["p50"] / max(by[q, "memory"]["p50"], 1e-6),
+                           by[q, "endpoint"]["p50"], by[q, "endpoint"]["p95"],
                            by[q, "endpoint"]["p50"] / max(by[q, "store"]["p50"], 1e-6))
                           for q in names]))
         out.append("")

@@ -70,8 +70,9 @@ def test_query_bench_times_every_example_query(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "q.json").read_text())["30"]
     queries = {p.stem for p in (ROOT / "data" / "example-queries").glob("*.rq")}
     assert {r["query"] for r in rows if r["where"] == "store"} == queries
+    assert {r["query"] for r in rows if r["where"] == "memory"} == queries
     assert {r["query"] for r in rows if r["where"] == "endpoint"} == queries
-    assert "endpoint/store" in out
+    assert "endpoint/store" in out and "disk/memory" in out
 
 
 @pytest.mark.slow
