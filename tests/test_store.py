@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -85,6 +86,18 @@ def test_a_version_over_the_memory_limit_stays_on_disk(tmp_path: Path) -> None:
     publish(tmp_path, 5)
     assert not _in_memory(store.open_read_only(tmp_path, memory_quads=4))
     assert not _in_memory(store.open_read_only(tmp_path, memory_quads=0))
+
+
+def test_the_log_says_where_a_version_is_read_from(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    version = publish(tmp_path, 5)
+    with caplog.at_level(logging.INFO, logger="medkg.store"):
+        store.open_read_only(tmp_path, memory_quads=5)
+        store.open_read_only(tmp_path, memory_quads=4)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(f"{version}: 5 quads copied into memory" in line for line in lines)
+    assert any(f"{version}: 5 quads, over the memory limit of 4" in line for line in lines)
 
 
 def test_the_memory_limit_reads_the_count_the_build_recorded(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ pointing at the old version; its half-written folder is removed by the next buil
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -31,6 +32,7 @@ VERSIONS = "versions"
 DB = "oxigraph"
 REPORT = "report.json"
 KEEP_VERSIONS = 2
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -78,10 +80,18 @@ def open_read_only(store_dir: Path, memory_quads: int = 0) -> ox.Store:
         db = ox.Store.read_only(str(target / DB))
     except OSError as exc:
         raise StoreError(f"cannot open the store at {target}: {exc}") from None
-    if memory_quads <= 0 or _quad_count(target, db) > memory_quads:
+    if memory_quads <= 0:
         return db
+    count = _quad_count(target, db)
+    if count > memory_quads:
+        log.info("store version %s: %d quads, over the memory limit of %d: read from disk",
+                 target.name, count, memory_quads)
+        return db
+    started = time.perf_counter()
     copy = ox.Store()
     copy.bulk_extend(db.quads_for_pattern(None, None, None, None))
+    log.info("store version %s: %d quads copied into memory in %.2f s",
+             target.name, count, time.perf_counter() - started)
     return copy
 
 
