@@ -102,8 +102,10 @@ def _positive(name: str, value: Any, kind: type) -> Any:
     except (TypeError, ValueError):
         noun = "whole number" if kind is int else "number"
         raise ConfigError(f"MEDKG_{name}={value!r} is not a {noun}") from None
-    if number < 0 or (number == 0 and name not in ("CACHE_ENTRIES", "MEMORY_QUADS")):
-        raise ConfigError(f"MEDKG_{name} must be positive, got {value!r}")
+    zero_allowed = name in ("CACHE_ENTRIES", "MEMORY_QUADS")  # 0 turns the feature off
+    if number < 0 or (number == 0 and not zero_allowed):
+        least = "0 or more" if zero_allowed else "positive"
+        raise ConfigError(f"MEDKG_{name} must be {least}, got {value!r}")
     return number
 
 

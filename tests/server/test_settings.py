@@ -24,7 +24,7 @@ def test_zero_turns_a_feature_off(tmp_path, name: str) -> None:  # type: ignore[
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("MEMORY_QUADS", "-1", "MEDKG_MEMORY_QUADS must be positive"),
+        ("MEMORY_QUADS", "-1", "MEDKG_MEMORY_QUADS must be 0 or more"),
         ("MEMORY_QUADS", "lots", "MEDKG_MEMORY_QUADS='lots' is not a whole number"),
         ("WORKERS", "0", "MEDKG_WORKERS must be positive"),
     ],
