@@ -180,8 +180,11 @@ class StoreState:
         # One readlink per job: a build publishes by replacing the link, never the folder.
         link = published_link(self._link_path)
         if opened is None or link != opened[0]:
-            store = medkg_store.open_read_only(self.store_dir, self.memory_quads)
-            opened = self._opened = (link, medkg_store.current_version(self.store_dir), store)
+            # the version the link names, not whatever is published once the (maybe slow) open
+            # is done: a store and its version name always belong together
+            store = medkg_store.open_read_only(self.store_dir, self.memory_quads, link)
+            folder = medkg_store.current_version_dir(self.store_dir, link)
+            opened = self._opened = (link, folder.name if folder else None, store)
         return opened[1], opened[2]
 
 

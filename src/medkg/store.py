@@ -65,15 +65,17 @@ def exists(store_dir: Path) -> bool:
     return current_version_dir(store_dir) is not None
 
 
-def open_read_only(store_dir: Path, memory_quads: int = 0) -> ox.Store:
-    """Open the published version for reading; copy it into memory if it is small enough.
+def open_read_only(store_dir: Path, memory_quads: int = 0, link: str | None = None) -> ox.Store:
+    """Open the published version (or the one `link` names) for reading, in memory if small.
 
     A version of at most `memory_quads` quads (0: none) is read once into an in-memory store:
     queries over it run several times faster than over RocksDB's files (bench/RESULTS.md,
-    "Small stores in memory"), at about 0.4 KB of memory per quad in each reading process.
-    Nothing writes to the copy; a new version is a new copy.
+    session 7), at about 0.4 KB of memory per quad in each reading process. Nothing writes to
+    the copy; a new version is a new copy. `link`, the `current` link as read earlier, pins the
+    version, so a caller that names it knows which version it opened even if a build publishes
+    another meanwhile.
     """
-    target = current_version_dir(store_dir)
+    target = current_version_dir(store_dir, link)
     if target is None:
         raise StoreError(f"no built store at {store_dir}: run `medkg build` first")
     try:

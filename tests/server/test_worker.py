@@ -141,3 +141,26 @@ def test_a_small_version_is_answered_from_a_copy_in_memory_renewed_per_version(
     assert name == second and _writable(db)
     assert _value(run_query(db, job)) == "second"
     assert not _writable(StoreState(tmp_path, memory_quads=0).current())
+
+
+def test_a_version_published_while_the_store_opens_does_not_take_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _publish(tmp_path, "first")
+    real = worker.medkg_store.open_read_only
+    published: list[str] = []
+
+    def open_then_publish(*args, **kwargs):  # type: ignore[no-untyped-def]
+        db = real(*args, **kwargs)
+        published.append(_publish(tmp_path, "second"))  # a build lands during a slow copy
+        return db
+
+    monkeypatch.setattr(worker.medkg_store, "open_read_only", open_then_publish)
+    state = StoreState(tmp_path, memory_quads=10)
+    name, db = state.opened()
+    job = Job("SELECT ?v { ?s <%sp> ?v }" % X, "query", "json", None, 10)
+    assert published and name == first and _value(run_query(db, job)) == "first"
+    monkeypatch.setattr(worker.medkg_store, "open_read_only", real)
+    # the next request sees the new link and opens the new version under its own name
+    name, db = state.opened()
+    assert name == published[0] and _value(run_query(db, job)) == "second"
