@@ -151,3 +151,21 @@ def test_granian_command_line_routes_serve_pool_queries(
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def test_a_worker_opens_the_store_before_its_first_request(built_store: Path) -> None:
+    from medkg_server import create_app
+    from medkg_server.serving import _warm
+    from medkg_server.state import EXTENSION
+
+    states = [create_app({"STORE": str(built_store), "EXECUTORS": 1}).extensions[EXTENSION]
+              for _ in range(2)]
+    try:
+        _warm(states[0])  # the first worker: builds and saves the facet index if none is saved
+        second = states[1]
+        assert second.inline.state.version is None  # nothing opened by building the app
+        _warm(second)  # the next worker reads the saved index, and must still open the store
+        assert second.inline.state.version == second.version().name
+    finally:
+        for st in states:
+            st.executor.close()
