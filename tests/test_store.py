@@ -109,3 +109,11 @@ def test_the_memory_limit_reads_the_count_the_build_recorded(tmp_path: Path) -> 
     staged.load_quads([quad(i) for i in range(3)])
     staged.publish({"quads": 3})
     assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))
+
+
+@pytest.mark.parametrize("report", ["not json", "[1, 2]", '{"quads": "many"}'])
+def test_a_report_without_a_usable_count_is_counted_instead(tmp_path: Path, report: str) -> None:
+    version = publish(tmp_path, 3)
+    (tmp_path / store.VERSIONS / version / store.REPORT).write_text(report, encoding="utf-8")
+    assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=2))

@@ -99,12 +99,11 @@ def open_read_only(store_dir: Path, memory_quads: int = 0, link: str | None = No
 
 def _quad_count(version_dir: Path, db: ox.Store) -> int:
     """The version's quads: as its build report recorded them, else counted (a full scan)."""
-    report = version_dir / REPORT
-    if report.is_file():
-        recorded = json.loads(report.read_text(encoding="utf-8")).get("quads")
-        if isinstance(recorded, int):
-            return recorded
-    return len(db)
+    try:
+        recorded = json.loads((version_dir / REPORT).read_text(encoding="utf-8")).get("quads")
+    except (OSError, ValueError, AttributeError):
+        recorded = None  # no report, or not one medkg wrote: count instead
+    return recorded if isinstance(recorded, int) else len(db)
 
 
 def read_report(store_dir: Path) -> dict[str, Any] | None:
