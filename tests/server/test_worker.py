@@ -8,7 +8,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from medkg.store import StagedVersion
+from medkg.store import StagedVersion, current_version, open_read_only, read_report
 from medkg_server import worker
 from medkg_server.worker import CappedLines, Job, StoreState, run_query
 
@@ -164,3 +164,13 @@ def test_a_version_published_while_the_store_opens_does_not_take_its_name(
     # the next request sees the new link and opens the new version under its own name
     name, db = state.opened()
     assert name == published[0] and _value(run_query(db, job)) == "second"
+
+
+def test_an_update_records_the_new_versions_quad_count(tmp_path: Path) -> None:
+    _publish(tmp_path, "first")
+    insert = f"INSERT DATA {{ GRAPH <{X}g> {{ <{X}s> <{X}q> 1, 2 }} }}"
+    outcome = worker.run_update(tmp_path, Job(insert, "update", None, None, 0))
+    report = read_report(tmp_path)
+    assert outcome.version == current_version(tmp_path)
+    assert report is not None and report["updated_by_sparql"] is True
+    assert report["quads"] == len(open_read_only(tmp_path)) == 3
