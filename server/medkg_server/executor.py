@@ -18,8 +18,9 @@ Children are forked from a fork server ("forkserver" start method), a small proc
 that has imported the worker module and nothing else: forking the web process itself, which
 holds RocksDB handles and the HTTP server's threads, would be unsafe, and starting each child
 from a fresh interpreter ("spawn") costs about half a second of CPU, which a pool that grows
-under load pays again and again. A forked child is ready in about 10 ms and opens the store on
-its first job. Each child also exits by itself when its parent is gone.
+under load pays again and again. A forked child is ready in about 10 ms, then opens the store
+while it waits for its first job (copying a small store into memory: MEDKG_MEMORY_QUADS). Each
+child also exits by itself when its parent is gone.
 """
 
 from __future__ import annotations
