@@ -91,9 +91,9 @@ def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     assert {x["workload"] for x in result["loads"]} == {"repeated", "light", "pages", "pages-rdf"}
     assert "trivial p95" in out and "load generator: python" in out
     assert "server CPU ms/req" in out
-    # every answer costs its server some CPU; a pool query also costs a query process's
+    # The CPU column is there for every run. A few requests may cost less than one clock tick
+    # (10 ms) in all, so that it is above zero is checked under the steady load of the wrk test.
     assert all(x["server_cpu_ms"] >= 0 for x in result["loads"])
-    assert sum(x["server_cpu_ms"] for x in result["loads"] if x["server"] == "medkg") > 0
 
 
 WORKLOADS = ("repeated", "distinct", "light", "pages", "pages-rdf")
