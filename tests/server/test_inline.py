@@ -15,12 +15,10 @@ from medkg_server.inline import (
     ANCHOR_BUDGET,
     ROW_BUDGET,
     InlineRunner,
-    Unsupported,
-    Var,
     is_bounded,
-    read_shape,
     streams_to_budget,
 )
+from medkg_server.query_shape import Unsupported, Var, read_shape
 from medkg_server.worker import Job, run_query
 
 X = "http://example.org/"
