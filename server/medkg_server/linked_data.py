@@ -32,7 +32,7 @@ from medkg_server.describe import output_prefixes
 from medkg_server.replies import etag_for
 from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
-from medkg_server.worker import Job
+from medkg_server.worker import Job, graph_body
 
 KINDS = (
     "dataset",
@@ -130,13 +130,20 @@ def resource(kind: str, rest: str | None) -> Response:
 
 
 def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format) -> Response:
-    whole_graph = kind == "graph" or kind == "ontology"
-    graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
-    text = queries.load(
-        "graph-dump" if whole_graph else "resource-describe", iri=queries.iri(graph_iri)
-    )
+    if kind == "graph" or kind == "ontology":
+        graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
+        return _graph_dump(st, version, graph_iri, fmt)
+    # read from the indexes: the triples of queries/resource-describe.rq, without the engine
+    triples, truncated = catalogue.reader(st, version).description(iri, st.settings.row_cap)
+    if not triples:
+        abort(404)
+    body = graph_body(triples, fmt.key, dict(output_prefixes(st)))
+    return _rdf_response(body, fmt, truncated)
+
+
+def _graph_dump(st: ServerState, version: str, graph_iri: str, fmt: formats.Format) -> Response:
     job = Job(
-        text,
+        queries.load("graph-dump", iri=queries.iri(graph_iri)),
         "query",
         None,
         fmt.key,
@@ -144,12 +151,16 @@ def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format
         base_iri=st.settings.base,
         prefixes=output_prefixes(st),
     )
-    outcome = st.run(job, version, anchor=None if whole_graph else iri)
+    outcome = st.run(job, version)
     if outcome.rows == 0:
         abort(404)
-    response = Response(outcome.body, status=200)
+    return _rdf_response(outcome.body, fmt, outcome.truncated)
+
+
+def _rdf_response(body: bytes, fmt: formats.Format, truncated: bool) -> Response:
+    response = Response(body, status=200)
     response.headers["Content-Type"] = fmt.content_type
-    if outcome.truncated:
+    if truncated:
         response.headers["X-MedKG-Truncated"] = "true"
     return response
 

@@ -22,10 +22,9 @@ import pyoxigraph as ox
 
 from medkg.query import RESULT_FORMATS
 from medkg_server.query_shape import Shape, Var
+from medkg_server.resource_view import binding
 from medkg_server.worker import Job, NotAcceptable, Outcome
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 POSITIONS = ("subject", "predicate", "object")
 
 
@@ -87,18 +86,10 @@ def _json(columns: list[tuple[str, str | None]], rows: list[ox.Quad]) -> bytes:
 
 
 def _json_term(term: Any) -> dict[str, str]:
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value not in (XSD_STRING, RDF_LANG_STRING):
-            out["datatype"] = term.datatype.value
-        return out
-    raise Unwritable(f"no SPARQL JSON form written here for {term!r}")
+    written = binding(term)
+    if written["type"] == "triple":
+        raise Unwritable(f"no SPARQL JSON form written here for {term!r}")
+    return written
 
 
 def _tsv(columns: list[tuple[str, str | None]], rows: list[ox.Quad]) -> bytes:

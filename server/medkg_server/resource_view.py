@@ -83,6 +83,31 @@ class ResourceReader:
         found.sort(key=lambda s: (s.property, s.graph))
         return found
 
+    def description(self, iri: str, cap: int) -> tuple[list[ox.Triple], bool]:
+        """The triples of a resource's RDF page, at most `cap` of them, and whether there are more.
+
+        The same triples as queries/resource-describe.rq (a test compares them): the resource's
+        statements in every graph, then those of the blank nodes and of the IRIs under its own
+        path that it points to (a dataset's size records, its list rows), each triple once.
+        """
+        node = ox.NamedNode(iri)
+        under = iri + "/"
+        found: dict[ox.Triple, None] = {}
+        parts: dict[ox.Term, None] = {}
+        for quad in self.db.quads_for_pattern(node, None, None, None):
+            target = quad.object
+            if isinstance(target, ox.BlankNode) or (
+                isinstance(target, ox.NamedNode) and target.value.startswith(under)
+            ):
+                parts[target] = None
+            if _add(found, quad, cap):
+                return list(found)[:cap], True
+        for part in parts:
+            for quad in self.db.quads_for_pattern(part, None, None, None):
+                if _add(found, quad, cap):
+                    return list(found)[:cap], True
+        return list(found), False
+
     def counts(self, statements: list[Statement], props: DatasetTerms) -> list[Row]:
         """The sizes each list gives for a dataset (from its statements): value, unit, text
         read, the list's graph."""
@@ -187,3 +212,9 @@ def binding(term: ox.Term) -> Binding:
 
 def _number(text: str | None) -> int:
     return int(text) if text and text.isdigit() else 0
+
+
+def _add(found: dict[ox.Triple, None], quad: ox.Quad, cap: int) -> bool:
+    """Add the quad's triple (once); True when that takes `found` past `cap`."""
+    found.setdefault(ox.Triple(quad.subject, quad.predicate, quad.object))
+    return len(found) > cap

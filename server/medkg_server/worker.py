@@ -267,11 +267,16 @@ def _triples(result: ox.QueryTriples, job: Job, version: str | None, engine: str
         body = ntriples
     else:
         triples = list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES))
-        items: list[ox.Triple] | list[ox.Quad] = triples
-        if job.graph_format in QUAD_ONLY:
-            items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
-        body = serialize_rdf(items, job.graph_format, dict(job.prefixes))
+        body = graph_body(triples, job.graph_format, dict(job.prefixes))
     return Outcome("graph", body, job.graph_format, count, truncated, version, engine)
+
+
+def graph_body(triples: list[ox.Triple], format_key: str, prefixes: dict[str, str]) -> bytes:
+    """A CONSTRUCT or DESCRIBE answer in an RDF format (for TriG and N-Quads, the default graph)."""
+    items: list[ox.Triple] | list[ox.Quad] = triples
+    if format_key in QUAD_ONLY:
+        items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
+    return serialize_rdf(items, format_key, prefixes)
 
 
 class _Full(Exception):

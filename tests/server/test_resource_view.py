@@ -7,6 +7,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from medkg import store as medkg_store
+from medkg_server import queries
 from medkg_server.resource_view import DatasetTerms, ResourceReader, binding
 
 MKG = "https://w3id.org/medkg/ontology#"
@@ -116,3 +117,30 @@ def test_a_page_says_when_it_shows_only_the_first_statements(
     assert "shows the first" not in page()
     monkeypatch.setattr(catalogue, "PAGE_STATEMENTS", 3)
     assert "This page shows the first 3 statements" in page()
+
+
+def _described_by_the_engine(db: ox.Store, iri: str) -> set[ox.Triple]:
+    text = queries.load("resource-describe", iri=queries.iri(iri))
+    return set(db.query(text, use_default_graph_as_union=True))
+
+
+def test_the_rdf_description_is_what_the_describe_query_constructs(db: ox.Store) -> None:
+    reader = ResourceReader(db, 2_000)
+    iris = {t.value for q in db for t in (q.subject, q.object) if isinstance(t, ox.NamedNode)}
+    parts = 0
+    for iri in sorted(iris):
+        triples, truncated = reader.description(iri, 10_000)
+        assert not truncated
+        assert len(triples) == len(set(triples))  # each triple once
+        assert set(triples) == _described_by_the_engine(db, iri), iri
+        parts += any(t.subject != ox.NamedNode(iri) for t in triples)
+    assert parts > 0  # some resources bring their size records or list rows along
+
+
+def test_the_rdf_description_stops_at_its_cap(db: ox.Store) -> None:
+    whole, truncated = ResourceReader(db, 2_000).description(CAMELYON, 10_000)
+    assert not truncated and len(whole) > 10
+    cut, truncated = ResourceReader(db, 2_000).description(CAMELYON, 10)
+    assert truncated and cut == whole[:10]
+    exact, truncated = ResourceReader(db, 2_000).description(CAMELYON, len(whole))
+    assert not truncated and exact == whole
