@@ -76,10 +76,10 @@ def test_a_page_query_over_its_limit_is_a_503_not_a_500(hostile_app, monkeypatch
     monkeypatch.setattr(state.executor, "run", overrun)
     # queries about big resources run in the pool: make every page's queries do so here
     monkeypatch.setattr(state.inline, "answer", lambda *_args, **_kwargs: None)
-    # the queries pages still send (their own statements are read from the indexes): what
-    # points to a resource, whether a named graph exists, a resource's RDF description
+    # the queries pages still send (a resource's statements and RDF description are read from
+    # the indexes): what points to a resource, whether a named graph exists, a graph's dump
     for path, accept in (("/anatomy/breast", "text/html"), ("/graph/never", "text/html"),
-                         ("/dataset/never-cached-dataset", "text/turtle")):
+                         ("/graph/never", "text/turtle")):
         answer = hostile_app.get(path, headers={"Accept": accept})
         assert answer.status_code == 503, (path, answer.status_code)
         assert "time limit" in answer.get_data(as_text=True)
