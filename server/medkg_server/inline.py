@@ -67,17 +67,11 @@ def is_bounded(shape: Shape, store: ox.Store) -> bool:
 
 def _streams(shape: Shape) -> bool:
     """One pattern, no repeated variable: each row read is a row answered, so a LIMIT bounds it."""
-    if not _answers_as_it_reads(shape):
+    if not shape.answers_as_read():
         return False
     if shape.form == "ASK":
         return True
     return shape.limit is not None and shape.limit + shape.offset <= ROW_BUDGET
-
-
-def _answers_as_it_reads(shape: Shape) -> bool:
-    """One pattern, no repeated variable and no DISTINCT: each row read is a row answered."""
-    names = [t.name for t in shape.patterns[0] if isinstance(t, Var)]
-    return len(names) == len(set(names)) and not shape.distinct
 
 
 def streams_to_budget(shape: Shape) -> bool:
@@ -94,7 +88,7 @@ def streams_to_budget(shape: Shape) -> bool:
     subject, _, obj = shape.patterns[0]
     if isinstance(subject, Var) and isinstance(obj, Var):
         return False  # likely a scan: is_bounded refuses it without reading
-    return _answers_as_it_reads(shape) and shape.offset <= ROW_BUDGET
+    return shape.answers_as_read() and shape.offset <= ROW_BUDGET
 
 
 def _count(store: ox.Store, pattern: Pattern, cap: int = ROW_BUDGET) -> int:

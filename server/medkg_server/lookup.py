@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from medkg.query import RESULT_FORMATS
 from medkg_server.query_shape import Shape, Var
 from medkg_server.resource_view import binding
-from medkg_server.worker import Job, NotAcceptable, Outcome
+from medkg_server.worker import SELECT_FORMATS, Job, NotAcceptable, Outcome
 
 POSITIONS = ("subject", "predicate", "object")
 
@@ -34,10 +34,7 @@ class Unwritable(Exception):
 
 def answers(shape: Shape) -> bool:
     """True when `shape` is a SELECT of one pattern that yields each row as the index reads it."""
-    if shape.form != "SELECT" or len(shape.patterns) != 1 or shape.distinct:
-        return False
-    names = [term.name for term in shape.patterns[0] if isinstance(term, Var)]
-    return len(names) == len(set(names))
+    return shape.form == "SELECT" and shape.answers_as_read()
 
 
 def answer(
@@ -45,7 +42,7 @@ def answer(
 ) -> Outcome:
     """The answer of the one-pattern SELECT `shape` (see `answers`), at most `row_cap` rows."""
     if job.tabular_format is None:
-        raise NotAcceptable("a SELECT query answers in SPARQL JSON, XML, CSV or TSV")
+        raise NotAcceptable(SELECT_FORMATS)
     pattern = shape.patterns[0]
     columns = _columns(shape, pattern)
     wanted = row_cap if shape.limit is None else min(shape.limit, row_cap)

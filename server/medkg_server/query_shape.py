@@ -60,6 +60,13 @@ class Shape:
     limit: int | None = None
     offset: int = 0
 
+    def answers_as_read(self) -> bool:
+        """One pattern, no repeated variable and no DISTINCT: each match read is a row answered."""
+        if len(self.patterns) != 1 or self.distinct:
+            return False
+        names = [t.name for t in self.patterns[0] if isinstance(t, Var)]
+        return len(names) == len(set(names))
+
 
 def read_shape(text: str) -> Shape:
     """Read a query of the supported subset, or raise Unsupported."""

@@ -36,6 +36,7 @@ READY = ("ready", None)
 # (or a cached answer) should not wait behind a long aggregate. Throughput of the long queries is
 # unchanged when nothing else wants the CPU.
 QUERY_NICENESS = 5
+SELECT_FORMATS = "a SELECT query answers in SPARQL JSON, XML, CSV or TSV"
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def _solutions(
 ) -> Outcome:
     """Rows pass through TSV (one row per line) so the capped rows can be re-serialised."""
     if job.tabular_format is None:
-        raise NotAcceptable("a SELECT query answers in SPARQL JSON, XML, CSV or TSV")
+        raise NotAcceptable(SELECT_FORMATS)
     sink = CappedLines(job.row_cap + 1)  # the header line, then the rows
     tsv, lines, truncated = sink.fill(
         lambda out: result.serialize(out, format=ox.QueryResultsFormat.TSV)
