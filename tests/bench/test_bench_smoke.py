@@ -305,3 +305,29 @@ def test_server_cpu_counts_the_whole_process_tree() -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_repeated_questions_are_each_answered_once_before_the_clock(monkeypatch) -> None:
+    import http_suite
+    from http_bench import Server
+
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(http_suite, "settle", lambda server: 0.0)
+    monkeypatch.setattr(http_suite, "run_wrk",
+                        lambda server, paths, *args: calls.append(("warm-up", paths)))
+    monkeypatch.setattr(http_suite, "run",
+                        lambda server, paths, clients, accept: calls.append(("once", paths)))
+    monkeypatch.setattr(http_suite, "load_wrk",
+                        lambda server, workload, n, paths, *args: calls.append(("measured", paths)))
+    medkg = Server("medkg", "127.0.0.1", 1, "/sparql", None)  # type: ignore[arg-type]
+    client = http_suite.Client("wrk", "wrk", seconds=1.0)
+    questions = ["ASK {}", "ASK { ?s ?p ?o }"]
+    for workload in ("repeated", "distinct"):
+        calls.clear()
+        http_suite.measure_one(medkg, workload, 2, client, ["a"], questions,
+                               "https://w3id.org/medkg/")
+        kinds = [kind for kind, _ in calls]
+        if workload == "repeated":
+            assert kinds == ["warm-up", "once", "measured"] and calls[1][1] == calls[2][1]
+        else:  # every distinct request is new: nothing to answer ahead
+            assert kinds == ["warm-up", "measured"]
