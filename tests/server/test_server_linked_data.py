@@ -186,3 +186,21 @@ def test_ld_prefix_maps_the_base_to_another_path(built_store):
         assert client.get("/dataset/camelyon16").status_code == 404
     finally:
         app.extensions["medkg"].executor.close()
+
+
+def test_page_links_follow_the_mount_point_and_host_of_each_request(built_store):
+    app = create_app({"STORE": str(built_store), "EXECUTORS": 1})
+    client = app.test_client()
+    try:
+        # the same page reached three ways, in an order that would reuse a wrong entry
+        for root, host in [("", "a.example"), ("/medkg", "a.example"), ("/medkg", "b.example"),
+                           ("", "a.example")]:
+            page = client.get("/dataset/camelyon16", base_url=f"http://{host}{root}",
+                              headers={"Accept": "text/html"})
+            assert page.status_code == 200
+            assert f'href="{root}/static/medkg.css"'.encode() in page.data
+            assert f'href="{root}/browse">Browse'.encode() in page.data
+            assert f'href="{root}/sparql?format=ttl"'.encode() in page.data
+            assert f"<code>http://{host}{root}/sparql</code>".encode() in page.data
+    finally:
+        app.extensions["medkg"].executor.close()
