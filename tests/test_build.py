@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -119,6 +120,43 @@ def test_store_error_mid_load_abandons_the_staging(mini_settings: Settings, monk
         build(mini_settings, run_validation=False)
     assert current_version(mini_settings.store) == before
     assert not list((mini_settings.store / "versions").glob(".staging-*"))
+
+
+def test_merge_and_store_load_run_with_the_cyclic_collector_paused(
+    mini_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, bool] = {}
+    real_merge, real_load = build_module.merge, build_module.StagedVersion.load_quads
+
+    def merge(entries, curation):  # type: ignore[no-untyped-def]
+        seen["merge"] = gc.isenabled()
+        return real_merge(entries, curation)
+
+    def load_quads(self, quads):  # type: ignore[no-untyped-def]
+        seen["load"] = gc.isenabled()
+        return real_load(self, quads)
+
+    monkeypatch.setattr(build_module, "merge", merge)
+    monkeypatch.setattr(build_module.StagedVersion, "load_quads", load_quads)
+    assert gc.isenabled()
+    build(mini_settings, run_validation=False)
+    assert seen == {"merge": False, "load": False}
+    assert gc.isenabled()  # restored after the build
+
+
+def test_the_collector_is_restored_when_a_paused_step_fails() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), build_module.cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed step")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with build_module.cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
 
 
 def test_extra_sources_merge_with_manifest_lists(mini_settings: Settings, tmp_path: Path) -> None:
