@@ -148,22 +148,24 @@ class Executor:
         """Run `job` in a child, waiting at most `timeout` seconds in all."""
         self.start()
         deadline = time.monotonic() + timeout
-        child: _Child | None = self._acquire(timeout)
+        child = self._acquire(timeout)
+        answered = False
         try:
             child.conn.send(job)
             if not child.conn.poll(max(deadline - time.monotonic(), 0.0)):
-                self._replace(child)
-                child = None
                 raise QueryTimeout(f"the query ran longer than its time limit of {timeout:g} s")
             status, payload = child.conn.recv()
+            answered = True
         except (EOFError, OSError, BrokenPipeError):
-            if child is not None:
-                self._replace(child)
-                child = None
             raise ExecutorError("the query process stopped unexpectedly; try again") from None
         finally:
-            if child is not None:
+            # Only a child whose answer was read goes back: one left with a job under way (a
+            # time limit, or any error after the send) would hand that job's answer to the
+            # next caller.
+            if answered:
                 self._release(child)
+            else:
+                self._replace(child)
         if status != "ok":
             raise JobFailed(status, str(payload))
         assert isinstance(payload, Outcome)

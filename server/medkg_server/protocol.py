@@ -6,6 +6,7 @@ protocol asks for; the blueprint turns it into a plain-text answer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from flask import Request
@@ -141,6 +142,6 @@ def _timeout(raw: str | None) -> float | None:
         value = float(raw)
     except ValueError:
         raise ProtocolError(400, f"timeout={raw!r} is not a number of seconds") from None
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise ProtocolError(400, "timeout must be a positive number of seconds")
     return value

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from medkg_server.executor import Executor
+from medkg_server.executor import Executor, QueryTimeout
 from medkg_server.worker import PARENT_CHECK_SECONDS, Job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_children_exit_when_their_owner_is_killed(built_store: Path) -> None:
     owner_code = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from medkg_server.executor import Executor
+        from medkg_server.executor import Executor, QueryTimeout
         from medkg_server.worker import Job
         if __name__ == "__main__":
             executor = Executor(Path({str(built_store)!r}), 2)
@@ -108,3 +108,24 @@ def test_spare_children_stay_through_a_pause_and_a_timer_stops_them_after_idling
     finally:
         executor.close()
 
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server and /proc are Linux's")
+@pytest.mark.parametrize(("bad_limit", "error"), [(float("nan"), ValueError), (-1.0, QueryTimeout)])
+def test_a_child_whose_answer_was_not_read_never_serves_the_next_job(
+    built_store: Path, bad_limit: float, error: type[Exception]
+) -> None:
+    executor = Executor(built_store, 1)
+    first = Job('SELECT ?a WHERE { BIND("A" AS ?a) FILTER(true) }', "query", "json", None, 10)
+    second = Job('SELECT ?b WHERE { BIND("B" AS ?b) FILTER(true) }', "query", "json", None, 10)
+    try:
+        executor.run(COUNT, 30)  # the pool is up
+        # a limit the pipe cannot wait on fails after the job was sent (NaN: ValueError), or
+        # gives up at once (-1: a time-limit error) with the child still working
+        with pytest.raises(error):
+            executor.run(first, bad_limit)
+        answer = executor.run(second, 30)
+        assert b'"b"' in answer.body and b'"B"' in answer.body
+        assert b'"A"' not in answer.body
+    finally:
+        executor.close()

@@ -267,6 +267,20 @@ def test_error_never_leaks_a_traceback(server):
     assert json.loads(requests.get(server.url + "/health", timeout=30).text)["status"] == "ok"
 
 
+@pytest.mark.parametrize("limit", ["soon", "nan", "NaN", "inf", "-inf", "0", "-3"])
+def test_a_time_limit_must_be_a_positive_finite_number(server, limit):
+    answer = sparql(server, params={"query": f'SELECT ?a {{ BIND("{limit}" AS ?a) FILTER(true) }}',
+                                    "timeout": limit})
+    assert answer.status_code == 400
+    assert "timeout" in answer.text and "Traceback" not in answer.text
+    # the next question gets its own answer (a NaN limit once left a query process mid-job)
+    mark = f"after-{limit}"
+    after = sparql(server, params={"query": f'SELECT ?b {{ BIND("{mark}" AS ?b) FILTER(true) }}'},
+                   headers={"Accept": "application/sparql-results+json"})
+    assert after.status_code == 200
+    assert after.json()["results"]["bindings"] == [{"b": {"type": "literal", "value": mark}}]
+
+
 def test_concurrent_queries_that_need_the_query_parser(server):
     """FROM and SERVICE checks parse the query; many at once must all get proper answers."""
     from concurrent.futures import ThreadPoolExecutor
