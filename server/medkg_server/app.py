@@ -14,7 +14,7 @@ from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
 from medkg_server.replies import cors_headers
-from medkg_server.responses import plain_error
+from medkg_server.responses import make_conditional, plain_error
 from medkg_server.settings import ServerSettings, resolve
 from medkg_server.state import EXTENSION, ServerState
 
@@ -122,6 +122,7 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        make_conditional(request, response)
         for name, value in cors_headers(request.headers.get("Origin"), settings):
             if name == "Vary":
                 response.headers.add(name, value)

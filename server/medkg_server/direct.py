@@ -17,9 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler used below)
-
-from medkg_server.fastpath import PUBLISHED, log_access
+from medkg_server.fastpath import CONDITIONS, PUBLISHED, log_access
 from medkg_server.protocol import Operation
 from medkg_server.replies import EXPECTED, Reply, cors_headers, plain, refusal
 from medkg_server.sparql import answer_query
@@ -27,7 +25,6 @@ from medkg_server.state import ServerState
 
 error_log = logging.getLogger("medkg_server.error")
 PATHS = frozenset({"/sparql", "/sparql/", "/query"})
-CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -63,16 +60,16 @@ class DirectQueries:
         raw = environ.get("QUERY_STRING", "")
         if not raw.startswith("query=") or len(raw) > self.st.settings.max_request_bytes:
             return None
-        if any(name in environ for name in CONDITIONAL):
+        if any(name in environ for name in CONDITIONS):
             return None
         if "&" in raw:
             return None  # other parameters: Flask reads them
         try:
             value = raw[len("query=") :].encode("latin-1").decode("utf-8")
+            # %-escapes that are not UTF-8: Flask's path answers them with a 400 (protocol.py)
+            return unquote(value.replace("+", " "), errors="strict")
         except UnicodeError:
             return None
-        # decoded as Werkzeug decodes request.args (parse_qsl), so both paths see the same text
-        return unquote(value.replace("+", " "), errors="werkzeug.url_quote")
 
     def _reply(self, environ: dict[str, Any], text: str) -> Reply:
         operation = Operation("query", text, None, None, (), None)

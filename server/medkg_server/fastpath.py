@@ -22,6 +22,9 @@ MARKER = "X-MedKG-Cacheable"
 # The environ key under which this layer leaves the `current` link it read, so the request is
 # answered from the version its cache key names (and the link is read once per request).
 PUBLISHED = "medkg.published"
+# Request headers that make an answer depend on what the client holds (RFC 9110 section 13)
+CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
+              "HTTP_IF_UNMODIFIED_SINCE")
 access_log = logging.getLogger("medkg_server.access")
 
 StartResponse = Callable[..., Any]
@@ -45,7 +48,8 @@ class FastPath:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         key = self._key(environ)
         if key is None:
-            return self.app(environ, start_response)
+            # the marker is for this layer only, whether or not it keeps the answer
+            return self.app(environ, _without_marker(start_response))
         started = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:
@@ -58,7 +62,7 @@ class FastPath:
     def _key(self, environ: dict[str, Any]) -> tuple[str, ...] | None:
         if environ.get("REQUEST_METHOD") != "GET":
             return None
-        if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
+        if any(name in environ for name in CONDITIONS):
             return None
         try:
             version = os.readlink(self.current_link)
@@ -80,9 +84,11 @@ class FastPath:
     ) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
+        passed_on = _without_marker(start_response)
+
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
-            return start_response(status, [(k, v) for k, v in headers if k != MARKER], exc_info)
+            return passed_on(status, headers, exc_info)
 
         result = self.app(environ, capture)
         headers = captured.get("headers", [])
@@ -99,6 +105,15 @@ class FastPath:
         kept = tuple((k, v) for k, v in headers if k != MARKER)
         self.cache.put(key, (captured["status"], kept, body), len(body))
         return [body]
+
+
+def _without_marker(start_response: StartResponse) -> StartResponse:
+    """`start_response` for the layer outside: the same answer without the MARKER header."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [(k, v) for k, v in headers if k != MARKER], exc_info)
+
+    return start
 
 
 def log_access(

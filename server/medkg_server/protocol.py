@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from flask import Request
 from werkzeug.datastructures import MultiDict
@@ -45,7 +46,8 @@ def parse_request(request: Request, allow: tuple[str, ...], max_bytes: int) -> O
     """Read the operation from GET parameters, a form body or a direct POST body."""
     if len(request.query_string) > max_bytes:
         raise ProtocolError(414, f"the query string is longer than {max_bytes} bytes")
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
+        _check_utf8(request.query_string, "query string")
         params = request.args
         kind, text = _one_operation(params, allow, via_get=True)
     else:
@@ -69,6 +71,7 @@ def _post(request: Request, allow: tuple[str, ...], max_bytes: int) -> tuple[Mul
         raise ProtocolError(413, f"the request body is larger than {max_bytes} bytes")
     raw_type = request.headers.get("Content-Type", "")
     media_type, options = parse_options_header(raw_type)
+    media_type = media_type.lower()  # media types are case-insensitive (RFC 9110 8.3.1)
     if not media_type:
         raise ProtocolError(
             415, f"a POST needs a Content-Type: {FORM}, {QUERY_TYPE} or {UPDATE_TYPE}"
@@ -80,6 +83,12 @@ def _post(request: Request, allow: tuple[str, ...], max_bytes: int) -> tuple[Mul
     if len(body) > max_bytes:
         raise ProtocolError(413, f"the request body is larger than {max_bytes} bytes")
     if media_type == FORM:
+        _check_utf8(body, "form body")
+        for name in ("query", "update"):
+            if name in request.args:
+                raise ProtocolError(
+                    400, f"a form POST carries the operation in its body, not in the URL's '{name}='"
+                )
         params = request.form
         kind, text = _one_operation(params, allow, via_get=False)
         return params, kind, text
@@ -100,6 +109,16 @@ def _post(request: Request, allow: tuple[str, ...], max_bytes: int) -> tuple[Mul
     except UnicodeDecodeError as exc:
         raise ProtocolError(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
     return request.args, direct, text
+
+
+def _check_utf8(raw: bytes, where: str) -> None:
+    """Refuse %-escapes that do not decode as UTF-8 (Werkzeug would keep them as their text)."""
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            400, f"the {where} is not UTF-8 once its %-escapes are decoded (byte {exc.start})"
+        ) from None
 
 
 def _one_operation(params: MultiDict, allow: tuple[str, ...], via_get: bool) -> tuple[str, str]:

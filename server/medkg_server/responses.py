@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from medkg_server.fastpath import MARKER
+from medkg_server.fastpath import CONDITIONS, MARKER
 from medkg_server.replies import Reply, plain, validator_headers
 from medkg_server.state import StoreVersion
 
@@ -15,13 +15,29 @@ def to_response(reply: Reply) -> Response:
 
 
 def not_modified(request: Request, etag: str, version: StoreVersion) -> bool:
-    """True when a GET/HEAD's validators show the client already has this answer."""
+    """True when a GET/HEAD names this answer's own ETag: 304 without computing the answer.
+
+    Only an ETag the client was sent with a 200 proves the answer exists. `*` and
+    If-Modified-Since prove nothing (a broken query, a missing page or an unacceptable format
+    must still get its error, RFC 9110 section 13.2.1): `make_conditional` decides those on
+    the finished answer, in the app's after-request hook.
+    """
     if request.method not in ("GET", "HEAD"):
         return False
-    if request.if_none_match:
-        return request.if_none_match.contains_weak(etag)
-    since = request.if_modified_since
-    return since is not None and since >= version.published
+    tags = request.if_none_match
+    return bool(tags) and not tags.star_tag and tags.contains_weak(etag)
+
+
+def make_conditional(request: Request, response: Response) -> Response:
+    """A 200 answer with validators becomes a 304 when the request's conditions say so."""
+    if (
+        response.status_code == 200
+        and request.method in ("GET", "HEAD")
+        and any(name in request.environ for name in CONDITIONS)
+        and ("ETag" in response.headers or "Last-Modified" in response.headers)
+    ):
+        response.make_conditional(request)
+    return response
 
 
 def with_validators(response: Response, etag: str, version: StoreVersion) -> Response:

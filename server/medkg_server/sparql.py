@@ -121,7 +121,7 @@ def answer_query(
         job.union_default_graph,
     )
     if fresh is not None and fresh(etag, version):
-        return Reply(304, validator_headers(etag, version))
+        return Reply(304, [*validator_headers(etag, version), ("Vary", "Accept")])
     reply = _answer(st.run(job, version.name, timeout))
     # MARKER: the fast path (fastpath.py) may give this answer again until the next build
     headers = [*reply.headers, *validator_headers(etag, version), (MARKER, "1")]

@@ -176,6 +176,90 @@ def test_row_cap_truncates_and_says_so(server):
     assert "X-MedKG-Truncated" not in small.headers
 
 
+LATER = "Tue, 01 Jan 2030 00:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"query": "SELEC"}, 400),  # a broken query
+        ({"query": SELECT_DATASETS, "format": "ttl"}, 406),  # SELECT has no Turtle answer
+    ],
+)
+@pytest.mark.parametrize("condition", [{"If-None-Match": "*"}, {"If-Modified-Since": LATER}])
+def test_conditions_never_turn_an_error_into_a_304(server, params, status, condition):
+    answer = sparql(server, params=params, headers=condition)
+    assert answer.status_code == status, answer.text
+
+
+def test_a_missing_page_stays_404_under_conditions(server):
+    for condition in ({"If-None-Match": "*"}, {"If-Modified-Since": LATER}):
+        answer = requests.get(server.url + "/dataset/no-such-dataset", timeout=30,
+                              headers={"Accept": "text/turtle", **condition})
+        assert answer.status_code == 404
+
+
+def test_conditions_on_an_answer_that_exists(server):
+    first = sparql(server, params={"query": SELECT_DATASETS})
+    etag = first.headers["ETag"]
+    for condition in ({"If-None-Match": "*"}, {"If-Modified-Since": LATER},
+                      {"If-None-Match": etag}):
+        again = sparql(server, params={"query": SELECT_DATASETS}, headers=condition)
+        assert again.status_code == 304 and again.content == b"", condition
+        assert again.headers["ETag"] == etag and again.headers["Vary"] == "Accept"
+    earlier = sparql(server, params={"query": SELECT_DATASETS},
+                     headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert earlier.status_code == 200 and earlier.content == first.content
+    # If-Match: the answer is not the one the client names
+    refused = sparql(server, params={"query": SELECT_DATASETS}, headers={"If-Match": '"other"'})
+    assert refused.status_code == 412
+    assert sparql(server, params={"query": SELECT_DATASETS},
+                  headers={"If-Match": etag}).status_code == 200
+
+
+def test_head_answers_as_get_without_a_body(server):
+    params = {"query": SELECT_DATASETS}
+    got = sparql(server, params=params, headers={"Accept": "text/csv"})
+    head = sparql(server, method="HEAD", params=params, headers={"Accept": "text/csv"})
+    assert head.status_code == 200 and head.content == b""
+    for name in ("Content-Type", "ETag", "Last-Modified", "Vary"):
+        assert head.headers[name] == got.headers[name]
+    assert sparql(server, method="HEAD", params={"query": "SELEC"}).status_code == 400
+
+
+def test_media_types_of_a_post_are_case_insensitive(server):
+    answer = sparql(server, method="POST", data="ASK {}",
+                    headers={"Content-Type": "Application/SPARQL-Query; charset=UTF-8"})
+    assert answer.status_code == 200 and answer.json()["boolean"] is True
+
+
+def test_a_form_post_carries_its_query_in_the_body_only(server):
+    answer = sparql(server, method="POST", params={"query": "ASK { FILTER(false) }"},
+                    data={"query": "ASK {}"})
+    assert answer.status_code == 400 and "in its body" in answer.text
+
+
+def test_a_form_body_that_is_not_utf8_is_refused(server):
+    answer = sparql(server, method="POST", data=b"query=ASK%20%7B%20FILTER(%22%FF%22)%20%7D",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and "not UTF-8" in answer.text
+
+
+def test_the_internal_cache_marker_never_reaches_a_client(server):
+    answers = [
+        sparql(server, method="POST", data="ASK {}",
+               headers={"Content-Type": "application/sparql-query"}),
+        sparql(server, method="HEAD", params={"query": "ASK {}"}),
+        sparql(server, params={"query": "ASK {}"}, headers={"If-None-Match": '"other"'}),
+        requests.head(server.url + "/dataset/camelyon16", timeout=30),
+        requests.get(server.url + "/dataset/camelyon16", timeout=30,
+                     headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert "X-MedKG-Cacheable" not in answer.headers
+
+
 def test_etag_and_last_modified_give_304(server):
     first = sparql(server, params={"query": SELECT_DATASETS})
     etag = first.headers["ETag"]
