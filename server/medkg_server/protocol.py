@@ -87,7 +87,7 @@ def _post(request: Request, allow: tuple[str, ...], max_bytes: int) -> tuple[Mul
         for name in ("query", "update"):
             if name in request.args:
                 raise ProtocolError(
-                    400, f"a form POST carries the operation in its body, not in the URL's '{name}='"
+                    400, f"a form POST carries the operation in its body, not in the URL ({name}=)"
                 )
         params = request.form
         kind, text = _one_operation(params, allow, via_get=False)
