@@ -108,6 +108,21 @@ def test_failed_build_keeps_previous_store(mini_settings: Settings, monkeypatch:
     assert not list((mini_settings.store / "versions").glob(".staging-*"))
 
 
+def test_a_build_while_another_writes_fails_and_keeps_both(mini_settings: Settings) -> None:
+    from medkg.store import StagedVersion
+
+    build(mini_settings, run_validation=False)
+    before = current_version(mini_settings.store)
+    other = StagedVersion(mini_settings.store)  # another build, still loading
+    try:
+        with pytest.raises(build_module.BuildError, match="another build or update"):
+            build(mini_settings, run_validation=False)
+        assert current_version(mini_settings.store) == before
+        assert other.dir.is_dir()
+    finally:
+        other.abandon()
+
+
 def test_store_error_mid_load_abandons_the_staging(mini_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     build(mini_settings)
     before = current_version(mini_settings.store)

@@ -58,6 +58,39 @@ def test_staging_left_by_a_killed_build_is_removed_by_the_next(tmp_path: Path) -
     assert not (tmp_path / ".current.dead").is_symlink()
 
 
+def test_one_writer_at_a_time_and_a_live_staging_is_never_removed(tmp_path: Path) -> None:
+    publish(tmp_path, 1)
+    first = store.StagedVersion(tmp_path)
+    first.load_quads([quad(i) for i in range(3)])
+    with pytest.raises(store.StoreBusy, match="another build or update is writing"):
+        store.StagedVersion(tmp_path)
+    assert first.dir.is_dir()  # the refused writer did not clean it away
+    first.publish({"n": 3})
+    assert len(store.open_read_only(tmp_path)) == 3
+    publish(tmp_path, 5)  # the lock went with the publish
+    assert len(store.open_read_only(tmp_path)) == 5
+
+
+def test_a_writer_that_waits_starts_when_the_other_is_done(tmp_path: Path) -> None:
+    import threading
+
+    first = store.StagedVersion(tmp_path)
+    started: list[str] = []
+
+    def second() -> None:
+        staged = store.StagedVersion(tmp_path, wait=True)
+        started.append(staged.name)
+        staged.abandon()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and not started  # still waiting for the lock
+    first.abandon()
+    waiter.join(10)
+    assert started and not waiter.is_alive()
+
+
 def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
     versions = [publish(tmp_path, n) for n in (1, 2, 3, 4)]
     kept = sorted(p.name for p in (tmp_path / "versions").iterdir())

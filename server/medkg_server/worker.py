@@ -7,7 +7,6 @@ and gets back `("ok", Outcome)` or `(error kind, message)`.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 from dataclasses import dataclass, fields
@@ -30,7 +29,6 @@ RDF_FORMATS = {
 }
 QUAD_ONLY = {"trig", "nquads"}
 PARENT_CHECK_SECONDS = 1.0
-UPDATE_LOCK = ".update.lock"
 READY = ("ready", None)
 # Query processes yield the CPU to the web processes: on a busy machine a look-up answered inline
 # (or a cached answer) should not wait behind a long aggregate. Throughput of the long queries is
@@ -336,20 +334,19 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
     place; a file lock serialises concurrent updates so none is lost.
     """
     store_dir.mkdir(parents=True, exist_ok=True)
-    with open(store_dir / UPDATE_LOCK, "w", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        staged = medkg_store.StagedVersion(store_dir)
-        try:
-            if medkg_store.exists(store_dir):
-                dump = io.BytesIO()
-                medkg_store.open_read_only(store_dir).dump(dump, format=ox.RdfFormat.N_QUADS)
-                staged.load_nquads(dump.getvalue())
-            staged.db.update(job.text, base_iri=job.base_iri)
-        except BaseException:
-            staged.abandon()
-            raise
+    # waits for the store's writer lock: concurrent updates (and a build) follow one another
+    staged = medkg_store.StagedVersion(store_dir, wait=True)
+    try:
+        if medkg_store.exists(store_dir):
+            dump = io.BytesIO()
+            medkg_store.open_read_only(store_dir).dump(dump, format=ox.RdfFormat.N_QUADS)
+            staged.load_nquads(dump.getvalue())
+        staged.db.update(job.text, base_iri=job.base_iri)
         report = dict(medkg_store.read_report(store_dir) or {})
         report["updated_by_sparql"] = True
         report["quads"] = len(staged.db)  # readers decide from it whether to copy it to memory
         final = staged.publish(report)
+    except BaseException:
+        staged.abandon()
+        raise
     return Outcome("update", b"", None, version=final.name)

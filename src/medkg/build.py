@@ -27,7 +27,7 @@ from medkg.namespaces import Namespaces
 from medkg.ontology import ontology_graph, vocabulary_graph
 from medkg.records import EntryRecord, Skip
 from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
-from medkg.store import StagedVersion
+from medkg.store import StagedVersion, StoreBusy
 from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
@@ -274,7 +274,10 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
     """
     result = assemble(settings, extra, quiet)
     settings.store.mkdir(parents=True, exist_ok=True)
-    staged = StagedVersion(settings.store)
+    try:
+        staged = StagedVersion(settings.store)
+    except StoreBusy as exc:
+        raise BuildError(str(exc)) from None
     try:
         started = time.perf_counter()
         counted = _Counter(result.iter_quads())

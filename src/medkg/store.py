@@ -15,6 +15,7 @@ pointing at the old version; its half-written folder is removed by the next buil
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -32,11 +33,18 @@ VERSIONS = "versions"
 DB = "oxigraph"
 REPORT = "report.json"
 KEEP_VERSIONS = 2
+# Held by whoever stages a new version (a build, a SPARQL update) until it is published or
+# abandoned: one writer at a time, so a staging folder without the lock is a dead one's.
+WRITE_LOCK = ".write.lock"
 log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
     """The store folder is missing, empty or unreadable."""
+
+
+class StoreBusy(StoreError):
+    """Another build or update is writing a new version of the same store."""
 
 
 def current_version_dir(store_dir: Path, link: str | None = None) -> Path | None:
@@ -116,19 +124,25 @@ def read_report(store_dir: Path) -> dict[str, Any] | None:
 class StagedVersion:
     """A version being built beside the published one; publish() swaps it in."""
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, wait: bool = False) -> None:
+        """Stage a new version; `wait` for another writer to finish, else raise StoreBusy."""
         self.store_dir = store_dir
         versions = store_dir / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(store_dir)
+        self._lock = _write_lock(store_dir, wait)
+        _remove_abandoned(store_dir)  # safe under the lock: no other writer is alive
         now = time.time_ns()
         # sortable by time (nanoseconds break ties within a second), unique across machines
         second = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
         name = f"{second}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         self.dir = versions / f".staging-{name}"
-        self.dir.mkdir()
         self.name = name
-        self.db = ox.Store(str(self.dir / DB))
+        try:
+            self.dir.mkdir()
+            self.db = ox.Store(str(self.dir / DB))
+        except BaseException:
+            self.abandon()
+            raise
 
     def load_quads(self, quads: Iterable[ox.Quad]) -> None:
         self.db.bulk_extend(quads)
@@ -150,12 +164,30 @@ class StagedVersion:
         _fsync_dir(self.store_dir)
         shutil.copyfile(final / REPORT, self.store_dir / REPORT)
         _prune(self.store_dir)
+        self._lock.close()
         return final
 
     def abandon(self) -> None:
         if hasattr(self, "db"):
             del self.db
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.close()
+
+
+def _write_lock(store_dir: Path, wait: bool) -> Any:
+    """The store's writer lock, held while the returned file stays open."""
+    lock = open(store_dir / WRITE_LOCK, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise StoreBusy(
+            f"another build or update is writing to {store_dir}; try again when it has finished"
+        ) from None
+    except BaseException:
+        lock.close()
+        raise
+    return lock
 
 
 def _fsync_dir(path: Path) -> None:
