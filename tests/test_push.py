@@ -12,16 +12,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
+from rdflib.compare import isomorphic
 
 from medkg.config import Settings, load_settings
-from medkg.push import GSP, UPDATE, PushError, push
-from medkg.store import StagedVersion
+from medkg.push import GSP, UPDATE, PushError, _batches, push
+from medkg.store import StagedVersion, open_read_only
 
 FIXTURE = Path(__file__).parent / "export" / "fixtures" / "catalogue.trig"
+ONTOLOGY = Path(__file__).resolve().parents[1] / "ontology" / "medkg.ttl"
 BASE = "https://w3id.org/medkg/"
 FOREIGN = "http://example.org/someone-elses-graph"
+KEEP_FOREIGN = (
+    f"INSERT DATA {{ GRAPH <{FOREIGN}> "
+    '{ <http://example.org/a> <http://example.org/b> "kept" } }'
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,9 @@ class Server:
 
     def dataset(self) -> rdflib.Dataset:
         """Everything the server holds, read back through its /store endpoint."""
-        request = urllib.request.Request(f"{self.url}/store", headers={"Accept": "application/n-quads"})
+        request = urllib.request.Request(
+            f"{self.url}/store", headers={"Accept": "application/n-quads"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             data = response.read().decode("utf-8")
         dataset = rdflib.Dataset()
@@ -72,7 +81,8 @@ def oxigraph_server(tmp_path: Path) -> Iterator[Server]:
         pytest.skip("the oxigraph CLI (PyPI package oxigraph) is not installed")
     port = _free_port()
     process = subprocess.Popen(
-        ["oxigraph", "serve", "--location", str(tmp_path / "target"), "--bind", f"127.0.0.1:{port}"],
+        ["oxigraph", "serve", "--location", str(tmp_path / "target"),
+         "--bind", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -95,6 +105,24 @@ def fixture_settings(tmp_path: Path) -> Settings:
     return load_settings(store=tmp_path / "store", home=Path(__file__).resolve().parents[1])
 
 
+@pytest.fixture()
+def blank_node_settings(tmp_path: Path) -> Settings:
+    """Settings whose store also holds the real ontology (a blank-node datatype restriction)."""
+    dataset = rdflib.Dataset()
+    dataset.parse(FIXTURE, format="trig")
+    ontology = dataset.graph(rdflib.URIRef(f"{BASE}graph/ontology"))
+    ontology.parse(ONTOLOGY, format="turtle")
+    assert _blank_nodes(ontology) >= 3
+    staged = StagedVersion(tmp_path / "store")
+    staged.load_nquads(dataset.serialize(format="nquads", encoding="utf-8"))
+    staged.publish({})
+    return load_settings(store=tmp_path / "store", home=Path(__file__).resolve().parents[1])
+
+
+def _blank_nodes(graph: rdflib.Graph) -> int:
+    return len({t for triple in graph for t in triple if isinstance(t, rdflib.BNode)})
+
+
 def _medkg_graphs(dataset: rdflib.Dataset) -> dict[str, set]:
     return {
         str(g.identifier): set(g)
@@ -113,15 +141,20 @@ def _foreign(server: Server) -> set:
     return set(server.dataset().graph(rdflib.URIRef(FOREIGN)))
 
 
-def test_push_twice_through_the_graph_store_protocol(oxigraph_server: Server, fixture_settings: Settings) -> None:
-    oxigraph_server.update(f'INSERT DATA {{ GRAPH <{FOREIGN}> {{ <http://example.org/a> <http://example.org/b> "kept" }} }}')
+def test_push_twice_through_the_graph_store_protocol(
+    oxigraph_server: Server, fixture_settings: Settings
+) -> None:
+    oxigraph_server.update(KEEP_FOREIGN)
     before = _foreign(oxigraph_server)
     report = push(fixture_settings, f"{oxigraph_server.url}/store", batch_triples=7, quiet=True)
     assert report.methods == {GSP}
     assert _medkg_graphs(oxigraph_server.dataset()) == _expected()
     first = oxigraph_server.dataset()
     # someone edits a medkg graph on the target; the next push puts it back
-    oxigraph_server.update(f'INSERT DATA {{ GRAPH <{BASE}graph/catalogue> {{ <http://example.org/x> <http://example.org/y> "stale" }} }}')
+    oxigraph_server.update(
+        f'INSERT DATA {{ GRAPH <{BASE}graph/catalogue> '
+        '{ <http://example.org/x> <http://example.org/y> "stale" } }'
+    )
     again = push(fixture_settings, f"{oxigraph_server.url}/store", batch_triples=7, quiet=True)
     assert again.triples == report.triples
     assert len(oxigraph_server.dataset()) == len(first)
@@ -129,10 +162,13 @@ def test_push_twice_through_the_graph_store_protocol(oxigraph_server: Server, fi
     assert _foreign(oxigraph_server) == before and len(before) == 1
 
 
-def test_push_falls_back_to_sparql_update(oxigraph_server: Server, fixture_settings: Settings) -> None:
-    oxigraph_server.update(f'INSERT DATA {{ GRAPH <{FOREIGN}> {{ <http://example.org/a> <http://example.org/b> "kept" }} }}')
+def test_push_falls_back_to_sparql_update(
+    oxigraph_server: Server, fixture_settings: Settings
+) -> None:
+    oxigraph_server.update(KEEP_FOREIGN)
     for _ in range(2):
-        report = push(fixture_settings, f"{oxigraph_server.url}/update", batch_triples=50, quiet=True)
+        url = f"{oxigraph_server.url}/update"
+        report = push(fixture_settings, url, batch_triples=50, quiet=True)
         assert report.methods == {UPDATE}
         assert _medkg_graphs(oxigraph_server.dataset()) == _expected()
     assert len(_foreign(oxigraph_server)) == 1
@@ -147,7 +183,9 @@ def test_push_into_one_named_graph(oxigraph_server: Server, fixture_settings: Se
     assert _medkg_graphs(pushed) == {}
 
 
-def test_push_error_names_graph_status_and_message(oxigraph_server: Server, fixture_settings: Settings) -> None:
+def test_push_error_names_graph_status_and_message(
+    oxigraph_server: Server, fixture_settings: Settings
+) -> None:
     with pytest.raises(PushError) as caught:
         # /query accepts neither a graph PUT nor an update: a real failure, not a fallback
         push(fixture_settings, f"{oxigraph_server.url}/query", quiet=True)
@@ -182,9 +220,56 @@ def test_bearer_token_is_sent(fixture_settings: Settings) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        push(fixture_settings, f"http://127.0.0.1:{server.server_port}/gsp", token="s3cret", quiet=True)
+        url = f"http://127.0.0.1:{server.server_port}/gsp"
+        push(fixture_settings, url, token="s3cret", quiet=True)
     finally:
         server.shutdown()
         server.server_close()
     assert seen and all(auth == "Bearer s3cret" for _, auth in seen)
     assert seen[0][0] == "PUT"
+
+
+
+def test_batches_never_split_a_blank_node_closure() -> None:
+    p = ox.NamedNode("http://example.org/p")
+    a, b, c, d = (ox.BlankNode(v) for v in "abcd")
+    closure = [
+        ox.Triple(ox.NamedNode("http://example.org/s"), p, a),
+        ox.Triple(c, p, d),  # joined to a's closure only by the last triple
+        ox.Triple(a, p, ox.Literal("x")),
+        ox.Triple(d, p, a),
+    ]
+    plain = ox.Triple(ox.NamedNode("http://example.org/s"), p, ox.NamedNode("http://example.org/o"))
+    alone = ox.Triple(b, p, ox.Literal("b alone"))
+    triples = [closure[0], plain, closure[1], alone, closure[2], closure[3]]
+    batches = list(_batches(iter(triples), 2))
+    assert sorted(map(str, sum(batches, []))) == sorted(map(str, triples))
+    # larger than the batch size, so whole in a batch of its own
+    assert [sorted(map(str, b)) for b in batches if a in {t.object for t in b}] == [
+        sorted(map(str, closure))
+    ]
+    assert all(len(batch) <= 2 for batch in batches if closure[0] not in batch)
+
+
+def _stored(settings: Settings) -> rdflib.Dataset:
+    """The local store, read back as rdflib sees it."""
+    dataset = rdflib.Dataset()
+    data = ox.serialize(open_read_only(settings.store), format=ox.RdfFormat.N_QUADS) or b""
+    dataset.parse(data=data.decode("utf-8"), format="nquads")
+    return dataset
+
+
+@pytest.mark.parametrize("path, method", [("store", GSP), ("update", UPDATE)])
+def test_tiny_batches_keep_blank_nodes(
+    oxigraph_server: Server, blank_node_settings: Settings, path: str, method: str
+) -> None:
+    report = push(blank_node_settings, f"{oxigraph_server.url}/{path}", batch_triples=2, quiet=True)
+    assert report.methods == {method}
+    local, pushed = _stored(blank_node_settings), oxigraph_server.dataset()
+    names = [str(g.identifier) for g in local.graphs()
+             if str(g.identifier).startswith(f"{BASE}graph/")]
+    assert f"{BASE}graph/ontology" in names
+    for name in names:
+        expected, got = local.graph(rdflib.URIRef(name)), pushed.graph(rdflib.URIRef(name))
+        assert _blank_nodes(got) == _blank_nodes(expected), name
+        assert isomorphic(got, expected), name

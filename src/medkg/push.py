@@ -2,11 +2,13 @@
 
 Each named graph medkg owns (`<base>graph/...`) is replaced on the target through the SPARQL 1.1
 Graph Store HTTP Protocol: PUT of the first batch (which replaces the graph), POST of the next
-ones (which add to it). With `graph=IRI`, the union of all medkg graphs goes into that one graph
-instead. Where the target answers that it has no Graph Store endpoint at the URL (404, 405, 415
-or 501 to the first PUT), medkg falls back to SPARQL Update at the same URL: DROP SILENT GRAPH,
-then INSERT DATA in batches. Either way, pushing twice leaves the same data, and no other graph of
-the target is ever named in a request.
+ones (which add to it). A batch never splits a blank-node structure (such as an OWL restriction):
+the target mints new blank nodes for each request, so a split one would arrive as two. With
+`graph=IRI`, the union of all medkg graphs goes into that one graph instead. Where the target
+answers that it has no Graph Store endpoint at the URL (404, 405, 415 or 501 to the first PUT),
+medkg falls back to SPARQL Update at the same URL: DROP SILENT GRAPH, then INSERT DATA in
+batches. Either way, pushing twice leaves the same data, and no other graph of the target is
+ever named in a request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -27,6 +29,7 @@ UPDATE = "sparql-update"
 NO_GSP_STATUSES = (404, 405, 415, 501)
 REQUEST_TIMEOUT = 300.0
 N_TRIPLES = "application/n-triples"
+SPARQL_UPDATE = "application/sparql-update"
 
 
 class PushError(Exception):
@@ -97,10 +100,60 @@ def owned_graphs(store: ox.Store, settings: Settings) -> list[str]:
     return sorted(name for name in names if name.startswith(prefix))
 
 
-def _batches(triples: Iterator[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:
-    batch: list[ox.Triple] = []
+def _blank_nodes(term: object) -> Iterator[str]:
+    """The blank nodes of a term, also inside a triple term."""
+    if isinstance(term, ox.BlankNode):
+        yield term.value
+    elif isinstance(term, ox.Triple):
+        yield from _blank_nodes(term.subject)
+        yield from _blank_nodes(term.object)
+
+
+def _components(triples: Iterable[ox.Triple]) -> Iterator[list[ox.Triple]]:
+    """The triples in groups that must travel together: one group per blank-node closure.
+
+    A target gives each request's blank nodes new identities, so two triples that reach the same
+    blank node, directly or through other blank nodes, must go in one request. A triple without
+    blank nodes is a group of its own and is yielded at once; the others are held until every
+    triple was seen, since a later triple may join two groups.
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]  # path halving keeps the chains short
+            node = parent[node]
+        return node
+
+    held: list[tuple[str, ox.Triple]] = []
     for triple in triples:
-        batch.append(triple)
+        nodes = list(_blank_nodes(triple))
+        if not nodes:
+            yield [triple]
+            continue
+        for node in nodes:
+            parent.setdefault(node, node)
+        first = root(nodes[0])
+        for node in nodes[1:]:
+            parent[root(node)] = first
+        held.append((nodes[0], triple))
+    groups: dict[str, list[ox.Triple]] = {}
+    for node, triple in held:
+        groups.setdefault(root(node), []).append(triple)
+    yield from groups.values()
+
+
+def _batches(triples: Iterable[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:
+    """Batches of about `size` triples that never split a blank-node closure.
+
+    A closure larger than `size` goes whole in a batch of its own.
+    """
+    batch: list[ox.Triple] = []
+    for group in _components(triples):
+        if batch and len(batch) + len(group) > size:
+            yield batch
+            batch = []
+        batch.extend(group)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -126,19 +179,25 @@ def _push_gsp(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> No
 
 
 def _push_update(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> None:
-    target.send("POST", target.url, f"DROP SILENT GRAPH <{graph}>".encode(), "application/sparql-update", graph)
+    drop = f"DROP SILENT GRAPH <{graph}>".encode()
+    target.send("POST", target.url, drop, SPARQL_UPDATE, graph)
     for batch in batches:
         body = b"INSERT DATA { GRAPH <" + graph.encode() + b"> {\n" + _ntriples(batch) + b"} }"
-        target.send("POST", target.url, body, "application/sparql-update", graph)
+        target.send("POST", target.url, body, SPARQL_UPDATE, graph)
 
 
-def _plan(store: ox.Store, settings: Settings, graph: str | None) -> list[tuple[str, Iterator[ox.Triple]]]:
+def _plan(
+    store: ox.Store, settings: Settings, graph: str | None
+) -> list[tuple[str, Iterator[ox.Triple]]]:
     """(target graph, its triples) for each graph to push."""
     owned = owned_graphs(store, settings)
     if graph is None:
-        return [(name, (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(name))))
-                for name in owned]  # fmt: skip
+        return [(name, _triples(store, name)) for name in owned]
     return [(graph, _union(store, owned))]
+
+
+def _triples(store: ox.Store, graph: str) -> Iterator[ox.Triple]:
+    return (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
 
 
 def _union(store: ox.Store, graphs: list[str]) -> Iterator[ox.Triple]:
@@ -158,7 +217,7 @@ def push(
     batch_triples: int = 50_000,
     quiet: bool = False,
 ) -> PushReport:
-    """Replace medkg's graphs on the store at `endpoint` (Graph Store Protocol, else SPARQL Update)."""
+    """Replace medkg's graphs on the store at `endpoint` (Graph Store Protocol, else Update)."""
     from tqdm import tqdm
 
     if batch_triples < 1:
@@ -172,7 +231,8 @@ def push(
     target = _Target(endpoint, token)
     report = PushReport(endpoint)
     method = GSP
-    for name, triples in tqdm(_plan(store, settings, graph), desc="push", unit="graph", disable=quiet):
+    plan = _plan(store, settings, graph)
+    for name, triples in tqdm(plan, desc="push", unit="graph", disable=quiet):
         batches = list(_batches(triples, batch_triples))
         if method == GSP:
             try:
