@@ -10,12 +10,14 @@ class TableError(Exception):
 
 
 def read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a TSV file as dicts; blank lines and lines starting with '#' are skipped."""
-    if not path.is_file():
-        return []
+    """Rows of a TSV file as dicts; blank lines and lines starting with '#' are skipped.
+
+    A missing table is an error, not an empty one: the build would otherwise run without its
+    rules or curation and publish a smaller graph without a word.
+    """
     rows: list[dict[str, str]] = []
     header: list[str] | None = None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_text(path).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         fields = [f.strip() for f in line.split("\t")]
@@ -31,3 +33,16 @@ def read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
             )
         rows.append(dict(zip(header, fields + [""] * (len(header) - len(fields)))))
     return rows
+
+
+def _text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read: {exc.strerror} (an empty table still needs its "
+                         "header line)") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TableError(f"{path}:{line}: not UTF-8 (byte {exc.start})") from None
