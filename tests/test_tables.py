@@ -14,8 +14,10 @@ from medkg.tables import TableError, read_tsv
 
 def test_rows_skip_comments_and_blank_lines(tmp_path: Path) -> None:
     table = tmp_path / "t.tsv"
-    table.write_text("# why this table exists\nword\tunit\n\nimages\timage\n# a note\nslides\tslide\n",
-                     encoding="utf-8")
+    table.write_text(
+        "# why this table exists\nword\tunit\n\nimages\timage\n# a note\nslides\tslide\n",
+        encoding="utf-8",
+    )
     assert read_tsv(table, ("word", "unit")) == [
         {"word": "images", "unit": "image"}, {"word": "slides", "unit": "slide"}
     ]
@@ -33,7 +35,9 @@ def test_a_table_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
         read_tsv(table, ("variant", "name", "reason"))
 
 
-@pytest.mark.parametrize("table", ["column-roles.tsv", "curation/merge.tsv", "curation/aliases.tsv"])
+@pytest.mark.parametrize(
+    "table", ["column-roles.tsv", "curation/merge.tsv", "curation/aliases.tsv"]
+)
 def test_a_build_without_one_of_its_tables_fails_and_keeps_the_store(
     mini_settings: Settings, table: str
 ) -> None:
