@@ -15,7 +15,7 @@ from medkg.config import Settings
 from medkg.namespaces import Namespaces
 from medkg.query import run
 from medkg.sources import SourceError
-from medkg.store import current_version, open_read_only
+from medkg.store import current_version, open_read_only, read_report
 
 
 def select(settings: Settings, query: str) -> list[dict[str, str]]:
@@ -172,6 +172,14 @@ def test_the_collector_is_restored_when_a_paused_step_fails() -> None:
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_the_reported_quad_count_is_the_stored_one(real_settings: Settings) -> None:
+    # the real lists name some datasets twice in one list (the same facts in the same graph)
+    report = build(real_settings, run_validation=False)
+    stored = open_read_only(real_settings.store)
+    assert report["quads"] == len(stored)
+    assert read_report(real_settings.store)["quads"] == len(stored)
 
 
 def test_extra_sources_merge_with_manifest_lists(mini_settings: Settings, tmp_path: Path) -> None:
