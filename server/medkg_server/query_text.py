@@ -71,7 +71,10 @@ def has_dataset_clause(text: str) -> bool:
         with PARSE_LOCK:
             parsed = parseQuery(text)
     except ParseException:
-        return False  # pyoxigraph will report the syntax error itself
+        # The word stands outside strings, IRIs and comments, where it can only be the keyword.
+        # rdflib reads SPARQL 1.1 only: a query in Oxigraph's SPARQL 1.2 (LATERAL, triple
+        # terms) keeps its FROM; a broken one gets pyoxigraph's own syntax error either way.
+        return True
     except RecursionError:
         raise QueryTooComplex(
             "the query nests too deeply to check its FROM clauses; flatten its groups"

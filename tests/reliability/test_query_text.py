@@ -30,7 +30,13 @@ def test_the_word_from_is_not_a_dataset_clause(text: str):
 
 @pytest.mark.parametrize(
     "text",
-    ["SELECT * FROM <urn:g> WHERE { ?s ?p ?o }", "SELECT * FROM NAMED <urn:g> { GRAPH ?g {} }"],
+    [
+        "SELECT * FROM <urn:g> WHERE { ?s ?p ?o }",
+        "SELECT * FROM NAMED <urn:g> { GRAPH ?g {} }",
+        # SPARQL 1.2, which Oxigraph reads and rdflib's parser does not
+        "SELECT * FROM <urn:g> WHERE { ?s ?p ?o LATERAL { BIND(1 AS ?x) } }",
+        'VERSION "1.2" SELECT * FROM NAMED <urn:g> { GRAPH ?g { ?s ?p ?o } }',
+    ],
 )
 def test_from_and_from_named_are_dataset_clauses(text: str):
     assert has_dataset_clause(text) is True

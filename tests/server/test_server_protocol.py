@@ -365,6 +365,22 @@ def test_a_time_limit_must_be_a_positive_finite_number(server, limit):
     assert after.json()["results"]["bindings"] == [{"b": {"type": "literal", "value": mark}}]
 
 
+def test_from_holds_in_a_query_only_oxigraph_can_parse(server):
+    catalogue = "<https://w3id.org/medkg/graph/catalogue>"
+
+    def count(query: str) -> int:
+        answer = sparql(server, params={"query": query},
+                        headers={"Accept": "application/sparql-results+json"})
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["results"]["bindings"][0]["n"]["value"])
+
+    plain = count(f"SELECT (COUNT(*) AS ?n) FROM {catalogue} WHERE {{ ?s ?p ?o }}")
+    lateral = count(f"SELECT (COUNT(*) AS ?n) FROM {catalogue} "
+                    "WHERE { ?s ?p ?o LATERAL { BIND(1 AS ?x) } }")
+    union = count("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o LATERAL { BIND(1 AS ?x) } }")
+    assert lateral == plain < union
+
+
 def test_concurrent_queries_that_need_the_query_parser(server):
     """FROM and SERVICE checks parse the query; many at once must all get proper answers."""
     from concurrent.futures import ThreadPoolExecutor
