@@ -91,6 +91,28 @@ def test_a_writer_that_waits_starts_when_the_other_is_done(tmp_path: Path) -> No
     assert started and not waiter.is_alive()
 
 
+def test_a_version_was_published_when_its_name_says_not_when_its_folder_last_changed(
+    tmp_path: Path,
+) -> None:
+    import os
+    import time
+    from datetime import UTC, datetime
+
+    before = datetime.fromtimestamp(int(time.time()), tz=UTC)
+    name = publish(tmp_path, 1)
+    folder = tmp_path / "versions" / name
+    at = store.published_at(folder)
+    assert before <= at <= datetime.now(tz=UTC)
+    # a server adds its caches to the folder later: the time stays
+    (folder / "facets.cache").write_text("x", encoding="utf-8")
+    os.utime(folder, (time.time() + 3600, time.time() + 3600))
+    assert store.published_at(folder) == at
+    other = tmp_path / "loaded-by-hand"
+    other.mkdir()
+    os.utime(other, (1_600_000_000, 1_600_000_000))
+    assert store.published_at(other) == datetime.fromtimestamp(1_600_000_000, tz=UTC)
+
+
 def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
     versions = [publish(tmp_path, n) for n in (1, 2, 3, 4)]
     kept = sorted(p.name for p in (tmp_path / "versions").iterdir())

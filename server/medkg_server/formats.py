@@ -160,10 +160,20 @@ def negotiate(accept_header: str, parameter_values: list[str]) -> Choice:
     return _by_accept(accept_header)
 
 
+def _accept(header: str) -> MIMEAccept:
+    """The Accept header's media ranges without their parameters (other than q).
+
+    `text/csv; charset=utf-8` or a JSON-LD `profile` still ask for that type (RFC 9110
+    section 12.5.1); Werkzeug would match them only against types with the same parameters.
+    """
+    parsed = parse_accept_header(header, MIMEAccept)
+    return MIMEAccept([(value.split(";", 1)[0].strip(), quality) for value, quality in parsed])
+
+
 @lru_cache(maxsize=256)
 def _by_accept(header: str) -> Choice:
     # Clients send a handful of distinct Accept headers: rank the formats once per header.
-    accept = parse_accept_header(header, MIMEAccept)
+    accept = _accept(header)
     if not accept:
         return Choice(JSON, TURTLE)
     return Choice(_best(accept, TABULAR_ACCEPT), _best(accept, GRAPH_ACCEPT))
@@ -183,7 +193,7 @@ def negotiate_graph(
 
 @lru_cache(maxsize=256)
 def _graph_by_accept(header: str, html: bool) -> Format | str | None:
-    accept = parse_accept_header(header, MIMEAccept)
+    accept = _accept(header)
     if not accept:
         return "html" if html else TURTLE
     table: list[tuple[str, Format | str]] = list(GRAPH_ACCEPT)

@@ -7,7 +7,7 @@ import re
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,7 @@ class ServerState:
         target = medkg_store.current_version_dir(Path(self.settings.store), link)
         if target is None:
             return None
-        mtime = target.stat().st_mtime
-        found = StoreVersion(target.name, datetime.fromtimestamp(int(mtime), tz=UTC))
+        found = StoreVersion(target.name, medkg_store.published_at(target))
         if link:
             self._versions[link] = found  # version folders are never reused under a new build
         return found

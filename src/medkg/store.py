@@ -23,6 +23,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,19 @@ def current_version_dir(store_dir: Path, link: str | None = None) -> Path | None
         return None
     target = current.resolve()
     return target if (target / DB).is_dir() else None
+
+
+def published_at(version_dir: Path) -> datetime:
+    """When a version was staged, from its name (its folder's time changes as caches are added).
+
+    Version names start with the UTC second they were staged (`StagedVersion`); a folder named
+    otherwise falls back to its modification time.
+    """
+    try:
+        stamp = datetime.strptime(version_dir.name[:15], "%Y%m%dT%H%M%S")
+    except ValueError:
+        return datetime.fromtimestamp(int(version_dir.stat().st_mtime), tz=UTC)
+    return stamp.replace(tzinfo=UTC)
 
 
 def current_version(store_dir: Path) -> str | None:

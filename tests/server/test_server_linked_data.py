@@ -45,6 +45,9 @@ class _JsonLdScripts(HTMLParser):
         ("application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
         ("application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
         ("application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        ("text/turtle; charset=utf-8", "text/turtle", ox.RdfFormat.TURTLE),
+        ('application/ld+json; profile="http://www.w3.org/ns/json-ld#compacted"',
+         "application/ld+json", ox.RdfFormat.JSON_LD),
     ],
 )
 def test_dataset_iri_negotiates_rdf(server, accept, media_type, rdf_format):

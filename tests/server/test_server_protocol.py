@@ -67,6 +67,9 @@ def test_form_body_is_decoded_once(server):
         ("application/json", "application/sparql-results+json"),
         ("text/csv;q=0.4, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
         ("text/html, */*;q=0.1", "application/sparql-results+json"),
+        # media-type parameters other than q do not stop a match (RFC 9110 12.5.1)
+        ("text/csv; charset=utf-8", "text/csv"),
+        ("application/sparql-results+json;q=0.5, text/csv;charset=UTF-8;q=0.9", "text/csv"),
     ],
 )
 def test_select_content_negotiation_honours_q_values(server, accept, media_type):
