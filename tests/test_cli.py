@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
+import socket
+import threading
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 import rdflib
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from medkg.cli import main
 
@@ -63,7 +66,8 @@ def test_query_formats(runner: CliRunner, built_store: str) -> None:
     assert run("tsv").splitlines()[0] == "?t"
     ElementTree.fromstring(run("xml"))
     assert "(10 rows)" in run("table")
-    turtle = run("turtle", "CONSTRUCT { ?d dcterms:title ?t } WHERE { ?d a mkg:Dataset ; dcterms:title ?t }")
+    turtle = run("turtle", "CONSTRUCT { ?d dcterms:title ?t } "
+                           "WHERE { ?d a mkg:Dataset ; dcterms:title ?t }")
     assert len(rdflib.Graph().parse(data=turtle, format="turtle")) == 10
     assert json.loads(run("json", "ASK { ?d a mkg:Dataset }"))["boolean"] is True
 
@@ -100,7 +104,8 @@ def test_stats(runner: CliRunner, built_store: str) -> None:
 def test_validate_store_and_files(runner: CliRunner, built_store: str, tmp_path: Path) -> None:
     assert runner.invoke(main, ["validate", "--store", built_store]).exit_code == 0
     bad = tmp_path / "bad.ttl"
-    bad.write_text("@prefix mkg: <https://w3id.org/medkg/ontology#> .\n<https://x.org/d> a mkg:Dataset .\n")
+    bad.write_text("@prefix mkg: <https://w3id.org/medkg/ontology#> .\n"
+                   "<https://x.org/d> a mkg:Dataset .\n")
     result = runner.invoke(main, ["validate", str(bad), "--report-ttl", str(tmp_path / "r.ttl")])
     assert result.exit_code == 1, result.output
     assert "Violation" in result.output
@@ -130,7 +135,8 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_readme_example_runs_and_answers(path: Path, real_store: str, monkeypatch) -> None:
     monkeypatch.setenv("MEDKG_HOME", str(ROOT))
-    result = CliRunner().invoke(main, ["query", "--store", real_store, "--format", "json", f"@{path}"])
+    args = ["query", "--store", real_store, "--format", "json", f"@{path}"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["results"]["bindings"]
     assert rows, f"{path.name} returned no rows"
@@ -156,14 +162,132 @@ def test_real_build_meets_the_mapping_target(real_store: str) -> None:
 
 def test_export_from_the_command_line(runner: CliRunner, built_store: str, tmp_path: Path) -> None:
     out = tmp_path / "graph.nq"
-    result = runner.invoke(main, ["export", "--store", built_store, "--format", "nq", "--out", str(out)])
+    def export(fmt: str, out: Path) -> Result:
+        return runner.invoke(main, ["export", "--store", built_store, "--format", fmt,
+                                    "--out", str(out)])
+
+    result = export("nq", out)
     assert result.exit_code == 0, result.output
     dataset = rdflib.Dataset()
     dataset.parse(out, format="nquads")
     graphs = {str(g.identifier) for g in dataset.graphs()}
     assert "https://w3id.org/medkg/graph/source/tables" in graphs
     table = tmp_path / "datasets.csv"
-    assert runner.invoke(main, ["export", "--store", built_store, "--format", "csv", "--out", str(table)]).exit_code == 0
+    assert export("csv", table).exit_code == 0
     assert len(list(csv.DictReader(table.open()))) == 10
-    bad = runner.invoke(main, ["export", "--store", built_store, "--format", "xlsx", "--out", str(tmp_path / "x")])
+    bad = export("xlsx", tmp_path / "x")
     assert bad.exit_code == 2 and "xlsx" in bad.output
+
+
+def assert_one_line_error(result: Result, code: int, *named: str) -> str:
+    """The command ended through sys.exit with `code` and one line naming `named`, no traceback."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)  # nothing uncaught
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("medkg: ") and all(n in lines[0] for n in named), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("base", ["https://example.org/kg#", "https://example.org/k g/"])
+def test_unusable_base_is_a_config_error(
+    runner: CliRunner, built_store: str, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDKG_BASE", base)
+    for args in (["stats", "--store", built_store], ["build", "-q", "--store", built_store]):
+        assert_one_line_error(runner.invoke(main, args), 2, f"MEDKG_BASE={base!r}")
+
+
+@pytest.fixture
+def blocker(tmp_path: Path) -> Path:
+    """A file where an output path needs a folder."""
+    path = tmp_path / "a-file"
+    path.write_text("")
+    return path
+
+
+def test_unwritable_store_is_one_line(
+    runner: CliRunner, blocker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDKG_STORE", str(blocker / "store"))
+    line = assert_one_line_error(runner.invoke(main, ["build", "-q"]), 2)
+    assert line == f"medkg: cannot write {blocker / 'store'}: {blocker} is not a folder"
+
+
+def test_unwritable_export_paths_are_one_line(
+    runner: CliRunner, built_store: str, blocker: Path, tmp_path: Path
+) -> None:
+    def export(fmt: str, out: Path) -> str:
+        args = ["export", "-q", "--store", built_store, "--format", fmt, "--out", str(out)]
+        return assert_one_line_error(runner.invoke(main, args), 2, f"cannot write {out}: ")
+
+    assert "is not a folder" in export("ttl", blocker / "x.ttl")
+    assert "not a folder" in export("croissant", blocker)  # croissant writes a folder
+    assert "is a folder" in export("ttl", tmp_path)
+
+
+def test_unwritable_docs_and_report_are_one_line(
+    runner: CliRunner, built_store: str, blocker: Path
+) -> None:
+    docs = runner.invoke(main, ["docs", "--store", built_store, "--out", str(blocker / "docs")])
+    assert_one_line_error(docs, 2, f"cannot write {blocker / 'docs'}: ")
+    report = blocker / "report.ttl"
+    result = runner.invoke(main, ["validate", "--store", built_store, "--report-ttl", str(report)])
+    assert result.exit_code == 2 and f"medkg: cannot write {report}: " in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_query_with_unreachable_service_is_one_line(runner: CliRunner, built_store: str) -> None:
+    text = f"SELECT ?x WHERE {{ SERVICE <http://127.0.0.1:{_free_port()}/sparql> {{ ?x ?p ?o }} }}"
+    result = runner.invoke(main, ["query", "--store", built_store, text])
+    assert_one_line_error(result, 1, "query failed", "SERVICE")
+
+
+def test_query_with_unreadable_service_answer_is_one_line(
+    runner: CliRunner, built_store: str
+) -> None:
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.end_headers()
+            self.wfile.write(b"{not json")
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        text = (f"SELECT ?x WHERE {{ SERVICE <http://127.0.0.1:{server.server_port}/sparql> "
+                "{ ?x ?p ?o } }")
+        result = runner.invoke(main, ["query", "--store", built_store, text])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(result, 1, "query failed", "SERVICE")
+
+
+@pytest.mark.parametrize("command, relative", [
+    ("build", "data/curation/aliases.tsv"),
+    ("build", "data/manifest.toml"),
+    ("build", "ontology/medkg.ttl"),
+    ("docs", "ontology/medkg.ttl"),
+])
+def test_non_utf8_data_file_is_one_line(
+    runner: CliRunner, mini_home: Path, tmp_path: Path, command: str, relative: str
+) -> None:
+    with (mini_home / relative).open("ab") as file:
+        file.write(b"# caf\xe9\n")
+    args = [command, "--store", str(tmp_path / "store")] + (["-q"] if command == "build" else [])
+    assert_one_line_error(runner.invoke(main, args), 2, str(mini_home / relative), "UTF-8")

@@ -7,8 +7,10 @@ turned into one clear line on stderr and an exit code; no traceback reaches the 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, NoReturn
 
 import click
@@ -16,6 +18,7 @@ import click
 from medkg import __version__
 
 EXIT_INPUT = 2
+SERVICE_KEYWORD = re.compile(r"\bservice\b", re.IGNORECASE)
 
 store_option = click.option(
     "--store", "store", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -29,13 +32,104 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def cannot_write(path: Path, reason: str) -> NoReturn:
+    """Exit on an output path that cannot be written (a path the user chose: an input error)."""
+    click.echo(f"medkg: cannot write {path}: {reason}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def os_failure(exc: OSError, out: Path) -> NoReturn:
+    """Exit with one line for an OSError met while writing `out`.
+
+    When the error names `out`, a path inside it or a folder on its way (or names nothing), the
+    write failed: `cannot write OUT: REASON`. Any other file it names (one being read) is the
+    one the line names instead.
+    """
+    culprit = exc.filename if isinstance(exc.filename, str) else None
+    if culprit is not None and not _on_the_way(culprit, out):
+        fail(f"{culprit}: {_reason(exc)}", EXIT_INPUT)
+    if isinstance(exc, FileExistsError):
+        # mkdir(exist_ok=True) only raises this when the thing in the way is not a folder
+        what = "it" if culprit is None or _same(culprit, out) else culprit
+        cannot_write(out, f"{what} exists and is not a folder")
+    if isinstance(exc, IsADirectoryError) and (culprit is None or _same(culprit, out)):
+        cannot_write(out, "it is a folder; give a file name")
+    if isinstance(exc, NotADirectoryError) and (blocker := _not_a_folder(out)) is not None:
+        cannot_write(out, f"{blocker} is not a folder")
+    reason = _reason(exc)
+    if culprit is not None and not _same(culprit, out):
+        reason = f"{culprit}: {reason}"
+    cannot_write(out, reason)
+
+
+def _reason(exc: OSError) -> str:
+    # pyoxigraph's OSErrors carry no strerror, only a message
+    return exc.strerror or " ".join(str(exc).split())
+
+
+def _same(a: str | Path, b: str | Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _not_a_folder(out: Path) -> Path | None:
+    """The first folder on the way to `out` that exists but is not a folder, if any."""
+    parents = reversed(Path(os.path.abspath(out)).parents)
+    return next((p for p in parents if p.exists() and not p.is_dir()), None)
+
+
+def _on_the_way(culprit: str, out: Path) -> bool:
+    """Whether `culprit` is `out`, inside it, or one of the folders that lead to it."""
+    path, target = Path(os.path.abspath(culprit)), Path(os.path.abspath(out))
+    return path == target or target in path.parents or path in target.parents
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """One line for a data file that is not UTF-8, naming the file when it can be found.
+
+    Some readers outside the CLI (the manifest's, the ontology's) let UnicodeDecodeError through
+    without naming the file; the innermost frame holding a path (a `path` local, or pathlib's
+    own `self`) names it.
+    """
+    found: PurePath | None = None
+    frame = exc.__traceback__
+    while frame is not None:
+        names = frame.tb_frame.f_locals
+        found = next((names[n] for n in ("path", "self") if isinstance(names.get(n), PurePath)),
+                     found)
+        frame = frame.tb_next
+    where = str(found) if found is not None else "a data file"
+    return f"{where}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+
+
+def check_base(base: str) -> None:
+    """Refuse a base IRI that medkg cannot mint IRIs under, before any command uses it.
+
+    config.py accepts a base ending in '#', but medkg appends paths ('dataset/<slug>') and its
+    own fragment ('ontology#') to the base, so a '#' anywhere in it makes IRIs with two
+    fragments, which are invalid; so does a space or another character IRIs may not hold.
+    """
+    import pyoxigraph as ox
+
+    from medkg.namespaces import Namespaces
+
+    if "#" in base:
+        fail(f"MEDKG_BASE={base!r} cannot contain '#': medkg appends paths and its own "
+             "'ontology#' to the base; use one ending in '/'", EXIT_INPUT)
+    try:
+        ox.NamedNode(Namespaces(base).mkg)
+    except ValueError as exc:
+        fail(f"MEDKG_BASE={base!r} is not a valid IRI: {exc}", EXIT_INPUT)
+
+
 def settings_for(store: Path | None) -> Any:
     from medkg.config import ConfigError, load_settings
 
     try:
-        return load_settings(store=store)
+        settings = load_settings(store=store)
     except ConfigError as exc:
         fail(str(exc), EXIT_INPUT)
+    check_base(settings.base)
+    return settings
 
 
 def open_store(settings: Any) -> Any:
@@ -75,10 +169,14 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
         fail(f"{exc} (previous store kept at {settings.store})")
     except (BuildError, SourceError, OntologyError, CurationError) as exc:
         fail(f"{exc} (previous store kept at {settings.store})", EXIT_INPUT)
+    except UnicodeDecodeError as exc:
+        fail(f"{not_utf8(exc)} (previous store kept at {settings.store})", EXIT_INPUT)
+    except OSError as exc:
+        os_failure(exc, settings.store)
     if not quiet:
         click.echo(render_report(report))
-    click.echo(f"built {report['datasets']} datasets ({report['quads']} quads) into {settings.store}"
-               f" [version {report['version']}]", err=quiet)
+    click.echo(f"built {report['datasets']} datasets ({report['quads']} quads) into "
+               f"{settings.store} [version {report['version']}]", err=quiet)
 
 
 def render_report(report: dict[str, Any]) -> str:
@@ -98,7 +196,8 @@ def render_report(report: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k} {v['mapped']}/{v['mentions']} ({v['percent']}%)"
                       for k, v in mapping["kinds"].items())
     lines.append("")
-    lines.append(f"vocabulary mapping: {mapping['percent']}% of organ, modality and stain mentions ({kinds})")
+    lines.append(f"vocabulary mapping: {mapping['percent']}% of organ, modality and stain "
+                 f"mentions ({kinds})")
     unmatched = [u for u in report["unmatched_mentions"] if u["kind"] in mapping["kinds"]]
     if unmatched:
         lines.append("unmapped mentions:")
@@ -112,21 +211,24 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append("SHACL validation: skipped (--no-validate)")
     elif validation:
         counts = validation["counts"]
-        lines.append(f"SHACL validation: {'conforms' if validation['conforms'] else 'DOES NOT CONFORM'}"
-                     f" ({counts['Violation']} violations, {counts['Warning']} warnings, "
-                     f"{counts['Info']} info) in {validation['seconds']} s")
+        verdict = "conforms" if validation["conforms"] else "DOES NOT CONFORM"
+        lines.append(f"SHACL validation: {verdict} ({counts['Violation']} violations, "
+                     f"{counts['Warning']} warnings, {counts['Info']} info) in "
+                     f"{validation['seconds']} s")
     return "\n".join(lines)
 
 
 @main.command()
 @store_option
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld"]))
-@click.option("--endpoint", default=None, help="Query a remote SPARQL endpoint instead of the store.")
+              type=click.Choice(["table", "json", "xml", "csv", "tsv", "turtle", "ntriples",
+                                 "jsonld"]))
+@click.option("--endpoint", default=None,
+              help="Query a remote SPARQL endpoint instead of the store.")
 @click.argument("query")
 def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> None:
     """Run SPARQL QUERY (text, @file.rq, or - for stdin) on the store."""
-    from medkg.query import QueryError, read_query_argument, run, write
+    from medkg.query import QueryError, read_query_argument, run, short_message, write
 
     try:
         text = read_query_argument(query, sys.stdin.read() if query == "-" else None)
@@ -148,6 +250,12 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
         click.echo(write(run(db, text, Namespaces(settings.base)), fmt))
     except QueryError as exc:
         fail(str(exc), EXIT_INPUT)
+    except (OSError, RuntimeError) as exc:
+        # pyoxigraph calls a SERVICE's endpoint over HTTP while the results are read: a failed
+        # call raises OSError (its message may hold the endpoint's whole answer), an unreadable
+        # answer RuntimeError
+        during = " (while calling a SERVICE endpoint)" if SERVICE_KEYWORD.search(text) else ""
+        fail(f"query failed{during}: {short_message(str(exc))}")
 
 
 @main.command()
@@ -171,7 +279,10 @@ def validate(store: Path | None, report_ttl: Path | None, files: tuple[Path, ...
         fail(str(exc), EXIT_INPUT)
     click.echo(format_report(result))
     if report_ttl:
-        write_report_turtle(result, report_ttl)
+        try:
+            write_report_turtle(result, report_ttl)
+        except OSError as exc:
+            os_failure(exc, report_ttl)
     sys.exit(0 if result.conforms else 1)
 
 
@@ -179,7 +290,8 @@ def validate(store: Path | None, report_ttl: Path | None, files: tuple[Path, ...
 @store_option
 @click.option("--format", "fmt", required=True, help="ttl, nt, nq, trig, jsonld, rdfxml, csv, "
               "croissant, dcat, schemaorg, sssom")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Output file or folder.")
 @quiet_option
 def export(store: Path | None, fmt: str, out: Path, quiet: bool) -> None:
     """Write a dump or a catalogue format of the graph."""
@@ -191,6 +303,8 @@ def export(store: Path | None, fmt: str, out: Path, quiet: bool) -> None:
         written = run_export(settings, fmt, out, quiet=quiet)
     except ExportError as exc:
         fail(str(exc), EXIT_INPUT)
+    except OSError as exc:
+        os_failure(exc, out)
     click.echo(f"wrote {written}", err=True)
 
 
@@ -208,7 +322,8 @@ def stats(store: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     totals = data.pop("totals")
-    click.echo(f"{totals['datasets']} datasets from {totals['entries']} list entries, {totals['quads']} quads")
+    click.echo(f"{totals['datasets']} datasets from {totals['entries']} list entries, "
+               f"{totals['quads']} quads")
     for facet, rows in data.items():
         click.echo(f"\ndatasets per {facet}:")
         for label, n in rows:  # type: ignore[union-attr]
@@ -243,9 +358,18 @@ def push(store: Path | None, endpoint: str, graph: str | None, token: str | None
 def docs(store: Path | None, out: Path | None) -> None:
     """Generate HTML documentation of the ontology and vocabularies."""
     from medkg.docs import build_docs
+    from medkg.ontology import OntologyError
 
     settings = settings_for(store)
-    index = build_docs(settings, out or settings.store / "docs")
+    out_dir = out or settings.store / "docs"
+    try:
+        index = build_docs(settings, out_dir)
+    except OntologyError as exc:
+        fail(str(exc), EXIT_INPUT)
+    except UnicodeDecodeError as exc:
+        fail(not_utf8(exc), EXIT_INPUT)
+    except OSError as exc:
+        os_failure(exc, out_dir)
     click.echo(f"wrote {index}")
 
 
