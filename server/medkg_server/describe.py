@@ -265,11 +265,16 @@ def _described(st: ServerState, build: str) -> Response:
 
 
 def service_description_response(st: ServerState) -> Response:
-    """The service description, or for a browser (HTML preferred) a redirect to the query UI."""
-    wanted = formats.negotiate_graph(
-        request.headers.get("Accept", ""), request.args.getlist("format"), html=True
-    )
-    if wanted == "html":
+    """The service description, or for a browser (HTML preferred) a redirect to the query UI.
+
+    Only a client that names HTML gets the redirect: with `*/*` or no Accept at all, the
+    endpoint answers with its description in RDF, as SPARQL 1.1 Service Description (section 2)
+    asks of a GET without a query.
+    """
+    accept = request.headers.get("Accept", "")
+    values = request.args.getlist("format")
+    wanted = formats.negotiate_graph(accept, values, html=True)
+    if wanted == "html" and (values or formats.names_html(accept)):
         return redirect(url_for("pages.index"), code=303)
     return _described(st, "service")
 

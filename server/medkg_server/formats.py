@@ -170,6 +170,14 @@ def _accept(header: str) -> MIMEAccept:
     return MIMEAccept([(value.split(";", 1)[0].strip(), quality) for value, quality in parsed])
 
 
+def names_html(header: str) -> bool:
+    """True when the Accept header asks for HTML by name (browsers do; `*/*` does not)."""
+    return any(
+        value in ("text/html", "application/xhtml+xml") and quality > 0
+        for value, quality in _accept(header)
+    )
+
+
 @lru_cache(maxsize=256)
 def _by_accept(header: str) -> Choice:
     # Clients send a handful of distinct Accept headers: rank the formats once per header.

@@ -313,6 +313,20 @@ def test_service_description_by_conneg(server):
     assert browser.status_code == 303
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/*"])
+def test_a_client_that_names_no_html_gets_the_description_in_rdf(server, accept):
+    # requests sends "*/*" unless told otherwise; None removes the header altogether
+    answer = requests.get(server.url + "/sparql", headers={"Accept": accept},
+                          allow_redirects=False, timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/turtle")
+    assert "sparql-service-description" in answer.text
+    firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    page = requests.get(server.url + "/sparql", headers={"Accept": firefox},
+                        allow_redirects=False, timeout=30)
+    assert page.status_code == 303
+
+
 def test_void_has_statistics_and_linksets(server):
     for path in ("/void", "/.well-known/void"):
         answer = requests.get(
