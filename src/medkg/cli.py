@@ -101,26 +101,6 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     return f"{where}: not UTF-8 text (byte {exc.start}: {exc.reason})"
 
 
-def check_base(base: str) -> None:
-    """Refuse a base IRI that medkg cannot mint IRIs under, before any command uses it.
-
-    config.py accepts a base ending in '#', but medkg appends paths ('dataset/<slug>') and its
-    own fragment ('ontology#') to the base, so a '#' anywhere in it makes IRIs with two
-    fragments, which are invalid; so does a space or another character IRIs may not hold.
-    """
-    import pyoxigraph as ox
-
-    from medkg.namespaces import Namespaces
-
-    if "#" in base:
-        fail(f"MEDKG_BASE={base!r} cannot contain '#': medkg appends paths and its own "
-             "'ontology#' to the base; use one ending in '/'", EXIT_INPUT)
-    try:
-        ox.NamedNode(Namespaces(base).mkg)
-    except ValueError as exc:
-        fail(f"MEDKG_BASE={base!r} is not a valid IRI: {exc}", EXIT_INPUT)
-
-
 def settings_for(store: Path | None) -> Any:
     from medkg.config import ConfigError, load_settings
 
@@ -128,7 +108,6 @@ def settings_for(store: Path | None) -> Any:
         settings = load_settings(store=store)
     except ConfigError as exc:
         fail(str(exc), EXIT_INPUT)
-    check_base(settings.base)
     return settings
 
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyoxigraph as ox
+
 DEFAULT_BASE = "https://w3id.org/medkg/"
 DEFAULT_STORE = ".medkg/store"
 
@@ -37,6 +39,24 @@ def _find_home() -> Path:
         "cannot find medkg's data/ and ontology/ folders: run from a medkg checkout "
         "or set MEDKG_HOME to one"
     )
+
+
+def _base_iri(base: str) -> str:
+    """The base IRI every medkg IRI is minted under, or ConfigError saying what is wrong.
+
+    medkg appends paths (`dataset/<slug>`) and its own fragment (`ontology#`) to the base, so
+    the base ends in '/' and holds no '#' (two fragments make an invalid IRI).
+    """
+    if not base.startswith(("http://", "https://")) or not base.endswith("/") or "#" in base:
+        raise ConfigError(
+            f"MEDKG_BASE={base!r} must be an http(s) IRI ending in '/', without '#' "
+            "(medkg appends paths and its own 'ontology#' to it)"
+        )
+    try:
+        ox.NamedNode(base + "ontology#")
+    except ValueError as exc:
+        raise ConfigError(f"MEDKG_BASE={base!r} is not a valid IRI: {exc}") from None
+    return base
 
 
 def _env_float(name: str, default: float) -> float:
@@ -81,9 +101,7 @@ class Settings:
 def load_settings(store: Path | str | None = None, home: Path | str | None = None) -> Settings:
     """Read settings from arguments and the environment."""
     resolved_home = Path(home).resolve() if home else _find_home()
-    base = os.environ.get("MEDKG_BASE", DEFAULT_BASE)
-    if not base.startswith(("http://", "https://")) or not base.endswith(("/", "#")):
-        raise ConfigError(f"MEDKG_BASE={base!r} must be an http(s) IRI ending in '/' or '#'")
+    base = _base_iri(os.environ.get("MEDKG_BASE", DEFAULT_BASE))
     store_path = store or os.environ.get("MEDKG_STORE") or (resolved_home / DEFAULT_STORE)
     return Settings(
         home=resolved_home,
