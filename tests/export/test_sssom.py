@@ -45,15 +45,51 @@ def test_sssom_package_parses_and_validates(export_settings, out_dir: Path) -> N
     assert msdf.metadata["mapping_set_id"] == "https://w3id.org/medkg/mappings.sssom.tsv"
     assert msdf.metadata["license"] != "https://w3id.org/sssom/license/unspecified"
     if shutil.which("sssom"):
-        result = subprocess.run(
-            ["sssom", "validate", str(path)], capture_output=True, text=True, timeout=300, check=False
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        _sssom_validate(path)
 
 
-def test_missing_verification_table_is_a_clear_error(export_settings, out_dir: Path, tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def _sssom_validate(path: Path) -> None:
+    result = subprocess.run(
+        ["sssom", "validate", str(path)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _home_with_context(export_settings, home: Path) -> Path:
     (home / "ontology").mkdir(parents=True)
-    shutil.copy(export_settings.ontology_dir / "context.jsonld", home / "ontology" / "context.jsonld")
+    shutil.copy(export_settings.ontology_dir / "context.jsonld", home / "ontology")
+    return home
+
+
+def test_missing_verification_table_is_a_clear_error(
+    export_settings, out_dir: Path, tmp_path: Path
+) -> None:
+    home = _home_with_context(export_settings, tmp_path / "home")
     with pytest.raises(ExportError, match="mappings-verified.tsv"):
         export(replace(export_settings, home=home), "sssom", out_dir / "m.tsv", quiet=True)
+
+
+def test_only_verified_mappings_claim_manual_curation(
+    export_settings, out_dir: Path, tmp_path: Path
+) -> None:
+    """A mapping the verification table does not list says its method is unspecified."""
+    home = _home_with_context(export_settings, tmp_path / "home")
+    table = (export_settings.ontology_dir / "mappings-verified.tsv").read_text(encoding="utf-8")
+    unlisted = ("stain/h-and-e", "task/classification")
+    kept = [line for line in table.splitlines() if not any(c in line for c in unlisted)]
+    (home / "ontology" / "mappings-verified.tsv").write_text("\n".join(kept) + "\n", "utf-8")
+    path = export(replace(export_settings, home=home), "sssom", out_dir / "m.tsv", quiet=True)
+    _, rows = _split(path)
+    justification = {r["subject_id"]: r["mapping_justification"] for r in rows}
+    assert justification == {
+        "medkg.anatomy:breast": "semapv:ManualMappingCuration",
+        "medkg.anatomy:lymph-node": "semapv:ManualMappingCuration",
+        "medkg.anatomy:prostate": "semapv:ManualMappingCuration",
+        "medkg.modality:whole-slide-imaging": "semapv:ManualMappingCuration",
+        "medkg.stain:h-and-e": "semapv:UnspecifiedMatching",
+        "medkg.task:classification": "semapv:UnspecifiedMatching",
+    }
+    stain = next(r for r in rows if r["subject_id"] == "medkg.stain:h-and-e")
+    assert "not verified" in stain["comment"] and stain["object_label"] == ""
+    if shutil.which("sssom"):
+        _sssom_validate(path)

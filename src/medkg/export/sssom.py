@@ -2,9 +2,13 @@
 
 Rows come from the skos:*Match statements of the store's vocabulary graph (what the built graph
 really says); ontology/mappings-verified.tsv adds the external label and how each mapping was
-checked, which goes into `comment`. Every mapping in the vocabulary files was written by hand,
-hence `semapv:ManualMappingCuration`. CURIE prefixes come from the published JSON-LD context,
-plus one `medkg.<kind>` prefix per concept kind for the subjects.
+checked, which goes into `comment`. A mapping listed there was curated and checked by hand, hence
+`semapv:ManualMappingCuration`. A mapping the table does not list is in the vocabulary files but
+nobody recorded how it was made or checked it (an edit that skipped the table, a vocabulary
+from elsewhere), so it is `semapv:UnspecifiedMatching`, SEMAPV's term for a mapping made by a
+method that is not stated: any other term would claim a method or a check nobody recorded.
+CURIE prefixes come from the published JSON-LD context, plus one `medkg.<kind>` prefix per
+concept kind for the subjects.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from medkg.export.progress import progress
 from medkg.namespaces import CONCEPT_KINDS, SKOS, Namespaces
 
 MAPPINGS_FILE = "mappings-verified.tsv"
-TABLE_COLUMNS = ("concept", "predicate", "object", "object_label", "source", "verification", "justification")
+TABLE_COLUMNS = (
+    "concept", "predicate", "object", "object_label", "source", "verification", "justification",
+)  # fmt: skip
 MATCH_PREDICATES = ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
-JUSTIFICATION = "semapv:ManualMappingCuration"
+VERIFIED_JUSTIFICATION = "semapv:ManualMappingCuration"
+UNVERIFIED_JUSTIFICATION = "semapv:UnspecifiedMatching"
 STANDARD_PREFIXES = {"skos": SKOS, "semapv": "https://w3id.org/semapv/vocab/"}
 SSSOM_COLUMNS = (
     "subject_id", "subject_label", "predicate_id", "object_id", "object_label",
@@ -43,7 +50,8 @@ class Verified:
 
 
 def _expand(value: str, prefixes: dict[str, str], default_namespace: str) -> str:
-    """A full IRI from an IRI, a CURIE of a known prefix, or a name relative to `default_namespace`."""
+    """A full IRI from an IRI, a CURIE of a known prefix, or a name relative to
+    `default_namespace`."""
     if value.startswith(("http://", "https://")):
         return value
     prefix, colon, local = value.partition(":")
@@ -52,7 +60,9 @@ def _expand(value: str, prefixes: dict[str, str], default_namespace: str) -> str
     return default_namespace + value
 
 
-def read_verified(path: Path, prefixes: dict[str, str], base: str) -> dict[tuple[str, str, str], Verified]:
+def read_verified(
+    path: Path, prefixes: dict[str, str], base: str
+) -> dict[tuple[str, str, str], Verified]:
     """(concept IRI, predicate IRI, object IRI) -> what the verification table says of it."""
     try:
         handle = path.open(encoding="utf-8", newline="")
@@ -105,23 +115,36 @@ def _curie(iri: str, prefixes: dict[str, str]) -> str:
     return curie
 
 
+def _justification(verified: Verified | None) -> str:
+    """How the mapping was made, as far as the verification table vouches for it."""
+    return UNVERIFIED_JUSTIFICATION if verified is None else VERIFIED_JUSTIFICATION
+
+
 def _comment(verified: Verified | None) -> str:
     if verified is None:
-        return "not listed in ontology/mappings-verified.tsv"
+        return "not listed in ontology/mappings-verified.tsv, so not verified"
     return f"{verified.justification} (verification {verified.verification}: {verified.source})"
 
 
 def write_sssom(
-    store: ox.Store, settings: Settings, context: dict, license_iri: str | None, out: Path, quiet: bool
+    store: ox.Store,
+    settings: Settings,
+    context: dict,
+    license_iri: str | None,
+    out: Path,
+    quiet: bool,
 ) -> Path:
     """The SSSOM TSV of all concept mappings."""
     if not license_iri or not license_iri.startswith(("http://", "https://")):
-        raise ExportError("the catalogue has no dcterms:license IRI, which SSSOM requires as `license`")
+        raise ExportError(
+            "the catalogue has no dcterms:license IRI, which SSSOM requires as `license`"
+        )
     prefixes = curie_map(settings, context)
     table_path = settings.ontology_dir / MAPPINGS_FILE
     verified = read_verified(table_path, prefixes, settings.base)
     rows: list[dict[str, str]] = []
-    for concept, label, predicate, obj in progress(store_mappings(store, Namespaces(settings.base)), "sssom", quiet):
+    mappings = store_mappings(store, Namespaces(settings.base))
+    for concept, label, predicate, obj in progress(mappings, "sssom", quiet):
         found = verified.get((concept, predicate, obj))
         rows.append({
             "subject_id": _curie(concept, prefixes),
@@ -129,10 +152,11 @@ def write_sssom(
             "predicate_id": _curie(predicate, prefixes),
             "object_id": _curie(obj, prefixes),
             "object_label": found.object_label if found else "",
-            "mapping_justification": JUSTIFICATION,
+            "mapping_justification": _justification(found),
             "comment": _comment(found),
         })  # fmt: skip
-    used = {r[c].split(":", 1)[0] for r in rows for c in ("subject_id", "predicate_id", "object_id")}
+    curie_columns = ("subject_id", "predicate_id", "object_id")
+    used = {r[c].split(":", 1)[0] for r in rows for c in curie_columns}
     used |= {"semapv"}
     header = [
         "# curie_map:",
@@ -144,7 +168,9 @@ def write_sssom(
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as handle:
         handle.write("\n".join(header) + "\n")
-        writer = csv.DictWriter(handle, fieldnames=SSSOM_COLUMNS, delimiter="\t", lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=SSSOM_COLUMNS, delimiter="\t", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
     return out
