@@ -4,6 +4,7 @@ published context plus the fixture's verified-mappings table."""
 from __future__ import annotations
 
 import shutil
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,3 +47,16 @@ def export_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture()
 def out_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture()
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a connection fails, as on a machine without network: a JSON-LD
+    reader that would fetch a remote context then fails instead of quietly succeeding."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("network access attempted during an offline test")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)

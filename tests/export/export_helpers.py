@@ -1,4 +1,5 @@
-"""Independent checks for the export tests: pyld expansion and rdflib graphs of the fixture."""
+"""Independent checks for the export tests: pyld expansion, offline rdflib and pyoxigraph
+readings, `medkg validate`, and rdflib graphs of the fixture."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
 import rdflib
+from click.testing import CliRunner, Result
 
+from medkg.cli import main
 from medkg.config import Settings
+from medkg.export.terms import to_rdflib_triple
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fixture_dataset() -> rdflib.Dataset:
@@ -52,3 +58,24 @@ def pyld_graph(document: dict[str, Any], settings: Settings) -> rdflib.Graph:
     graph = rdflib.Graph()
     graph.parse(data=nquads, format="nquads")
     return graph
+
+
+def rdflib_jsonld(path: Path) -> rdflib.Graph:
+    """`path` read by rdflib's JSON-LD parser (which fetches a remote context when named)."""
+    return rdflib.Graph().parse(path, format="json-ld")
+
+
+def oxigraph_jsonld(path: Path) -> rdflib.Graph:
+    """`path` read by pyoxigraph's JSON-LD parser, which has no document loader here and so
+    fails on a remote context; its triples as an rdflib graph, for isomorphism checks."""
+    graph = rdflib.Graph()
+    for quad in ox.parse(path=str(path), format=ox.RdfFormat.JSON_LD):
+        assert quad.graph_name == ox.DefaultGraph(), quad
+        graph.add(to_rdflib_triple(quad.triple))
+    return graph
+
+
+def medkg_validate(path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """`medkg validate PATH` against the project's shapes."""
+    monkeypatch.setenv("MEDKG_HOME", str(REPO))
+    return CliRunner().invoke(main, ["validate", str(path)])

@@ -1,4 +1,4 @@
-"""CSV, DCAT, schema.org and Croissant exports, each read back by an independent parser."""
+"""CSV, DCAT, schema.org and Croissant exports, each read back by an independent parser, offline."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import rdflib
-from export_helpers import pyld_graph
+from export_helpers import medkg_validate, oxigraph_jsonld, pyld_graph, rdflib_jsonld
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
 from medkg.export import FORMATS, ExportError, export
+from medkg.export.context import load_context
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -29,7 +30,10 @@ def test_unknown_format_names_the_known_ones(export_settings, out_dir: Path) -> 
         export(export_settings, "xlsx", out_dir / "x")
     for name in ("ttl", "croissant", "sssom", "dcat"):
         assert name in str(caught.value)
-    assert set(FORMATS) >= {"ttl", "nt", "nq", "trig", "jsonld", "rdfxml", "csv", "croissant", "dcat", "schemaorg", "sssom"}
+    assert set(FORMATS) >= {
+        "ttl", "nt", "nq", "trig", "jsonld", "rdfxml",
+        "csv", "croissant", "dcat", "schemaorg", "sssom",
+    }  # fmt: skip
 
 
 def test_missing_store_is_an_export_error(export_settings, out_dir: Path) -> None:
@@ -57,7 +61,8 @@ def test_csv_has_one_flat_row_per_dataset(export_settings, out_dir: Path) -> Non
 
 def _dcat(export_settings, out_dir: Path) -> rdflib.Graph:
     graph = rdflib.Graph()
-    graph.parse(export(export_settings, "dcat", out_dir / "catalogue.ttl", quiet=True), format="turtle")
+    path = export(export_settings, "dcat", out_dir / "catalogue.ttl", quiet=True)
+    graph.parse(path, format="turtle")
     return graph
 
 
@@ -79,7 +84,9 @@ def test_dcat_has_the_dcat_ap_mandatory_fields(export_settings, out_dir: Path) -
     assert all(graph.value(r, DCT.modified) for r in records)
 
 
-def test_dcat_landing_page_is_the_access_url_of_a_distribution(export_settings, out_dir: Path) -> None:
+def test_dcat_landing_page_is_the_access_url_of_a_distribution(
+    export_settings, out_dir: Path
+) -> None:
     graph = _dcat(export_settings, out_dir)
     camelyon = URIRef(f"{BASE}dataset/camelyon16")
     (distribution,) = graph.objects(camelyon, DCAT.distribution)
@@ -91,12 +98,35 @@ def test_dcat_landing_page_is_the_access_url_of_a_distribution(export_settings, 
     assert URIRef(f"{BASE}anatomy/lymph-node") in set(graph.objects(camelyon, DCAT.theme))
 
 
-def test_dcat_jsonld_expands_to_the_same_graph_as_the_turtle(export_settings, out_dir: Path) -> None:
+def test_dcat_jsonld_expands_to_the_same_graph_as_the_turtle(
+    export_settings, out_dir: Path
+) -> None:
     turtle = _dcat(export_settings, out_dir)
     path = export(export_settings, "dcat", out_dir / "catalogue.jsonld", quiet=True)
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert document["@context"] == f"{BASE}context.jsonld"
+    assert document["@context"] == load_context(export_settings)
     assert isomorphic(pyld_graph(document, export_settings), turtle)
+
+
+def test_dcat_jsonld_reads_offline_as_the_turtle(
+    export_settings, out_dir: Path, no_network: None
+) -> None:
+    """rdflib and pyoxigraph, with no network, read the same triples as from the Turtle."""
+    turtle = _dcat(export_settings, out_dir)
+    path = export(export_settings, "dcat", out_dir / "catalogue.jsonld", quiet=True)
+    assert isomorphic(rdflib_jsonld(path), turtle)
+    assert isomorphic(oxigraph_jsonld(path), turtle)
+
+
+def test_medkg_validate_reads_the_dcat_jsonld_as_the_turtle(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read, not necessarily conforming: a DCAT catalogue is not shaped like medkg's graph."""
+    jsonld = export(export_settings, "dcat", out_dir / "catalogue.jsonld", quiet=True)
+    turtle = export(export_settings, "dcat", out_dir / "catalogue.ttl", quiet=True)
+    jsonld, turtle = medkg_validate(jsonld, monkeypatch), medkg_validate(turtle, monkeypatch)
+    assert jsonld.exit_code != 2, jsonld.output
+    assert (jsonld.exit_code, jsonld.output) == (turtle.exit_code, turtle.output)
 
 
 def _folder(export_settings, out_dir: Path, fmt: str) -> dict[str, dict]:

@@ -1,22 +1,37 @@
-"""RDF dumps read back by rdflib (and rapper where installed) give the fixture's graph exactly."""
+"""RDF dumps read back by rdflib, pyoxigraph (and rapper where installed) give the fixture's graph
+exactly; the JSON-LD dump reads offline, passes `medkg validate` and is the same on every run."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import rdflib
-from export_helpers import fixture_dataset, fixture_union, pyld_graph
+from export_helpers import (
+    REPO,
+    fixture_dataset,
+    fixture_union,
+    medkg_validate,
+    oxigraph_jsonld,
+    pyld_graph,
+    rdflib_jsonld,
+)
 from rdflib.compare import isomorphic
 
 from medkg.export import export
+from medkg.export.context import load_context
 
 TRIPLE_FORMATS = {"ttl": "turtle", "nt": "nt", "rdfxml": "xml"}
 QUAD_FORMATS = {"nq": "nquads", "trig": "trig"}
-RAPPER_SYNTAX = {"ttl": "turtle", "nt": "ntriples", "rdfxml": "rdfxml", "nq": "nquads", "trig": "trig"}
+RAPPER_SYNTAX = {
+    "ttl": "turtle", "nt": "ntriples", "rdfxml": "rdfxml", "nq": "nquads", "trig": "trig",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", sorted(TRIPLE_FORMATS))
@@ -39,14 +54,81 @@ def test_quad_dumps_keep_every_named_graph(export_settings, out_dir: Path, fmt: 
         assert isomorphic(dumped.graph(name), expected.graph(name)), name
 
 
-def test_jsonld_dump_uses_the_published_context_and_expands_to_the_union(export_settings, out_dir: Path) -> None:
+def test_jsonld_dump_carries_the_published_context_inline(export_settings, out_dir: Path) -> None:
     path = export(export_settings, "jsonld", out_dir / "graph.jsonld", quiet=True)
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert document["@context"] == "https://w3id.org/medkg/context.jsonld"
+    assert document["@context"] == load_context(export_settings)
     # keys read as plain JSON: the dataset nodes use the context's short names
     camelyon = next(n for n in document["@graph"] if n["@id"].endswith("/dataset/camelyon16"))
     assert "altLabel" in camelyon and "organ" in camelyon
     assert isomorphic(pyld_graph(document, export_settings), fixture_union())
+
+
+def test_jsonld_dump_reads_offline_as_the_ntriples_dump(
+    export_settings, out_dir: Path, no_network: None
+) -> None:
+    """rdflib and pyoxigraph, with no network, read the same triples as from the N-Triples."""
+    path = export(export_settings, "jsonld", out_dir / "graph.jsonld", quiet=True)
+    ntriples = rdflib.Graph().parse(
+        export(export_settings, "nt", out_dir / "graph.nt", quiet=True), format="nt"
+    )
+    assert isomorphic(rdflib_jsonld(path), ntriples)
+    assert isomorphic(oxigraph_jsonld(path), ntriples)
+
+
+def test_medkg_validate_reads_the_jsonld_dump_as_the_ntriples_dump(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jsonld = export(export_settings, "jsonld", out_dir / "g.jsonld", quiet=True)
+    ntriples = export(export_settings, "nt", out_dir / "g.nt", quiet=True)
+    jsonld, ntriples = medkg_validate(jsonld, monkeypatch), medkg_validate(ntriples, monkeypatch)
+    assert jsonld.exit_code != 2, jsonld.output
+    assert (jsonld.exit_code, jsonld.output) == (ntriples.exit_code, ntriples.output)
+
+
+def test_jsonld_dump_context_follows_the_configured_base(export_settings, out_dir: Path) -> None:
+    settings = replace(export_settings, base="https://example.org/kg/")
+    path = export(settings, "jsonld", out_dir / "graph.jsonld", quiet=True)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["@context"]["mkg"] == "https://example.org/kg/ontology#"
+    assert isomorphic(rdflib_jsonld(path), fixture_union())
+
+
+# one export in a fresh interpreter: argv is store, home, format, output
+EXPORT_SCRIPT = """
+import sys
+from dataclasses import replace
+from pathlib import Path
+from medkg.config import load_settings
+from medkg.export import export
+store, home, fmt, out = sys.argv[1:]
+export(replace(load_settings(store=store, home=home), home=Path(home)), fmt, Path(out), quiet=True)
+"""
+
+
+def _export_in_new_process(settings, fmt: str, out: Path, hash_seed: str) -> bytes:
+    """An export by a new interpreter whose string hashing is seeded with `hash_seed`."""
+    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": path}
+    command = [sys.executable, "-c", EXPORT_SCRIPT,
+               str(settings.store), str(settings.home), fmt, str(out)]  # fmt: skip
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("fmt, name", [("jsonld", "graph.jsonld"), ("dcat", "catalogue.jsonld")])
+def test_jsonld_exports_are_the_same_bytes_on_every_run(
+    export_settings, out_dir: Path, fmt: str, name: str
+) -> None:
+    """rdflib's JSON-LD order follows string hashing, which differs between interpreters."""
+    runs = [
+        _export_in_new_process(export_settings, fmt, out_dir / seed / name, seed)
+        for seed in ("1", "2", "3")
+    ]
+    assert runs[0] == runs[1] == runs[2]
 
 
 @pytest.mark.skipif(shutil.which("rapper") is None, reason="rapper (raptor2-utils) not installed")

@@ -10,7 +10,8 @@
 - `croissant` (croissant.py): a folder with a Croissant 1.0 file per dataset.
 - `sssom` (sssom.py): the vocabulary's external mappings as an SSSOM TSV.
 
-JSON-LD outputs use the published context ontology/context.jsonld (context.py).
+JSON-LD outputs carry the published context ontology/context.jsonld inline (context.py), so
+they read offline; the graph-shaped ones (`jsonld`, `dcat`) are in canonical order (jsonld.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The published JSON-LD context (ontology/context.jsonld) and the prefix map it declares.
 
-Every JSON-LD export names this context so that its keys read as plain JSON. The endpoint serves
-the same file at `<base>context.jsonld`. The context is written under the default base and
-rebased on load, like the Turtle files of ontology/.
+Every JSON-LD export carries this context inline, so that its keys read as plain JSON and a
+JSON-LD processor reads it without fetching anything. The endpoint serves the same file at
+`<base>context.jsonld`. The context is written under the default base and rebased on load, like
+the Turtle files of ontology/.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ CONTEXT_FILE = "context.jsonld"
 
 def context_path(settings: Settings) -> Path:
     return settings.ontology_dir / CONTEXT_FILE
-
-
-def context_url(settings: Settings) -> str:
-    """Where the endpoint publishes the context."""
-    return f"{settings.base}{CONTEXT_FILE}"
 
 
 def load_context(settings: Settings) -> dict[str, Any]:

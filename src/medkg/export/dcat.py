@@ -11,14 +11,14 @@ Minted IRIs: `<dataset>/record` and `<dataset>/distribution/<n>`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
 from medkg.config import Settings
-from medkg.export.context import context_url, load_context, write_json
+from medkg.export.context import load_context, write_json
+from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
 from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
@@ -32,7 +32,8 @@ SKOS_NS = Namespace(SKOS)
 
 
 def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
-    """Theme schemes and their concepts (labels, scheme, external matches) from the vocabulary graph."""
+    """Theme schemes and their concepts (labels, scheme, external matches) from the vocabulary
+    graph."""
     graph = Graph()
     values = " ".join(f"<{s}>" for s in schemes)
     query = f"""CONSTRUCT {{
@@ -43,7 +44,8 @@ def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Gra
           OPTIONAL {{ ?scheme <{DCTERMS}title> ?title }}
           OPTIONAL {{ ?scheme <{SKOS}prefLabel> ?slabel }}
           OPTIONAL {{ ?c <{SKOS}inScheme> ?scheme ; <{SKOS}prefLabel> ?label .
-            OPTIONAL {{ ?c ?match ?ext FILTER(?match IN (<{SKOS}exactMatch>, <{SKOS}closeMatch>)) }} }}
+            OPTIONAL {{ ?c ?match ?ext
+                        FILTER(?match IN (<{SKOS}exactMatch>, <{SKOS}closeMatch>)) }} }}
         }} }}"""
     for triple in store.query(query):  # type: ignore[union-attr]
         graph.add(to_rdflib_triple(triple))
@@ -68,7 +70,8 @@ def _catalogue_node(graph: Graph, catalogue: Catalogue) -> URIRef:
     graph.add((publisher, RDF.type, FOAF_NS.Agent))
     graph.add((publisher, FOAF_NS.name, Literal(catalogue.publisher_name or "medkg")))
     if catalogue.license:
-        license_ = URIRef(catalogue.license) if catalogue.license.startswith("http") else Literal(catalogue.license)
+        is_iri = catalogue.license.startswith("http")
+        license_ = URIRef(catalogue.license) if is_iri else Literal(catalogue.license)
         graph.add((node, DCT.license, license_))
     for scheme in catalogue.theme_taxonomies:
         graph.add((node, DCAT_NS.themeTaxonomy, URIRef(scheme)))
@@ -78,7 +81,9 @@ def _catalogue_node(graph: Graph, catalogue: Catalogue) -> URIRef:
     return node
 
 
-def _dataset_node(graph: Graph, catalogue_node: URIRef, record: DatasetRecord, received: dict[str, str]) -> None:
+def _dataset_node(
+    graph: Graph, catalogue_node: URIRef, record: DatasetRecord, received: dict[str, str]
+) -> None:
     node = URIRef(record.iri)
     graph.add((catalogue_node, DCAT_NS.dataset, node))
     graph.add((node, RDF.type, DCAT_NS.Dataset))
@@ -114,10 +119,12 @@ def _dataset_node(graph: Graph, catalogue_node: URIRef, record: DatasetRecord, r
 
 
 def _received_dates(store: ox.Store, ns: Namespaces) -> dict[str, str]:
-    """Source list IRI -> the date its copy was received (dcterms:issued or prov:generatedAtTime)."""
+    """Source list IRI -> the date its copy was received (dcterms:issued or
+    prov:generatedAtTime)."""
     query = f"""SELECT ?s ?date WHERE {{ GRAPH <{ns.graph('catalogue')}> {{
           ?s a <{ns.term('SourceList')}> .
-          {{ ?s <{DCTERMS}issued> ?date }} UNION {{ ?s <http://www.w3.org/ns/prov#generatedAtTime> ?date }} }} }}"""
+          {{ ?s <{DCTERMS}issued> ?date }}
+          UNION {{ ?s <http://www.w3.org/ns/prov#generatedAtTime> ?date }} }} }}"""
     return {r["s"].value: r["date"].value[:10] for r in store.query(query)}  # type: ignore[union-attr]
 
 
@@ -134,11 +141,10 @@ def dcat_graph(store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: boo
 
 
 def write_dcat(graph: Graph, settings: Settings, out: Path) -> Path:
-    """Turtle, or JSON-LD compacted with the published context when `out` ends in .jsonld."""
+    """Turtle, or JSON-LD when `out` ends in .jsonld: compacted with the published context, which
+    it carries inline, in canonical order (see jsonld.py)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix != ".jsonld":
         graph.serialize(destination=str(out), format="turtle")
         return out
-    compacted = json.loads(graph.serialize(format="json-ld", context=load_context(settings), auto_compact=True))
-    compacted["@context"] = context_url(settings)
-    return write_json(compacted, out)
+    return write_json(compact_document(graph, load_context(settings)), out)

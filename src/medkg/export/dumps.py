@@ -8,7 +8,6 @@ who need it should take `nq` or `trig`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import pyoxigraph as ox
 import rdflib
 
 from medkg.config import Settings
-from medkg.export.context import context_url, load_context, write_json
+from medkg.export.context import load_context, write_json
+from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
 from medkg.export.terms import to_rdflib_triple
 from medkg.namespaces import (
@@ -34,7 +34,9 @@ from medkg.namespaces import (
 )
 
 QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
-TRIPLE_FORMATS = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML}
+TRIPLE_FORMATS = {
+    "nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML,
+}  # fmt: skip
 
 
 def prefixes(settings: Settings) -> dict[str, str]:
@@ -58,7 +60,8 @@ def union_triples(store: ox.Store, quiet: bool) -> Iterator[ox.Triple]:
 
 def dump_quads(store: ox.Store, settings: Settings, fmt: str, out: Path) -> Path:
     """N-Quads or TriG of the store, named graphs kept."""
-    store.dump(str(out), format=QUAD_FORMATS[fmt], prefixes=prefixes(settings) if fmt == "trig" else None)
+    wanted = prefixes(settings) if fmt == "trig" else None
+    store.dump(str(out), format=QUAD_FORMATS[fmt], prefixes=wanted)
     return out
 
 
@@ -75,17 +78,9 @@ def dump_triples(store: ox.Store, settings: Settings, fmt: str, out: Path, quiet
 
 
 def dump_jsonld(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
-    """JSON-LD of the union graph, compacted with the published context and naming it by URL."""
+    """JSON-LD of the union graph, compacted with the published context, which it carries inline
+    (readable offline) and in canonical order (the same bytes on every run)."""
     graph = rdflib.Graph()
     for triple in union_triples(store, quiet):
         graph.add(to_rdflib_triple(triple))
-    context = load_context(settings)
-    compacted = graph.serialize(format="json-ld", context=context, auto_compact=True)
-    document = _json_object(compacted)
-    document["@context"] = context_url(settings)
-    return write_json(document, out)
-
-
-def _json_object(text: str) -> dict:
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {"@graph": value}
+    return write_json(compact_document(graph, load_context(settings)), out)
