@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -180,6 +181,29 @@ def test_the_reported_quad_count_is_the_stored_one(real_settings: Settings) -> N
     stored = open_read_only(real_settings.store)
     assert report["quads"] == len(stored)
     assert read_report(real_settings.store)["quads"] == len(stored)
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ('modality = "whole slide imagin"', "scope modality = 'whole slide imagin' names no"),
+        ('orgn = "breast"', "unknown scope key 'orgn'"),
+    ],
+)
+def test_a_manifest_scope_that_names_nothing_fails_the_build(
+    mini_settings: Settings, scope: str, message: str
+) -> None:
+    build(mini_settings, run_validation=False)
+    before = current_version(mini_settings.store)
+    manifest = mini_settings.data_dir / "manifest.toml"
+    text = manifest.read_text(encoding="utf-8")
+    # the first source gets the scope (appended to its table, before the next [[source]])
+    first_end = text.index("[[source]]", text.index("[[source]]") + 1)
+    manifest.write_text(text[:first_end] + f"[source.scope]\n{scope}\n\n" + text[first_end:],
+                        encoding="utf-8")
+    with pytest.raises(SourceError, match=re.escape(message)):
+        build(mini_settings, run_validation=False)
+    assert current_version(mini_settings.store) == before
 
 
 def test_extra_sources_merge_with_manifest_lists(mini_settings: Settings, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,30 @@ def test_manifest_errors_name_the_entry(tmp_path: Path) -> None:
         load_manifest(manifest)
     manifest.write_text("[[source]\n")
     with pytest.raises(SourceError, match="not valid TOML"):
+        load_manifest(manifest)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('lisence = "CC0"', "unknown field(s) lisence"),
+        ('format = "bogus"', "format = 'bogus' is not one of auto, tables, headings"),
+    ],
+)
+def test_a_misspelt_manifest_field_is_refused(tmp_path: Path, extra: str, message: str) -> None:
+    (tmp_path / "a.md").write_text("# A\n", encoding="utf-8")
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(f'[[source]]\nid = "a"\ntitle = "A"\npath = "a.md"\n{extra}\n',
+                        encoding="utf-8")
+    with pytest.raises(SourceError, match=re.escape(message)) as refused:
+        load_manifest(manifest)
+    assert "[[source]] #1 ('a')" in str(refused.value)
+
+
+def test_an_unknown_manifest_table_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text('[sources]\nid = "a"\n', encoding="utf-8")
+    with pytest.raises(SourceError, match=r"unknown table\(s\) sources"):
         load_manifest(manifest)
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from medkg import __version__
 from medkg.config import Settings
 from medkg.docs import build_docs
-from medkg.extract import Rules, extract_parts, load_rules
+from medkg.extract import Rules, check_scope, extract_parts, load_rules
 from medkg.graph import dataset_quads, rdflib_to_quads
 from medkg.markdown import parse_parts
 from medkg.merge import Dataset, load_curation, merge
@@ -104,6 +104,7 @@ class _SourceReader:
         self.rules = load_rules(settings.data_dir)
 
     def read(self, source: Source) -> SourceResult:
+        check_scope(source, self.vocab)
         text = read_source(source)
         with cyclic_gc_paused():
             # part by part: a huge list never has all its blocks in memory at once

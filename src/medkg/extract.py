@@ -16,7 +16,7 @@ from pathlib import Path
 from medkg.markdown import Cell, Document, HeadingEntry, Link, LinkList, Row, Table
 from medkg.namespaces import Namespaces, slugify
 from medkg.records import ChallengeRef, Count, EntryRecord, Issued, Mention, Skip
-from medkg.sources import Source
+from medkg.sources import Source, SourceError
 from medkg.tables import read_tsv
 from medkg.vocabulary import Vocabulary, fold
 
@@ -37,6 +37,9 @@ DATA_LABELS = ("data", "website", "project homepage", "homepage", "grand challen
 PAPER_LABELS = ("paper", "report", "arxiv", "publication")
 CODE_LABELS = ("github", "code")
 CODE_HOSTS = ("github.com", "github.io", "gitlab.com")
+# Keys a manifest's [source.scope] may use, and the concept scheme each names
+SCOPE_SCHEMES = {"organ": "anatomy", "anatomy": "anatomy", "modality": "modality",
+                 "stain": "stain", "task": "task"}
 # "any of these strings in the URL", as one scan instead of a Python loop per link
 JOURNAL_HOST_IN = re.compile("|".join(re.escape(h) for h in JOURNAL_HOSTS))
 MIXED_HOST_IN = re.compile("|".join(re.escape(h) for h in MIXED_HOSTS))
@@ -466,9 +469,7 @@ class Extractor:
             if not record.modalities:
                 record.add_concepts("modality", self.vocab.find("modality", heading))
         for kind, label in self.source.scope.items():
-            scheme = {"organ": "anatomy", "anatomy": "anatomy"}.get(kind, kind)
-            if scheme not in ("anatomy", "modality", "stain", "task"):
-                continue
+            scheme = SCOPE_SCHEMES[kind]  # check_scope refused any other key
             target = {"anatomy": record.organs, "modality": record.modalities,
                       "stain": record.stains, "task": record.tasks}[scheme]
             if not target:
@@ -476,6 +477,22 @@ class Extractor:
 
     def _skip(self, line: int, reason: str, text: str = "") -> None:
         self._skips[self._kind].append(Skip(self.source.id, self.file, line, reason, text[:200]))
+
+
+def check_scope(source: Source, vocab: Vocabulary) -> None:
+    """Refuse a manifest scope whose key or value names nothing: every entry would miss it."""
+    for kind, label in source.scope.items():
+        scheme = SCOPE_SCHEMES.get(kind)
+        if scheme is None:
+            raise SourceError(
+                f"manifest source '{source.id}': unknown scope key '{kind}' "
+                f"(known: {', '.join(sorted(SCOPE_SCHEMES))})"
+            )
+        if not isinstance(label, str) or not vocab.find(scheme, label):
+            raise SourceError(
+                f"manifest source '{source.id}': scope {kind} = {label!r} names no {scheme} "
+                "concept of the vocabulary (ontology/vocabulary/)"
+            )
 
 
 def link_kind(label: str, href: str, papers_only: bool = False) -> str:

@@ -18,6 +18,10 @@ from medkg.namespaces import slugify
 URL_TIMEOUT = 20.0
 URL_MAX_BYTES = 5 * 1024 * 1024
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".txt")
+# The fields a manifest [[source]] may have (data/manifest.toml's header explains each)
+MANIFEST_KEYS = frozenset({"id", "title", "path", "origin", "license", "sha256", "received",
+                           "format", "columns", "scope"})
+FORMATS = ("auto", "tables", "headings")
 
 
 class SourceError(Exception):
@@ -67,11 +71,23 @@ def load_manifest(path: Path) -> list[Source]:
         raise SourceError(f"{path}: not valid TOML: {exc}") from None
     sources: list[Source] = []
     seen: set[str] = set()
+    unknown_tables = sorted(set(raw) - {"source"})
+    if unknown_tables:
+        raise SourceError(f"{path}: unknown table(s) {', '.join(unknown_tables)}; "
+                          "lists are [[source]] entries")
     for index, entry in enumerate(raw.get("source", []), start=1):
         where = f"{path}: [[source]] #{index}"
         for key in ("id", "title", "path"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise SourceError(f"{where}: field '{key}' is required")
+        unknown = sorted(set(entry) - MANIFEST_KEYS)
+        if unknown:
+            # a misspelt key (lisence) would otherwise be dropped without a word
+            raise SourceError(f"{where} ('{entry['id']}'): unknown field(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(MANIFEST_KEYS))}")
+        if entry.get("format", "auto") not in FORMATS:
+            raise SourceError(f"{where} ('{entry['id']}'): format = {entry['format']!r} is not "
+                              f"one of {', '.join(FORMATS)}")
         if entry["id"] in seen:
             raise SourceError(f"{where}: duplicate id '{entry['id']}'")
         seen.add(entry["id"])
