@@ -14,8 +14,11 @@ from export_helpers import medkg_validate, oxigraph_jsonld, pyld_graph, rdflib_j
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from medkg.export import FORMATS, ExportError, export
+from medkg.export import FORMATS, ExportError, croissant, export, schemaorg
 from medkg.export.context import load_context
+from medkg.export.records import read_catalogue
+from medkg.namespaces import Namespaces
+from medkg.store import open_read_only
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -155,6 +158,78 @@ def test_schemaorg_one_dataset_per_file_as_google_reads_it(export_settings, out_
     assert "creator" not in camelyon and "license" not in camelyon
 
 
+XSD_ANY_URI = rdflib.XSD.anyURI
+SECOND_PAGE = "https://camelyon17.grand-challenge.org/"
+
+
+def _with_second_page(export_settings, fmt: str, folder: Path) -> Path:
+    """The schema.org or Croissant files of the fixture, CAMELYON16 given a second landing page
+    (which becomes the dataset's sameAs: no fixture dataset has two)."""
+    catalogue = read_catalogue(open_read_only(export_settings.store), Namespaces(BASE))
+    camelyon = next(r for r in catalogue.datasets if r.slug == "camelyon16")
+    camelyon.landing_pages.append(SECOND_PAGE)
+    write = {"schemaorg": schemaorg.write_schemaorg, "croissant": croissant.write_croissant}[fmt]
+    return write(catalogue, load_context(export_settings), folder, True)
+
+
+def _links(graph: rdflib.Graph, link: URIRef) -> dict[URIRef, set]:
+    found: dict[URIRef, set] = {}
+    for subject, value in graph.subject_objects(link):
+        found.setdefault(subject, set()).add(value)
+    return found
+
+
+def test_schemaorg_url_sameas_and_identifier_are_iris(
+    export_settings, out_dir: Path, no_network: None
+) -> None:
+    """Read by rdflib and by pyoxigraph as IRIs, not as strings."""
+    folder = _with_second_page(export_settings, "schemaorg", out_dir / "schemaorg")
+    for path in sorted(folder.iterdir()):
+        for graph in (rdflib_jsonld(path), oxigraph_jsonld(path)):
+            node = URIRef(f"{BASE}dataset/{path.stem}")
+            assert _links(graph, SDO.identifier) == {node: {node}}
+            assert graph.value(node, SDO.url) is not None
+            for link in (SDO.url, SDO.sameAs):
+                for value in graph.objects(None, link):
+                    assert isinstance(value, URIRef), (path.name, link, value)
+    camelyon = rdflib_jsonld(folder / "camelyon16.jsonld")
+    assert _links(camelyon, SDO.sameAs) == {
+        URIRef(f"{BASE}dataset/camelyon16"): {URIRef(SECOND_PAGE)},
+        URIRef(f"{BASE}anatomy/lymph-node"): {URIRef("http://purl.obolibrary.org/obo/UBERON_0000029")},
+        URIRef(f"{BASE}modality/whole-slide-imaging"): {URIRef("http://purl.obolibrary.org/obo/OBI_0002564")},
+        URIRef(f"{BASE}stain/h-and-e"): {URIRef("http://purl.obolibrary.org/obo/OBI_0002124")},
+    }  # fmt: skip
+    page = URIRef("https://camelyon16.grand-challenge.org/")
+    assert camelyon.value(URIRef(f"{BASE}dataset/camelyon16"), SDO.url) == page
+
+
+def test_croissant_links_are_iris_or_typed_addresses(
+    export_settings, out_dir: Path, no_network: None
+) -> None:
+    """The concepts' sameAs are IRIs; the dataset's url and sameAs, which mlcroissant reads as
+    strings only, are xsd:anyURI literals, never language-tagged; no identifier points back at
+    the dataset."""
+    folder = _with_second_page(export_settings, "croissant", out_dir / "croissant")
+    for path in sorted(folder.iterdir()):
+        for graph in (rdflib_jsonld(path), oxigraph_jsonld(path)):
+            node = URIRef(f"{BASE}dataset/{path.stem}")
+            assert _links(graph, SDO.identifier) == {}
+            for link in (SDO.url, SDO.sameAs):
+                for subject, value in graph.subject_objects(link):
+                    if subject == node:
+                        assert isinstance(value, rdflib.Literal), (path.name, link, value)
+                        assert (value.datatype, value.language) == (XSD_ANY_URI, None), value
+                    else:
+                        assert isinstance(value, URIRef), (path.name, link, value)
+            assert graph.value(node, SDO.url) is not None
+    camelyon = rdflib_jsonld(folder / "camelyon16.json")
+    node = URIRef(f"{BASE}dataset/camelyon16")
+    second = rdflib.Literal(SECOND_PAGE, datatype=XSD_ANY_URI)
+    assert set(camelyon.objects(node, SDO.sameAs)) == {second}
+    uberon = URIRef("http://purl.obolibrary.org/obo/UBERON_0000029")
+    assert (URIRef(f"{BASE}anatomy/lymph-node"), SDO.sameAs, uberon) in camelyon
+
+
 def _croissant_missing(document: dict) -> list[str]:
     required = ("name", "description", "url", "license", "creator", "datePublished", "distribution")
     return [name for name in required if name not in document]
@@ -176,7 +251,9 @@ def test_croissant_files_name_what_the_lists_do_not_give(export_settings, out_di
 @pytest.mark.skipif(shutil.which("mlcroissant") is None, reason="mlcroissant not installed")
 def test_croissant_files_pass_mlcroissant_validate(export_settings, out_dir: Path) -> None:
     folder = export(export_settings, "croissant", out_dir / "croissant", quiet=True)
-    for path in sorted(folder.iterdir()):
+    # and a dataset with a sameAs, which no fixture dataset has
+    extra = _with_second_page(export_settings, "croissant", out_dir / "extra") / "camelyon16.json"
+    for path in [*sorted(folder.iterdir()), extra]:
         result = subprocess.run(
             ["mlcroissant", "validate", "--jsonld", str(path)],
             capture_output=True, text=True, check=False, timeout=300,

@@ -5,7 +5,10 @@ characters long), url, identifier, alternateName, sameAs, citation, keywords,
 measurementTechnique (modality and stain), about (organ), datePublished, includedInDataCatalog.
 Nothing the lists do not say is filled in: creator, licence and isAccessibleForFree are left out
 when unknown (schema.org treats a missing property as unknown), and temporalCoverage is left out
-because the lists give release dates, not the period the data covers. Each file carries the
+because the lists give release dates, not the period the data covers. `url`, `sameAs` and
+`identifier` stay plain strings in the JSON, as Google's examples write them, and read as IRIs in
+RDF because ontology/context.jsonld types them `@id` (as schema.org's own context does for url
+and sameAs; medkg's identifiers are always IRIs). Each file carries the
 published context inline, so it can be embedded in a web page and read without fetching anything.
 """
 
@@ -34,13 +37,22 @@ def defined_term(concept: Concept) -> dict[str, Any]:
     return term
 
 
+def _sentence(text: str) -> str:
+    """`text` ending in a full stop."""
+    text = text.rstrip()
+    return text if text.endswith(".") else text + "."
+
+
 def describe(record: DatasetRecord) -> str:
     """The lists' descriptions, then the facts a reader of a catalogue page looks for first."""
-    parts = [d.rstrip() if d.rstrip().endswith(".") else d.rstrip() + "." for d in record.descriptions]
+    parts = [_sentence(d) for d in record.descriptions]
     if not parts:
-        parts.append(f"{record.title}: a medical imaging dataset; the lists give no description of it.")
+        parts.append(
+            f"{record.title}: a medical imaging dataset; the lists give no description of it."
+        )
     if record.counts:
-        parts.append("Size: " + "; ".join(f"{c.text} (according to {c.source})" for c in record.counts) + ".")
+        sizes = "; ".join(f"{c.text} (according to {c.source})" for c in record.counts)
+        parts.append(f"Size: {sizes}.")
     if len({d.value for d in record.issued}) > 1:
         said = "; ".join(f"{d.value} ({d.source})" for d in record.issued)
         parts.append(f"The lists disagree on its release date: {said}.")
@@ -69,11 +81,13 @@ def dataset(record: DatasetRecord, catalogue: Catalogue) -> dict[str, Any]:
     if same_as:
         doc["sameAs"] = same_as
     citations = list(record.papers)
-    citations += [f"https://doi.org/{d}" for d in record.dois if f"https://doi.org/{d}" not in citations]
+    doi_links = [f"https://doi.org/{d}" for d in record.dois]
+    citations += [link for link in doi_links if link not in citations]
     citations += record.citations
     if citations:
         doc["citation"] = citations
-    keywords = [c.label for c in (*record.organs, *record.modalities, *record.stains, *record.tasks)]
+    concepts = (*record.organs, *record.modalities, *record.stains, *record.tasks)
+    keywords = [c.label for c in concepts]
     keywords += [c.label for c in record.challenges]
     if keywords:
         doc["keywords"] = keywords
@@ -103,5 +117,6 @@ def write_schemaorg(
     """A folder with `<slug>.jsonld` per dataset."""
     out.mkdir(parents=True, exist_ok=True)
     for record in progress(catalogue.datasets, "schema.org", quiet):
-        write_json({"@context": context, **dataset(record, catalogue)}, out / f"{record.slug}.jsonld")
+        document = {"@context": context, **dataset(record, catalogue)}
+        write_json(document, out / f"{record.slug}.jsonld")
     return out
