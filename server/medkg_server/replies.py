@@ -98,7 +98,10 @@ def cors_headers(origin: str | None, settings: ServerSettings) -> Headers:
         return []
     return allowed + [
         ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-        ("Access-Control-Allow-Headers", "Accept, Content-Type, Authorization, If-None-Match"),
+        (
+            "Access-Control-Allow-Headers",
+            "Accept, Content-Type, Authorization, If-None-Match, If-Modified-Since",
+        ),
         (
             "Access-Control-Expose-Headers",
             "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version",
