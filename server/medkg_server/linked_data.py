@@ -132,7 +132,7 @@ def resource(kind: str, rest: str | None) -> Response:
 def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format) -> Response:
     if kind == "graph" or kind == "ontology":
         graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
-        return _graph_dump(st, version, graph_iri, fmt)
+        return graph_dump(st, version, graph_iri, fmt)
     # read from the indexes: the triples of queries/resource-describe.rq, without the engine
     triples, truncated = catalogue.reader(st, version).description(iri, st.settings.row_cap)
     if not triples:
@@ -141,9 +141,19 @@ def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format
     return _rdf_response(body, fmt, truncated)
 
 
-def _graph_dump(st: ServerState, version: str, graph_iri: str, fmt: formats.Format) -> Response:
+def graph_dump(
+    st: ServerState, version: str, graph_iri: str | None, fmt: formats.Format, empty: int = 404
+) -> Response:
+    """The triples of one named graph, or of the default graph (`None`), at most the row cap.
+
+    `empty` is the status of a graph without triples: a page's 404, or the Graph Store's 200.
+    """
+    if graph_iri is None:
+        text = queries.load("default-graph-dump")
+    else:
+        text = queries.load("graph-dump", iri=queries.iri(graph_iri))
     job = Job(
-        queries.load("graph-dump", iri=queries.iri(graph_iri)),
+        text,
         "query",
         None,
         fmt.key,
@@ -152,7 +162,7 @@ def _graph_dump(st: ServerState, version: str, graph_iri: str, fmt: formats.Form
         prefixes=output_prefixes(st),
     )
     outcome = st.run(job, version)
-    if outcome.rows == 0:
+    if outcome.rows == 0 and empty == 404:
         abort(404)
     return _rdf_response(outcome.body, fmt, outcome.truncated)
 
@@ -167,7 +177,7 @@ def _rdf_response(body: bytes, fmt: formats.Format, truncated: bool) -> Response
 
 def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
     rows = catalogue.statements(st, version, iri)
-    if not rows and (kind != "graph" or not _graph_exists(st, version, iri)):
+    if not rows and (kind != "graph" or not graph_exists(st, version, iri)):
         abort(404)
     if kind == "dataset" and rows:
         body = render_template("dataset.html", d=catalogue.dataset(st, version, iri, rows))
@@ -178,7 +188,7 @@ def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
     return Response(body, status=200, content_type="text/html; charset=utf-8")
 
 
-def _graph_exists(st: ServerState, version: str, iri: str) -> bool:
+def graph_exists(st: ServerState, version: str, iri: str) -> bool:
     """True when the store has a named graph `iri` (a graph page may have no statements)."""
     job = Job(queries.load("graph-exists", iri=queries.iri(iri)), "query", "json", None, 1,
               base_iri=st.settings.base)
