@@ -53,6 +53,9 @@ def _handle(allow: tuple[str, ...]) -> Response:
     try:
         operation = parse_request(request, allow, st.settings.max_request_bytes)
         if operation.kind == "none":
+            if "graph" in request.args or "default" in request.args:
+                # a Graph Store request sent to the query endpoint: not a description request
+                return plain_error(400, "graphs are read at /store?graph=<IRI> or /store?default")
             return describe.service_description_response(st)
         if operation.kind == "update":
             check_nesting(operation.text)

@@ -75,3 +75,10 @@ def test_requests_that_name_no_graph_it_has(server, params, accept, status):
     answer = store(server, accept=accept or "text/turtle", **params)
     assert answer.status_code == status
     assert "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize("params", [{"graph": CATALOGUE}, {"default": ""}])
+def test_a_graph_request_at_the_query_endpoint_is_pointed_to_the_store(server, params):
+    answer = requests.get(server.url + "/sparql", params=params, timeout=30,
+                          headers={"Accept": "text/turtle"})
+    assert answer.status_code == 400 and "/store?graph=" in answer.text
