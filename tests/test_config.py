@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from medkg.config import ConfigError, load_settings
-from conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: its data/ and ontology/
 
 
 @pytest.mark.parametrize(
