@@ -255,3 +255,28 @@ def test_large_inputs_are_read_in_parallel_with_the_same_records(mini_settings: 
     parallel, _ = read_all(mini_settings, sources)
     assert [r.records for r in parallel] == [r.records for r in serial]
     assert [r.skips for r in parallel] == [r.skips for r in serial]
+
+
+def test_links_that_are_not_urls_are_reported_with_their_line(
+    mini_settings: Settings, tmp_path: Path
+) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "odd-links.md").write_text(
+        "# Odd links\n\n| Dataset | Link |\n|---|---|\n"
+        "| Bad Scheme Set | [data](htps//example.org/bad) |\n"
+        "| Relative Set | [page](./resources/relative.md) [site](https://example.org/ok) |\n",
+        encoding="utf-8",
+    )
+    report = build(mini_settings, extra=[str(lists)], run_validation=False)
+    dropped = [d for d in report["dropped_links"] if d["file"] == "odd-links.md"]
+    assert dropped == [
+        {"source": "odd-links", "file": "odd-links.md", "line": 5, "href": "htps//example.org/bad"},
+        {"source": "odd-links", "file": "odd-links.md", "line": 6,
+         "href": "./resources/relative.md"},
+    ]
+    # the entries themselves are kept, with the links that are URLs
+    landing = select(mini_settings, """
+        SELECT ?page WHERE { ?d <http://purl.org/dc/terms/title> "Relative Set" ;
+                               <http://www.w3.org/ns/dcat#landingPage> ?page }""")
+    assert landing == [{"page": "https://example.org/ok"}]

@@ -44,6 +44,22 @@ def test_build_prints_report_table(runner: CliRunner, tmp_path: Path) -> None:
     assert "built 10 datasets" in result.output
 
 
+def test_the_report_names_a_few_dropped_links_and_counts_the_rest(tmp_path: Path) -> None:
+    from medkg.cli import SHOWN_LINKS, render_report
+
+    report = {
+        "sources": [], "entries": 0, "datasets": 0, "datasets_in_several_lists": 0,
+        "mapping": {"percent": 100.0, "kinds": {}}, "unmatched_mentions": [],
+        "dropped_links": [{"file": "a.md", "line": n, "href": f"./r{n}.md"}
+                          for n in range(SHOWN_LINKS + 3)],
+    }
+    text = render_report(report)
+    assert f"links not stored (not http(s) URLs): {SHOWN_LINKS + 3}" in text
+    assert "a.md:0  './r0.md'" in text
+    assert f"./r{SHOWN_LINKS}.md" not in text
+    assert "... and 3 more" in text
+
+
 def test_quiet_build_prints_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["build", "-q", "--store", str(tmp_path / "s")])
     assert result.exit_code == 0

@@ -190,6 +190,7 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
     per_source: list[dict[str, Any]] = []
     coverage = {k: {"mentions": 0, "mapped": 0} for k in MAPPED_KINDS}
     unmatched: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
     for res in results:
         src = res.text.source
         in_source = {d.slug for d in datasets for e in d.entries if e.source_id == src.id}
@@ -202,6 +203,8 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
                     unmatched.append({"source": src.id, "file": src.file_name, "line": rec.line,
                                       "kind": mention.kind, "field": mention.field,
                                       "text": mention.text})
+            dropped.extend({"source": src.id, "file": src.file_name, "line": rec.line,
+                            "href": href} for href in rec.dropped_links)
         per_source.append({
             "id": src.id,
             "file": src.file_name,
@@ -227,6 +230,7 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
             "percent": round(100.0 * total_mapped / total_mentions, 2) if total_mentions else 100.0,
         },
         "unmatched_mentions": unmatched,
+        "dropped_links": dropped,
         "refused_merges": refused,
     }
 

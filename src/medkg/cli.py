@@ -18,6 +18,7 @@ import click
 from medkg import __version__
 
 EXIT_INPUT = 2
+SHOWN_LINKS = 5  # dropped links printed after a build (report.json lists them all)
 SERVICE_KEYWORD = re.compile(r"\bservice\b", re.IGNORECASE)
 
 store_option = click.option(
@@ -182,6 +183,13 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append("unmapped mentions:")
         for u in unmatched:
             lines.append(f"  {u['file']}:{u['line']}  {u['kind']}: {u['text']!r}")
+    dropped = report.get("dropped_links", [])
+    if dropped:
+        # mostly links relative to the upstream repository: a few lines, the rest in report.json
+        lines.append(f"links not stored (not http(s) URLs): {len(dropped)}, each in report.json")
+        lines += [f"  {d['file']}:{d['line']}  {d['href']!r}" for d in dropped[:SHOWN_LINKS]]
+        if len(dropped) > SHOWN_LINKS:
+            lines.append(f"  ... and {len(dropped) - SHOWN_LINKS} more")
     if report.get("refused_merges"):
         lines.append("merges kept apart:")
         lines += [f"  {r}" for r in report["refused_merges"]]

@@ -381,7 +381,10 @@ class Extractor:
         for link in links:
             href = link.href.strip()
             if not href.startswith(("http://", "https://")):
-                continue  # relative links into the upstream repo, anchors and <Link to ...> placeholders
+                # relative links into the upstream repo, anchors, <Link to ...> placeholders,
+                # mistyped schemes: nothing a reader outside the list can follow
+                record.dropped_links += (href,)
+                continue
             label = link.text.lower()
             doi = DOI.search(href)
             if "doi.org/" in href and doi:

@@ -85,6 +85,9 @@ class EntryRecord:
     scanner: list[str] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    # links of the entry that lead nowhere medkg can store (not http(s)): reported, not stored;
+    # a tuple, so the many records without one share the empty default
+    dropped_links: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
