@@ -280,3 +280,26 @@ def test_links_that_are_not_urls_are_reported_with_their_line(
         SELECT ?page WHERE { ?d <http://purl.org/dc/terms/title> "Relative Set" ;
                                <http://www.w3.org/ns/dcat#landingPage> ?page }""")
     assert landing == [{"page": "https://example.org/ok"}]
+
+
+def test_a_list_that_joins_two_published_datasets_reports_the_iri_that_goes(
+    mini_settings: Settings, tmp_path: Path
+) -> None:
+    first = build(mini_settings, run_validation=False)
+    assert first["datasets_gone"] == []
+    lists = tmp_path / "bridge"
+    lists.mkdir()
+    # one row: LungAlpha's name, BreastBeta's landing page
+    (lists / "bridge.md").write_text(
+        "# Bridge\n\n| Dataset | Link |\n|---|---|\n"
+        "| LungAlpha | [site](https://example.org/breastbeta) |\n",
+        encoding="utf-8",
+    )
+    second = build(mini_settings, extra=[str(lists)], run_validation=False)
+    ns = Namespaces(mini_settings.base)
+    assert second["datasets_gone"] == [
+        {"iri": ns.dataset("breastbeta"), "now_in": ns.dataset("lungalpha")}
+    ]
+    assert read_report(mini_settings.store)["datasets_gone"] == second["datasets_gone"]
+    # without the new list the build gives the IRI back, and says nothing went
+    assert build(mini_settings, run_validation=False)["datasets_gone"] == []

@@ -60,6 +60,22 @@ def test_the_report_names_a_few_dropped_links_and_counts_the_rest(tmp_path: Path
     assert "... and 3 more" in text
 
 
+def test_the_report_names_datasets_whose_iris_went(tmp_path: Path) -> None:
+    from medkg.cli import render_report
+
+    report = {
+        "sources": [], "entries": 0, "datasets": 0, "datasets_in_several_lists": 0,
+        "mapping": {"percent": 100.0, "kinds": {}}, "unmatched_mentions": [],
+        "datasets_gone": [{"iri": "https://w3id.org/medkg/dataset/b",
+                           "now_in": "https://w3id.org/medkg/dataset/a"},
+                          {"iri": "https://w3id.org/medkg/dataset/c", "now_in": None}],
+    }
+    text = render_report(report)
+    assert "datasets published before and not now (2;" in text
+    assert "dataset/b  (its entries are now in https://w3id.org/medkg/dataset/a)" in text
+    assert "  https://w3id.org/medkg/dataset/c" in text.splitlines()  # nowhere now
+
+
 def test_quiet_build_prints_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["build", "-q", "--store", str(tmp_path / "s")])
     assert result.exit_code == 0

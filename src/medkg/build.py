@@ -23,11 +23,11 @@ from medkg.extract import Rules, check_scope, extract_parts, load_rules
 from medkg.graph import dataset_quads, rdflib_to_quads
 from medkg.markdown import parse_parts
 from medkg.merge import Dataset, load_curation, merge
-from medkg.namespaces import Namespaces
+from medkg.namespaces import Namespaces, slugify
 from medkg.ontology import ontology_graph, vocabulary_graph
 from medkg.records import EntryRecord, Skip
 from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
-from medkg.store import StagedVersion, StoreBusy
+from medkg.store import StagedVersion, StoreBusy, StoreError, open_read_only
 from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
@@ -45,6 +45,9 @@ class ValidationFailed(BuildError):
     def __init__(self, message: str, report: dict[str, Any]):
         super().__init__(message)
         self.report = report
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 @dataclass
@@ -235,6 +238,32 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
     }
 
 
+def datasets_gone(settings: Settings, datasets: list[Dataset]) -> list[dict[str, str | None]]:
+    """Dataset IRIs the published version has and this build does not, and where they went.
+
+    A dataset IRI stays as long as its first entry does; one goes when its lists drop it, or
+    when a new entry joins it to another dataset (a name shared with one and a landing page
+    with the other). `now_in` is the dataset that holds an entry of that name now, if any.
+    """
+    ns = Namespaces(settings.base)
+    before = _published_datasets(settings.store, ns)
+    if not before:
+        return []
+    now = {ns.dataset(d.slug) for d in datasets}
+    holder = {ns.dataset(slugify(e.name)): ns.dataset(d.slug) for d in datasets for e in d.entries}
+    return [{"iri": iri, "now_in": holder.get(iri)} for iri in sorted(before - now)]
+
+
+def _published_datasets(store_dir: Path, ns: Namespaces) -> set[str]:
+    try:
+        published = open_read_only(store_dir)
+    except StoreError:
+        return set()  # nothing published yet
+    pattern = (None, ox.NamedNode(RDF_TYPE), ox.NamedNode(ns.term("Dataset")),
+               ox.NamedNode(ns.graph("catalogue")))
+    return {q.subject.value for q in published.quads_for_pattern(*pattern)}
+
+
 class _Counter:
     """Counts the quads streaming through it into the store."""
 
@@ -278,6 +307,7 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
     succeeds (and, with validation, the graph conforms); otherwise it is deleted.
     """
     result = assemble(settings, extra, quiet)
+    result.report["datasets_gone"] = datasets_gone(settings, result.datasets)
     settings.store.mkdir(parents=True, exist_ok=True)
     try:
         staged = StagedVersion(settings.store)

@@ -190,6 +190,13 @@ def render_report(report: dict[str, Any]) -> str:
         lines += [f"  {d['file']}:{d['line']}  {d['href']!r}" for d in dropped[:SHOWN_LINKS]]
         if len(dropped) > SHOWN_LINKS:
             lines.append(f"  ... and {len(dropped) - SHOWN_LINKS} more")
+    gone = report.get("datasets_gone", [])
+    if gone:
+        lines.append(f"datasets published before and not now ({len(gone)}; their IRIs stop "
+                     "resolving; a 'different' row in data/curation/merge.tsv keeps them apart):")
+        for g in gone:
+            where = f"  (its entries are now in {g['now_in']})" if g["now_in"] else ""
+            lines.append(f"  {g['iri']}{where}")
     if report.get("refused_merges"):
         lines.append("merges kept apart:")
         lines += [f"  {r}" for r in report["refused_merges"]]
