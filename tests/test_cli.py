@@ -69,8 +69,10 @@ def test_the_report_names_datasets_whose_iris_went(tmp_path: Path) -> None:
         "datasets_gone": [{"iri": "https://w3id.org/medkg/dataset/b",
                            "now_in": "https://w3id.org/medkg/dataset/a"},
                           {"iri": "https://w3id.org/medkg/dataset/c", "now_in": None}],
+        "curation_unused": ["merge.tsv:11 CHASE ~ CHASE_DB1"],
     }
     text = render_report(report)
+    assert "  merge.tsv:11 CHASE ~ CHASE_DB1" in text.splitlines()
     assert "datasets published before and not now (2;" in text
     assert "dataset/b  (its entries are now in https://w3id.org/medkg/dataset/a)" in text
     assert "  https://w3id.org/medkg/dataset/c" in text.splitlines()  # nowhere now

@@ -73,3 +73,30 @@ def test_slug_comes_from_first_entry_in_manifest_order() -> None:
     later = merge([entry("a", 5, "SegPC-2021"), entry("b", 1, "segpc 2021"), entry("c", 1, "SEGPC2021")],
                   Curation())
     assert first.datasets[0].slug == later.datasets[0].slug == "segpc-2021"
+
+
+def _merge_table(tmp_path, rows: str):  # type: ignore[no-untyped-def]
+    from medkg.merge import load_curation
+
+    curation = tmp_path / "curation"
+    curation.mkdir()
+    (curation / "aliases.tsv").write_text("variant\tname\treason\n", encoding="utf-8")
+    (curation / "merge.tsv").write_text("name_a\tname_b\tdecision\treason\n" + rows,
+                                        encoding="utf-8")
+    return load_curation(tmp_path)
+
+
+def test_a_decision_that_is_neither_same_nor_different_names_its_line(tmp_path) -> None:
+    import pytest
+
+    from medkg.tables import TableError
+
+    with pytest.raises(TableError, match=r"merge\.tsv:3: decision 'smae' is neither"):
+        _merge_table(tmp_path, "A\tB\tsame\tok\nC\tD\tsmae\ttypo\n")
+
+
+def test_rules_that_name_no_entry_are_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    curation = _merge_table(tmp_path, "Alpha\tAlfa\tsame\tspelling\nAlpha\tBeta\tdifferent\tno\n"
+                                      "Gamma\tDelta\tdifferent\tneither is listed\n")
+    result = merge([entry("a", 1, "Alpha"), entry("b", 2, "Beta")], curation)
+    assert result.unused == ["merge.tsv:2 Alpha ~ Alfa", "merge.tsv:4 Gamma ~ Delta"]

@@ -184,6 +184,7 @@ def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: b
         entries = [r for res in results for r in res.records]
         merged = merge(entries, load_curation(settings.data_dir))
         report = make_report(results, merged.datasets, merged.refused)
+        report["curation_unused"] = merged.unused
     report["timings"] = {"assemble_s": round(time.perf_counter() - started, 3)}
     return BuildResult(merged.datasets, report, results, settings)
 

@@ -197,6 +197,9 @@ def render_report(report: dict[str, Any]) -> str:
         for g in gone:
             where = f"  (its entries are now in {g['now_in']})" if g["now_in"] else ""
             lines.append(f"  {g['iri']}{where}")
+    if report.get("curation_unused"):
+        lines.append("curation rows that name no entry read (a misspelt name, or a list not read):")
+        lines += [f"  {where}" for where in report["curation_unused"]]
     if report.get("refused_merges"):
         lines.append("merges kept apart:")
         lines += [f"  {r}" for r in report["refused_merges"]]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from medkg.namespaces import slugify
 from medkg.records import EntryRecord
-from medkg.tables import read_tsv
+from medkg.tables import TableError, read_tsv, read_tsv_lines
 from medkg.vocabulary import fold
 
 GENERIC_PATHS = re.compile(r"^(github\.com/[^/]+/?|[^/]+/?|www\.kaggle\.com/datasets/?)$")
@@ -51,6 +51,8 @@ class Curation:
     aliases: dict[str, str] = field(default_factory=dict)  # name key -> canonical name key
     same: list[tuple[str, str]] = field(default_factory=list)
     different: set[frozenset[str]] = field(default_factory=set)
+    # where each same/different rule was written (merge.tsv line), for the report
+    written: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def load_curation(data_dir: Path) -> Curation:
@@ -61,12 +63,17 @@ def load_curation(data_dir: Path) -> Curation:
     def canonical(name: str) -> str:
         return curation.aliases.get(name_key(name), name_key(name))
 
-    for row in read_tsv(data_dir / "curation" / "merge.tsv", ("name_a", "name_b", "decision", "reason")):
+    table = data_dir / "curation" / "merge.tsv"
+    for line, row in read_tsv_lines(table, ("name_a", "name_b", "decision", "reason")):
         pair = (canonical(row["name_a"]), canonical(row["name_b"]))
         if row["decision"] == "same":
             curation.same.append(pair)
         elif row["decision"] == "different":
             curation.different.add(frozenset(pair))
+        else:
+            raise TableError(f"{table}:{line}: decision {row['decision']!r} is neither "
+                             "'same' nor 'different'")
+        curation.written[pair] = f"merge.tsv:{line} {row['name_a']} ~ {row['name_b']}"
     return curation
 
 
@@ -93,6 +100,7 @@ class Dataset:
 class MergeResult:
     datasets: list[Dataset]
     refused: list[str]  # merges a 'different' rule kept apart, for the report
+    unused: list[str] = field(default_factory=list)  # merge.tsv rows naming no entry read
 
 
 class _Groups:
@@ -171,6 +179,8 @@ def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
             if key in first_by_url and entries[first_by_url[key]].source_id != entry.source_id:
                 join(first_by_url[key], i, f"same landing page {url}")
             first_by_url.setdefault(key, i)
+    unused = [where for (a_key, b_key), where in curation.written.items()
+              if a_key not in first_by_key or b_key not in first_by_key]
     clusters: dict[int, list[int]] = {}
     for i in range(len(entries)):
         clusters.setdefault(groups.find(i), []).append(i)
@@ -185,4 +195,4 @@ def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
             slug, n = f"{base}-{n}", n + 1
         used.add(slug)
         datasets.append(Dataset(slug, title, members))
-    return MergeResult(datasets, refused)
+    return MergeResult(datasets, refused, unused)

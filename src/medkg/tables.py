@@ -15,7 +15,12 @@ def read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     A missing table is an error, not an empty one: the build would otherwise run without its
     rules or curation and publish a smaller graph without a word.
     """
-    rows: list[dict[str, str]] = []
+    return [row for _, row in read_tsv_lines(path, required)]
+
+
+def read_tsv_lines(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """`read_tsv`'s rows with their line numbers, for messages that point at a row."""
+    rows: list[tuple[int, dict[str, str]]] = []
     header: list[str] | None = None
     for number, line in enumerate(_text(path).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -31,7 +36,7 @@ def read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
             raise TableError(
                 f"{path}:{number}: expected {len(header)} tab-separated fields, got {len(fields)}"
             )
-        rows.append(dict(zip(header, fields + [""] * (len(header) - len(fields)))))
+        rows.append((number, dict(zip(header, fields + [""] * (len(header) - len(fields))))))
     return rows
 
 
