@@ -78,6 +78,26 @@ def test_the_report_names_datasets_whose_iris_went(tmp_path: Path) -> None:
     assert "  https://w3id.org/medkg/dataset/c" in text.splitlines()  # nowhere now
 
 
+def test_a_list_that_gives_nothing_is_named(runner: CliRunner, tmp_path: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    # the separator row has two cells for three columns: markdown reads text, not a table
+    (lists / "broken-table.md").write_text(
+        "# Broken\n\n| Dataset | Link | Year |\n|---|---|\n"
+        "| Gamma | [x](https://example.org/g) | 2020 |\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "--sources", str(lists)])
+    assert result.exit_code == 0, result.output
+    assert "lists that gave no dataset entry" in result.output
+    assert "broken-table (broken-table.md)" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = runner.invoke(main, ["build", "--store", str(tmp_path / "s"),
+                                   "--sources", str(empty)])
+    assert refused.exit_code == 2 and "no markdown list in this folder" in refused.output
+
+
 def test_quiet_build_prints_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["build", "-q", "--store", str(tmp_path / "s")])
     assert result.exit_code == 0

@@ -167,6 +167,11 @@ def render_report(report: dict[str, Any]) -> str:
                      f"{src['datasets']:>8} {len(src['skipped']):>7}")
     lines.append(f"{'total':24} {'':>5} {report['entries']:>7} {report['datasets']:>8}"
                  f"   ({report['datasets_in_several_lists']} datasets appear in several lists)")
+    empty = [src for src in report["sources"] if src["entries"] == 0]
+    if empty:
+        # a table whose separator row is broken reads as text: the list then gives nothing
+        lines.append("lists that gave no dataset entry (is their table well formed?): "
+                     + ", ".join(f"{src['id']} ({src['file']})" for src in empty))
     lines.append("")
     lines.append("skipped rows (file:line  reason):")
     for src in report["sources"]:

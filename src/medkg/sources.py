@@ -119,6 +119,9 @@ def extra_sources(paths: list[str | Path], taken: set[str]) -> list[Source]:
         given = Path(item)
         if given.is_dir():
             files = sorted(p for p in given.iterdir() if p.suffix.lower() in MARKDOWN_SUFFIXES)
+            if not files:
+                raise SourceError(f"{given}: no markdown list in this folder "
+                                  f"({', '.join(MARKDOWN_SUFFIXES)})")
         elif given.is_file():
             files = [given]
         else:
