@@ -98,6 +98,26 @@ def test_a_list_that_gives_nothing_is_named(runner: CliRunner, tmp_path: Path) -
     assert refused.exit_code == 2 and "no markdown list in this folder" in refused.output
 
 
+def test_a_list_edited_since_it_was_received_is_named(runner: CliRunner, tmp_path: Path,
+                                                     mini_home: Path) -> None:
+    import hashlib
+
+    manifest = mini_home / "data" / "manifest.toml"
+    listed = mini_home / "data" / "sources" / "tables.md"
+    digest = hashlib.sha256(listed.read_bytes()).hexdigest()
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace('path = "sources/tables.md"\n',
+                                     f'path = "sources/tables.md"\nsha256 = "{digest}"\n', 1),
+                        encoding="utf-8")
+    same = runner.invoke(main, ["build", "--store", str(tmp_path / "s")])
+    assert same.exit_code == 0 and "lists edited since received" not in same.output
+    listed.write_text(listed.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    edited = runner.invoke(main, ["build", "--store", str(tmp_path / "s")])
+    assert edited.exit_code == 0
+    assert "lists edited since received (their sha256 differs from the manifest's): tables" \
+        in edited.output
+
+
 def test_quiet_build_prints_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["build", "-q", "--store", str(tmp_path / "s")])
     assert result.exit_code == 0

@@ -217,6 +217,9 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
             "datasets": len(in_source),
             "skipped": [{"file": s.file, "line": s.line, "reason": s.reason, "text": s.text}
                         for s in res.skips],
+            "sha256": res.text.sha256,
+            # the manifest records the digest of the copy as received: an edit since shows here
+            "changed_since_received": bool(src.sha256) and src.sha256 != res.text.sha256,
         })
     total_mentions = sum(c["mentions"] for c in coverage.values())
     total_mapped = sum(c["mapped"] for c in coverage.values())

@@ -167,6 +167,10 @@ def render_report(report: dict[str, Any]) -> str:
                      f"{src['datasets']:>8} {len(src['skipped']):>7}")
     lines.append(f"{'total':24} {'':>5} {report['entries']:>7} {report['datasets']:>8}"
                  f"   ({report['datasets_in_several_lists']} datasets appear in several lists)")
+    changed = [src["id"] for src in report["sources"] if src.get("changed_since_received")]
+    if changed:
+        lines.append("lists edited since received (their sha256 differs from the manifest's): "
+                     + ", ".join(changed))
     empty = [src for src in report["sources"] if src["entries"] == 0]
     if empty:
         # a table whose separator row is broken reads as text: the list then gives nothing
