@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,16 @@ def mini_settings(mini_home: Path, tmp_path: Path) -> Settings:
 def real_settings(tmp_path: Path) -> Settings:
     """Settings over the project's own data/ and ontology/, with a temporary store."""
     return load_settings(store=tmp_path / "store", home=ROOT)
+
+
+@pytest.fixture
+def write_list(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write one markdown list into a folder of its own (for `extra=` / `--sources`)."""
+
+    def write(name: str, markdown: str) -> Path:
+        folder = tmp_path / f"lists-{name}"
+        folder.mkdir()
+        (folder / f"{name}.md").write_text(markdown, encoding="utf-8")
+        return folder
+
+    return write

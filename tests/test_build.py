@@ -258,15 +258,13 @@ def test_large_inputs_are_read_in_parallel_with_the_same_records(mini_settings: 
 
 
 def test_links_that_are_not_urls_are_reported_with_their_line(
-    mini_settings: Settings, tmp_path: Path
+    mini_settings: Settings, write_list
 ) -> None:
-    lists = tmp_path / "lists"
-    lists.mkdir()
-    (lists / "odd-links.md").write_text(
+    lists = write_list(
+        "odd-links",
         "# Odd links\n\n| Dataset | Link |\n|---|---|\n"
         "| Bad Scheme Set | [data](htps//example.org/bad) |\n"
         "| Relative Set | [page](./resources/relative.md) [site](https://example.org/ok) |\n",
-        encoding="utf-8",
     )
     report = build(mini_settings, extra=[str(lists)], run_validation=False)
     dropped = [d for d in report["dropped_links"] if d["file"] == "odd-links.md"]
@@ -283,17 +281,15 @@ def test_links_that_are_not_urls_are_reported_with_their_line(
 
 
 def test_a_list_that_joins_two_published_datasets_reports_the_iri_that_goes(
-    mini_settings: Settings, tmp_path: Path
+    mini_settings: Settings, write_list
 ) -> None:
     first = build(mini_settings, run_validation=False)
     assert first["datasets_gone"] == []
-    lists = tmp_path / "bridge"
-    lists.mkdir()
     # one row: LungAlpha's name, BreastBeta's landing page
-    (lists / "bridge.md").write_text(
+    lists = write_list(
+        "bridge",
         "# Bridge\n\n| Dataset | Link |\n|---|---|\n"
         "| LungAlpha | [site](https://example.org/breastbeta) |\n",
-        encoding="utf-8",
     )
     second = build(mini_settings, extra=[str(lists)], run_validation=False)
     ns = Namespaces(mini_settings.base)

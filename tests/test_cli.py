@@ -78,14 +78,13 @@ def test_the_report_names_datasets_whose_iris_went(tmp_path: Path) -> None:
     assert "  https://w3id.org/medkg/dataset/c" in text.splitlines()  # nowhere now
 
 
-def test_a_list_that_gives_nothing_is_named(runner: CliRunner, tmp_path: Path) -> None:
-    lists = tmp_path / "lists"
-    lists.mkdir()
+def test_a_list_that_gives_nothing_is_named(runner: CliRunner, tmp_path: Path,
+                                            write_list) -> None:
     # the separator row has two cells for three columns: markdown reads text, not a table
-    (lists / "broken-table.md").write_text(
+    lists = write_list(
+        "broken-table",
         "# Broken\n\n| Dataset | Link | Year |\n|---|---|\n"
         "| Gamma | [x](https://example.org/g) | 2020 |\n",
-        encoding="utf-8",
     )
     result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "--sources", str(lists)])
     assert result.exit_code == 0, result.output

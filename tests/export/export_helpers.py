@@ -79,3 +79,10 @@ def medkg_validate(path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
     """`medkg validate PATH` against the project's shapes."""
     monkeypatch.setenv("MEDKG_HOME", str(REPO))
     return CliRunner().invoke(main, ["validate", str(path)])
+
+
+def assert_validated_alike(first: Path, second: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medkg validate` reads both files (no input error) and says the same of each."""
+    one, other = medkg_validate(first, monkeypatch), medkg_validate(second, monkeypatch)
+    assert one.exit_code != 2, one.output
+    assert (one.exit_code, one.output) == (other.exit_code, other.output)

@@ -15,9 +15,9 @@ import pytest
 import rdflib
 from export_helpers import (
     REPO,
+    assert_validated_alike,
     fixture_dataset,
     fixture_union,
-    medkg_validate,
     oxigraph_jsonld,
     pyld_graph,
     rdflib_jsonld,
@@ -81,9 +81,7 @@ def test_medkg_validate_reads_the_jsonld_dump_as_the_ntriples_dump(
 ) -> None:
     jsonld = export(export_settings, "jsonld", out_dir / "g.jsonld", quiet=True)
     ntriples = export(export_settings, "nt", out_dir / "g.nt", quiet=True)
-    jsonld, ntriples = medkg_validate(jsonld, monkeypatch), medkg_validate(ntriples, monkeypatch)
-    assert jsonld.exit_code != 2, jsonld.output
-    assert (jsonld.exit_code, jsonld.output) == (ntriples.exit_code, ntriples.output)
+    assert_validated_alike(jsonld, ntriples, monkeypatch)
 
 
 def test_jsonld_dump_context_follows_the_configured_base(export_settings, out_dir: Path) -> None:
