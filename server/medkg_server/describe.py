@@ -190,14 +190,14 @@ def void_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:
     return g
 
 
-def service_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:
-    """The SPARQL 1.1 Service Description of this endpoint."""
+def service_graph(st: ServerState, stats: Statistics, endpoint: str, updates: bool) -> Graph:
+    """The SPARQL 1.1 Service Description of this endpoint (`updates`: it accepts SPARQL Update)."""
     g = _graph()
     service = URIRef(endpoint)
     g.add((service, RDF.type, SD.Service))
     g.add((service, SD.endpoint, URIRef(endpoint)))
     g.add((service, SD.supportedLanguage, SD.SPARQL11Query))
-    if st.settings.update_enabled:
+    if updates:
         g.add((service, SD.supportedLanguage, SD.SPARQL11Update))
     for key in FORMAT_IRIS.values():
         g.add((service, SD.resultFormat, W3C_FORMATS[key]))
@@ -253,13 +253,17 @@ def _described(st: ServerState, build: str) -> Response:
         fmt = formats.TURTLE  # browsers get the Turtle text: there is no HTML version
     if not isinstance(fmt, formats.Format):
         return plain_error(406, "available as Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads")
-    endpoint = url_for("sparql.sparql", _external=True)
-    etag = etag_for(version, build, fmt.key, endpoint, st.settings.update_enabled)
+    # the service at /query answers queries only: it describes itself, not /sparql
+    own = build == "service" and request.endpoint == "sparql.query_only"
+    endpoint = url_for("sparql.query_only" if own else "sparql.sparql", _external=True)
+    updates = st.settings.update_enabled and not own
+    etag = etag_for(version, build, fmt.key, endpoint, updates)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
     stats = statistics(st, version)
     graph = (
-        void_graph(st, stats, endpoint) if build == "void" else service_graph(st, stats, endpoint)
+        void_graph(st, stats, endpoint) if build == "void"
+        else service_graph(st, stats, endpoint, updates)
     )
     return with_validators(rdf_response(graph, fmt), etag, version)
 

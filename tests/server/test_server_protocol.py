@@ -330,6 +330,15 @@ def test_a_client_that_names_no_html_gets_the_description_in_rdf(server, accept)
     assert page.status_code == 303
 
 
+def test_the_query_only_endpoint_describes_itself(server):
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    answer = requests.get(server.url + "/query", headers={"Accept": "text/turtle"}, timeout=30)
+    assert answer.status_code == 200
+    graph = rdflib.Graph().parse(data=answer.content, format="turtle")
+    assert [str(o) for o in graph.objects(None, sd.endpoint)] == [server.url + "/query"]
+    assert sd.SPARQL11Update not in set(graph.objects(None, sd.supportedLanguage))
+
+
 def test_void_has_statistics_and_linksets(server):
     for path in ("/void", "/.well-known/void"):
         answer = requests.get(

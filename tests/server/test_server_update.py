@@ -79,3 +79,17 @@ def test_load_outside_the_allow_list_is_refused(writable):
     answer = post_update(writable, "LOAD <http://127.0.0.1:9/data.ttl>", TOKEN)
     assert answer.status_code == 403
     assert "allow-list" in answer.text
+
+
+def test_the_description_says_which_endpoint_takes_updates(writable):
+    import rdflib
+
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+
+    def languages(path: str) -> set:
+        answer = requests.get(writable.url + path, headers={"Accept": "text/turtle"}, timeout=30)
+        graph = rdflib.Graph().parse(data=answer.content, format="turtle")
+        return set(graph.objects(None, sd.supportedLanguage))
+
+    assert sd.SPARQL11Update in languages("/sparql")
+    assert languages("/query") == {sd.SPARQL11Query}
