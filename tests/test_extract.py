@@ -174,3 +174,16 @@ def test_host_patterns_find_what_substring_tests_find(href: str, label: str) -> 
     for host in (*JOURNAL_HOSTS, *MIXED_HOSTS):
         for url in (href + host, host + href, href, href[:3] + host[:-1]):
             assert link_kind(label, url) == _kind_by_substrings(label, url)
+
+
+def test_a_patch_row_is_microscopy_not_the_lists_whole_slide_default(real_settings) -> None:
+    sources = [s for s in collect_sources(real_settings) if s.id == "histopathology"]
+    assert sources and sources[0].scope == {"modality": "whole slide imaging"}
+    (result,), _ = read_all(real_settings, sources)
+    vocab = build_vocabulary(vocabulary_graph(real_settings), Namespaces(real_settings.base))
+    wsi = concept(vocab, "modality", "whole slide imaging")
+    microscopy = concept(vocab, "modality", "microscopy")
+    arch = by_name(result, "ARCH")  # WSI/Patch: patch
+    assert microscopy in arch.modalities and wsi not in arch.modalities
+    assert any(m.field == "granularity" and m.text == "patch" for m in arch.mentions)
+    assert by_name(result, "AGGC").modalities == [wsi]  # WSI/Patch: wsi

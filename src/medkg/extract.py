@@ -223,7 +223,9 @@ class Extractor:
             self._concept_cell(record, "stain", cell.text, "stain")
         self._modality_and_dimension(record, cells.get("modality", []), cells.get("dimension", []))
         for cell in cells.get("granularity", []):
-            record.add_concepts("modality", self.vocab.find("modality", cell.text))
+            # "wsi" or "patch": a mention like any other, so that a patch row says its modality
+            # (data/curation/mention-map.tsv) instead of taking the list's whole-slide default
+            self._concept_cell(record, "modality", cell.text, "granularity")
         for cell in cells.get("release", []):
             self._release(record, cell.text)
         for cell in cells.get("challenge", []):
