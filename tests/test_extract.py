@@ -187,3 +187,21 @@ def test_a_patch_row_is_microscopy_not_the_lists_whole_slide_default(real_settin
     assert microscopy in arch.modalities and wsi not in arch.modalities
     assert any(m.field == "granularity" and m.text == "patch" for m in arch.mentions)
     assert by_name(result, "AGGC").modalities == [wsi]  # WSI/Patch: wsi
+
+
+def test_a_heading_for_several_organs_leaves_an_entry_its_own(mini_settings, write_list,
+                                                              vocab) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "two-organs",
+        "# Two organs\n\n## Breast / Head & Neck Cancer\n\n"
+        "| Dataset | Organ | Link |\n|---|---|---|\n"
+        "| Breast Only Set | breast | [site](https://example.org/b) |\n"
+        "| Unsaid Set | | [site](https://example.org/u) |\n",
+    )
+    (result,), _ = read_all(mini_settings, extra_sources([str(folder)], set()))
+    breast = concept(vocab, "anatomy", "breast")
+    head_and_neck = concept(vocab, "anatomy", "head and neck")
+    assert by_name(result, "Breast Only Set").organs == [breast]
+    assert {breast, head_and_neck} <= set(by_name(result, "Unsaid Set").organs)

@@ -467,10 +467,15 @@ class Extractor:
 
     def _context(self, record: EntryRecord) -> None:
         """Section headings and the source's declared scope add what the entry leaves unsaid."""
+        # A heading for several organs ("Breast / Head & Neck Cancer") says which of them only
+        # to an entry that names no organ itself; otherwise each entry would get all of them.
+        named_organs = bool(record.organs)
         for heading in record.section[1:] if len(record.section) > 1 else record.section:
             if heading == self.doc.title:
                 continue
-            record.add_concepts("anatomy", self.vocab.find("anatomy", heading))
+            organs = self.vocab.find("anatomy", heading)
+            if len(organs) == 1 or not named_organs:
+                record.add_concepts("anatomy", organs)
             if not record.modalities:
                 record.add_concepts("modality", self.vocab.find("modality", heading))
         for kind, label in self.source.scope.items():
