@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyoxigraph as ox
 from flask import (
     Blueprint,
     Response,
@@ -46,7 +47,8 @@ KINDS = (
     "source",
     "graph",
 )
-SINGLETONS = ("ontology", "catalogue")
+SINGLETONS = ("ontology", "catalogue", "team")
+OWL_VERSION_IRI = "http://www.w3.org/2002/07/owl#versionIRI"
 ALTERNATES = (
     ("ttl", formats.TURTLE),
     ("nt", formats.NTRIPLES),
@@ -63,6 +65,7 @@ def blueprint(prefix: str) -> Blueprint:
     for name in SINGLETONS:
         bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
     bp.add_url_rule(f"{prefix}ontology/docs/<path:name>", "ontology_docs", ontology_docs)
+    bp.add_url_rule(f"{prefix}ontology/<version>", "ontology_version", ontology_version)
     bp.add_url_rule(f"{prefix}context.jsonld", "jsonld_context", jsonld_context)
     return bp
 
@@ -96,6 +99,19 @@ def ontology_docs(name: str) -> Response:
         abort(404)
     # send_from_directory refuses paths that leave the folder (404), so no traversal
     return send_from_directory(folder, name)
+
+
+def ontology_version(version: str) -> Response:
+    """The ontology's versionIRI: the ontology itself while that version is the one published."""
+    st = state()
+    iri = f"{st.settings.base}ontology/{version}"
+    published = st.version()
+    if published is None:
+        return plain_error(503, "the store has not been built yet")
+    pattern = (None, ox.NamedNode(OWL_VERSION_IRI), ox.NamedNode(iri), None)
+    if next(st.inline.store(published.name).quads_for_pattern(*pattern), None) is None:
+        abort(404)
+    return resource("ontology", None)
 
 
 def resource(kind: str, rest: str | None) -> Response:

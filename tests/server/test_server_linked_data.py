@@ -207,3 +207,34 @@ def test_page_links_follow_the_mount_point_and_host_of_each_request(built_store)
             assert f"<code>http://{host}{root}/sparql</code>".encode() in page.data
     finally:
         app.extensions["medkg"].executor.close()
+
+
+def test_every_iri_under_the_base_dereferences(real_settings):
+    """Each IRI a build of the real lists names under the base answers, as HTML and Turtle."""
+    from medkg.build import build
+    from medkg.store import open_read_only
+
+    build(real_settings, run_validation=False)
+    built_store = real_settings.store
+    base = "https://w3id.org/medkg/"
+    iris = set()
+    for quad in open_read_only(built_store):
+        for term in (quad.subject, quad.predicate, quad.object, quad.graph_name):
+            if isinstance(term, ox.NamedNode) and term.value.startswith(base):
+                iris.add(term.value.split("#", 1)[0])  # ontology terms live in one document
+    assert f"{base}team" in iris and len(iris) > 50
+    app = create_app({"STORE": str(built_store), "EXECUTORS": 1})
+    client = app.test_client()
+    try:
+        failed = []
+        for iri in sorted(iris):
+            path = "/" + iri[len(base):]
+            for accept in ("text/html", "text/turtle"):
+                status = client.get(path, headers={"Accept": accept}).status_code
+                if status not in (200, 303):  # the ontology sends browsers to its documentation
+                    failed.append((path, accept, status))
+        assert failed == []
+        # a version the store does not have is not there
+        assert client.get("/ontology/9.9.9", headers={"Accept": "text/turtle"}).status_code == 404
+    finally:
+        app.extensions["medkg"].executor.close()
