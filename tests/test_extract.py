@@ -205,3 +205,22 @@ def test_a_heading_for_several_organs_leaves_an_entry_its_own(mini_settings, wri
     head_and_neck = concept(vocab, "anatomy", "head and neck")
     assert by_name(result, "Breast Only Set").organs == [breast]
     assert {breast, head_and_neck} <= set(by_name(result, "Unsaid Set").organs)
+
+
+def test_an_entry_whose_name_is_only_markup_is_skipped_with_its_line(mini_settings,
+                                                                     write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "markup-names",
+        "# Markup names\n\n## Datasets\n\n"
+        "### [<img src=x onerror=alert(1)>](https://example.org/a)\n\n"
+        "Some text about it.\n\n## Links\n\n"
+        "- [](https://example.org/b): a link without text, described at length here\n"
+        "- [Named Set](https://example.org/c): a link with text, described at length here\n",
+    )
+    (result,), _ = read_all(mini_settings, extra_sources([str(folder)], set()))
+    assert [r.name for r in result.records] == ["Named Set"]
+    reasons = {(s.line, s.reason) for s in result.skips}
+    assert (5, "heading has no dataset name (only markup)") in reasons
+    assert (11, "the link has no text to name a dataset") in reasons

@@ -68,3 +68,13 @@ def test_heading_entries_carry_quotes_and_bullets() -> None:
 def test_empty_document_has_nothing() -> None:
     doc = parse_document("")
     assert doc.tables == [] and doc.heading_entries == [] and doc.title == ""
+
+
+def test_line_numbers_count_line_feeds_only() -> None:
+    # form feed, vertical tab, U+2028 and U+2029 inside rows are not line breaks in markdown
+    text = ("# T\n\n| Dataset | Notes |\n|---|---|\n"
+            "| One | a\x0cb\x0bc |\n| Two | d\u2028e\u2029f |\n| Three | g |\n")
+    for lazy in (True, False):
+        rows = parse_document(text, lazy=lazy).tables[0].rows
+        assert [(r.line, r.cells[0].text) for r in rows] == [(5, "One"), (6, "Two"), (7, "Three")]
+        assert "Three" in rows[2].raw and "Two" in rows[1].raw

@@ -107,3 +107,14 @@ def test_url_source_size_cap_and_missing(http_folder: str, monkeypatch: pytest.M
     missing = extra_sources([f"{http_folder}/nope.md"], set())[0]
     with pytest.raises(SourceError, match="cannot fetch"):
         read_source(missing)
+
+
+def test_control_characters_become_spaces_and_the_digest_is_of_the_file(tmp_path: Path) -> None:
+    import hashlib
+
+    data = "# Ctrl\n\n| Dataset |\n|---|\n| Ctrl\x01chars\x07name\x7f |\tTab\r\n".encode()
+    (tmp_path / "ctrl.md").write_bytes(data)
+    (source,) = extra_sources([tmp_path / "ctrl.md"], set())
+    read = read_source(source)
+    assert "| Ctrl chars name  |\tTab\r\n" in read.text  # tab, CR and LF stay
+    assert read.sha256 == hashlib.sha256(data).hexdigest()

@@ -247,6 +247,8 @@ class Extractor:
                 why = "a link inside the document (table of contents), not a dataset"
             elif why is None and len(item.rest.split()) < 3:
                 why = "a bare link without a description: a pointer elsewhere, not a dataset entry"
+            elif why is None and not link.text.strip():
+                why = "the link has no text to name a dataset"
             if why:
                 self._skip(item.line, why, item.raw)
                 continue
@@ -266,7 +268,10 @@ class Extractor:
         if reason:
             self._skip(entry.line, reason, entry.raw)
             return
-        name = entry.title.links[0].text.strip() or entry.title.text
+        name = (entry.title.links[0].text.strip() or entry.title.text).strip()
+        if not name:
+            self._skip(entry.line, "heading has no dataset name (only markup)", entry.raw)
+            return
         record = EntryRecord(self.source.id, entry.line, entry.title.text, name, entry.section,
                              entry.raw)
         self._links(record, entry.title.links)

@@ -281,6 +281,15 @@ def _normalize_link(md: MarkdownIt, url: str) -> str:
     return md.normalizeLink(url)
 
 
+def source_lines(text: str) -> list[str]:
+    """The text's lines as markdown-it numbers them: split at line feeds only.
+
+    `str.splitlines` also splits at form feeds, U+2028 and the like, which would shift every
+    line number after one (markdown-it turns \r\n and \r into \n before it counts).
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS) -> Document:
     """Parse markdown text into tables, heading entries, link lists and numbered references.
 
@@ -290,7 +299,7 @@ def parse_document(text: str, lazy: bool = True, chunk_chars: int = CHUNK_CHARS)
     paths give equal documents.
     """
     if not lazy:
-        walker = _Walker(text.splitlines())
+        walker = _Walker(source_lines(text))
         env: dict[str, Any] = {}
         walker.inline = _InlineReader(False, env)
         walker.feed(_parser().parse(text, env), 0)
@@ -311,7 +320,7 @@ def parse_parts(text: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Document]
     Only one part's tokens and blocks need be alive at a time: what `parse_document` gives is
     the concatenation of the parts.
     """
-    walker = _Walker(text.splitlines())
+    walker = _Walker(source_lines(text))
     for offset, tokens, env in _parsed_parts(_block_parser(), text, chunk_chars):
         walker.inline.env = env  # the part's link reference definitions
         walker.feed(tokens, offset)

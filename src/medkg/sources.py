@@ -7,6 +7,7 @@ http(s) URL fetched with a time limit and a size cap (the retrieval time is kept
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import tomllib
 import urllib.request
@@ -18,6 +19,8 @@ from medkg.namespaces import slugify
 URL_TIMEOUT = 20.0
 URL_MAX_BYTES = 5 * 1024 * 1024
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".txt")
+# C0 controls but tab, line feed and carriage return, and DEL: not allowed in XML 1.0 text
+CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The fields a manifest [[source]] may have (data/manifest.toml's header explains each)
 MANIFEST_KEYS = frozenset({"id", "title", "path", "origin", "license", "sha256", "received",
                            "format", "columns", "scope"})
@@ -159,7 +162,8 @@ def read_source(source: Source) -> SourceText:
         raise SourceError(f"{source.path}: not UTF-8 text (byte {exc.start})") from None
     if "\x00" in text:
         raise SourceError(f"{source.path}: binary content (NUL byte), not a markdown list")
-    return SourceText(source, text, digest, retrieved)
+    # other control characters are spaces: RDF/XML and SPARQL XML answers cannot carry them
+    return SourceText(source, CONTROL.sub(" ", text), digest, retrieved)
 
 
 def fetch_url(url: str, timeout: float | None = None, max_bytes: int | None = None) -> bytes:
