@@ -30,11 +30,16 @@ class BarChart:
     label_width: int = LABEL_WIDTH
     bar_height: int = BAR_HEIGHT
     omitted: int = 0
+    omitted_note: str = "more"  # what the left-out bars are, for "and N more"
 
 
-def bar_chart(series: list[dict[str, Any]]) -> BarChart:
-    """Horizontal bars scaled to the largest count; the longest series is cut at MAX_BARS."""
-    shown = series[:MAX_BARS]
+def bar_chart(series: list[dict[str, Any]], keep_last: bool = False) -> BarChart:
+    """Horizontal bars scaled to the largest count; a long series is cut to MAX_BARS.
+
+    A series ranked by count keeps its first bars; a time series (`keep_last`, oldest first)
+    keeps its last, the most recent, and says the earlier ones were left out.
+    """
+    shown = series[-MAX_BARS:] if keep_last else series[:MAX_BARS]
     largest = max((item["count"] for item in shown), default=0) or 1
     bars = tuple(
         Bar(
@@ -48,5 +53,6 @@ def bar_chart(series: list[dict[str, Any]]) -> BarChart:
     )
     height = max(len(bars) * (BAR_HEIGHT + GAP), BAR_HEIGHT)
     return BarChart(
-        bars, LABEL_WIDTH + PLOT_WIDTH + COUNT_WIDTH, height, omitted=len(series) - len(shown)
+        bars, LABEL_WIDTH + PLOT_WIDTH + COUNT_WIDTH, height, omitted=len(series) - len(shown),
+        omitted_note="earlier" if keep_last else "more",
     )

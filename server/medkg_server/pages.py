@@ -101,7 +101,7 @@ def stats() -> Response:
     chart_list = [
         ("Datasets per imaging modality", charts.bar_chart(data["modality"])),
         ("Datasets per organ system", charts.bar_chart(data["organ_system"])),
-        ("Datasets per year", charts.bar_chart(data["year"])),
+        ("Datasets per year", charts.bar_chart(data["year"], keep_last=True)),
     ]
     body = render_template("stats.html", totals=data["totals"], charts=chart_list)
     return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
