@@ -150,7 +150,7 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
     masks = index.masks(chosen, selection.text)
     groups = []
     for key, title in [(f.key, f.title) for f in facets(st)] + [(YEAR, "Year")]:
-        counts = index.facet_counts(key, masks.without(key))
+        counts = index.facet_counts(key, masks.without(key), chosen.get(key))
         groups.append(_facet_group(key, title, counts, selection))
     matching = masks.without(None)
     total = int(matching.sum())

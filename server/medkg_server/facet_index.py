@@ -131,13 +131,22 @@ class CatalogueIndex:
             mask[np.searchsorted(self.starts, np.asarray(hits), side="right") - 1] = True
         return mask
 
-    def facet_counts(self, key: str, mask: np.ndarray | None) -> list[Count]:
-        """Values of one facet with how many datasets in `mask` have each, most first."""
+    def facet_counts(
+        self, key: str, mask: np.ndarray | None, keep: str | None = None
+    ) -> list[Count]:
+        """Values of one facet with how many datasets in `mask` have each, most first.
+
+        `keep`, the value chosen on the page, is listed even when no dataset in `mask` has it
+        (count 0), so that it can be unchosen on its own.
+        """
         pairs = self.facets[key]
         counts = pairs.counts(mask)
         found = [
             Count(pairs.values[c], pairs.labels[c], int(counts[c])) for c in np.flatnonzero(counts)
         ]
+        if keep is not None and all(c.value != keep for c in found):
+            label = pairs.labels[pairs.values.index(keep)] if keep in pairs.values else None
+            found.append(Count(keep, label, 0))
         if key == YEAR:
             return sorted(found, key=lambda x: x.value, reverse=True)
         return sorted(found, key=lambda x: (-x.count, (x.label or x.value).lower()))

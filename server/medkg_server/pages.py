@@ -84,6 +84,8 @@ def browse() -> Response:
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
     view = catalogue.browse(st, version.name, selection)
+    if view["page"] > view["pages"]:
+        return plain_error(404, f"no page {view['page']}: the selection has {view['pages']}")
     body = render_template("browse.html", v=view)
     return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
 

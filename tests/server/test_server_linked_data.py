@@ -163,6 +163,25 @@ def test_browse_facets_count_and_filter(server):
     assert re.search(r'<strong id="total">1</strong>', by_year) and "Tricky" in by_year
 
 
+def test_a_chosen_value_stays_listed_when_nothing_matches(server):
+    breast = "https://w3id.org/medkg/anatomy/breast"
+    page = get(server, "/browse", organ=breast, year="2016", q="no such text anywhere").text
+    assert re.search(r'<strong id="total">0</strong>', page)
+    # each choice is still there (count 0), as a link that drops that choice alone
+    assert _facet_counts(page, "organ") == {"breast": 0}
+    assert _facet_counts(page, "year") == {"2016": 0}
+    organ = page.split('data-facet="organ"', 1)[1].split("</section>", 1)[0]
+    toggle = re.search(r'href="\?([^"]*)" class="selected">breast<', organ).group(1)
+    assert "organ=" not in toggle and "year=2016" in toggle and "q=no" in toggle
+
+
+def test_a_page_past_the_last_is_not_found(server):
+    assert get(server, "/browse", page="1").status_code == 200
+    assert get(server, "/browse", page="2").status_code == 404  # 3 datasets: one page
+    none = get(server, "/browse", q="no such text anywhere", page="1")
+    assert none.status_code == 200  # an empty selection still has its first page
+
+
 def test_browse_text_search(server):
     page = get(server, "/browse", q="SENTINEL").text  # matches a description, any case
     assert re.search(r'<strong id="total">1</strong>', page) and "CAMELYON16" in page
