@@ -299,3 +299,28 @@ def test_a_list_that_joins_two_published_datasets_reports_the_iri_that_goes(
     assert read_report(mini_settings.store)["datasets_gone"] == second["datasets_gone"]
     # without the new list the build gives the IRI back, and says nothing went
     assert build(mini_settings, run_validation=False)["datasets_gone"] == []
+
+
+def test_every_typed_resource_of_a_real_build_is_the_focus_of_some_shape(
+    real_settings: Settings,
+) -> None:
+    import rdflib
+    from rdflib.namespace import RDFS, SH
+
+    build(real_settings, run_validation=False)
+    shapes = rdflib.Graph().parse(real_settings.ontology_dir / "shapes.ttl")
+    ontology = rdflib.Graph().parse(real_settings.ontology_dir / "medkg.ttl")
+    targeted = {str(c) for c in shapes.objects(None, SH.targetClass)}
+    nodes = {str(n) for n in shapes.objects(None, SH.targetNode)}
+    # a shape's target class takes in the instances of its subclasses
+    for sub, sup in ontology.subject_objects(RDFS.subClassOf):
+        if str(sup) in targeted:
+            targeted.add(str(sub))
+    ontology_graph = Namespaces(real_settings.base).graph("ontology")  # OWL's own declarations
+    rows = select(real_settings, f"""SELECT DISTINCT ?s ?c WHERE {{
+        GRAPH ?g {{ ?s a ?c }} FILTER(?g != <{ontology_graph}>) }}""")
+    types: dict[str, set[str]] = {}
+    for row in rows:
+        types.setdefault(row["s"], set()).add(row["c"])
+    loose = {s: sorted(c) for s, c in types.items() if not (c & targeted) and s not in nodes}
+    assert loose == {}

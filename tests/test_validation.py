@@ -86,6 +86,7 @@ def test_there_is_a_bad_example_for_every_shape_family() -> None:
         "source",
         "challenge",
         "catalogue",
+        "agent",
         "scheme",
         "concept",
         "venue",
