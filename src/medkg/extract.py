@@ -223,9 +223,10 @@ class Extractor:
             self._concept_cell(record, "stain", cell.text, "stain")
         self._modality_and_dimension(record, cells.get("modality", []), cells.get("dimension", []))
         for cell in cells.get("granularity", []):
-            # "wsi" or "patch": a mention like any other, so that a patch row says its modality
-            # (data/curation/mention-map.tsv) instead of taking the list's whole-slide default
-            self._concept_cell(record, "modality", cell.text, "granularity")
+            # "wsi" or "patch": read like a concept cell, so that a patch row says its modality
+            # (data/curation/mention-map.tsv) instead of taking the list's whole-slide default;
+            # the rest of the cell is image sizes, not modality mentions left unmapped
+            self._concept_cell(record, "modality", cell.text, "granularity", mapped_only=True)
         for cell in cells.get("release", []):
             self._release(record, cell.text)
         for cell in cells.get("challenge", []):
@@ -320,11 +321,13 @@ class Extractor:
                 record.dois.append(doi.rstrip("."))
         self._challenge_in_text(record, text)
 
-    def _concept_cell(self, record: EntryRecord, kind: str, text: str, field_name: str) -> None:
+    def _concept_cell(self, record: EntryRecord, kind: str, text: str, field_name: str,
+                      mapped_only: bool = False) -> None:
         """Match a whole cell, then each of its parts, recording every part as a mention.
 
         What a cell gives depends on its kind, text and field alone, so it is read once per
         source: adding its concepts in one go keeps their order (add_concepts skips repeats).
+        `mapped_only` records only the parts that name a concept.
         """
         key = (kind, text, field_name)
         read = self._concept_cells.get(key)
@@ -334,7 +337,7 @@ class Extractor:
             read = self._concept_cells[key] = self._read_concept_cell(kind, text, field_name)
         concepts, mentions = read
         record.add_concepts(kind, concepts)
-        record.mentions.extend(mentions)
+        record.mentions.extend(m for m in mentions if m.concepts or not mapped_only)
 
     def _read_concept_cell(self, kind: str, text: str,
                            field_name: str) -> tuple[list[str], tuple[Mention, ...]]:
