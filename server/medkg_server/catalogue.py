@@ -112,7 +112,7 @@ def read_selection(st: ServerState, args: Any) -> Selection:
             queries.iri(raw)
             chosen[facet.key] = raw
     year = args.get("year") or None
-    if year is not None and not (len(year) == 4 and year.isdigit()):
+    if year is not None and not (len(year) == 4 and year.isascii() and year.isdigit()):
         raise queries.BadValue(f"year must be four digits, not {year!r}")
     try:
         page = max(int(args.get("page", "1")), 1)

@@ -26,7 +26,7 @@ _TOKENS = re.compile(
     r"|(?P<var>[?$][A-Za-z0-9_]+)"
     r"|(?P<string>\"[^\"\\\n]*\"|'[^'\\\n]*')"
     r"|(?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)"
-    r"|(?P<number>[+-]?\d+(?:\.\d+)?)"
+    r"|(?P<number>[+-]?[0-9]+(?:\.[0-9]+)?)"  # ASCII digits: SPARQL reads no others
     r"|(?P<pname>(?:[A-Za-z][A-Za-z0-9_.-]*)?:(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?)"
     r"|(?P<word>[A-Za-z]+)"
     r"|(?P<punct>\^\^|[{}.;,*]))"

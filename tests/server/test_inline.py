@@ -119,6 +119,9 @@ def test_reads_terms_and_modifiers() -> None:
         PROLOGUE + "SELECT ?s { ?s ex:p ?o } extra",
         PROLOGUE + "INSERT DATA { ex:a ex:b ex:c }",
         "SELECT ?s { ?s ?p ?o",
+        # digits SPARQL does not read: the engine must say so, not a reader that takes them
+        PROLOGUE + "SELECT ?s { ?s ex:p ?o } LIMIT \uff11",
+        PROLOGUE + "SELECT ?s { ?s ex:p \u0661\u0662 }",
     ],
 )
 def test_refuses_everything_else(text: str) -> None:

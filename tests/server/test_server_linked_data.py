@@ -175,6 +175,11 @@ def test_a_chosen_value_stays_listed_when_nothing_matches(server):
     assert "organ=" not in toggle and "year=2016" in toggle and "q=no" in toggle
 
 
+def test_a_year_is_four_ascii_digits(server):
+    assert get(server, "/browse", year="\uff12\uff10\uff12\uff10").status_code == 400
+    assert get(server, "/browse", year="2019").status_code == 200
+
+
 def test_a_page_past_the_last_is_not_found(server):
     assert get(server, "/browse", page="1").status_code == 200
     assert get(server, "/browse", page="2").status_code == 404  # 3 datasets: one page

@@ -410,6 +410,12 @@ def test_from_holds_in_a_query_only_oxigraph_can_parse(server):
     assert lateral == plain < union
 
 
+def test_a_look_up_with_digits_sparql_does_not_read_is_a_syntax_error(server):
+    text = "SELECT ?o WHERE { <https://w3id.org/medkg/dataset/x> ?p ?o } LIMIT \uff11"
+    answer = sparql(server, params={"query": text})
+    assert answer.status_code == 400 and "syntax" in answer.text.lower()
+
+
 def test_concurrent_queries_that_need_the_query_parser(server):
     """FROM and SERVICE checks parse the query; many at once must all get proper answers."""
     from concurrent.futures import ThreadPoolExecutor
