@@ -224,3 +224,35 @@ def test_an_entry_whose_name_is_only_markup_is_skipped_with_its_line(mini_settin
     reasons = {(s.line, s.reason) for s in result.skips}
     assert (5, "heading has no dataset name (only markup)") in reasons
     assert (11, "the link has no text to name a dataset") in reasons
+
+
+def test_cell_labels_name_a_concept_in_cells_but_not_in_running_text(real_settings) -> None:
+    vocab = build_vocabulary(vocabulary_graph(real_settings), Namespaces(real_settings.base))
+    fundus = concept(vocab, "modality", "fundus photography")
+    mri = concept(vocab, "modality", "MRI")
+    grading = concept(vocab, "task", "grading")
+    assert vocab.find("modality", "Retinal") == [fundus]  # a Modality column's value
+    assert vocab.find_in_text("modality", "Retinal vessel segmentation") == []
+    assert vocab.find_in_text("modality", "double echo steady state MRI knee scans") == [mri]
+    assert vocab.find("task", "Grade") == [grading]
+    assert grading not in vocab.find_in_text("task", "Low Grade Glioma (LGG) Segmentation")
+    # the labels every text may use still count in running text
+    assert vocab.find_in_text("modality", "color fundus photography of both eyes") == [fundus]
+
+
+def test_a_description_does_not_override_what_the_modality_column_says(mini_settings,
+                                                                        write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "retina-rows",
+        "# Retina rows\n\n| Dataset | Description | Modality |\n|---|---|---|\n"
+        "| Vessel OCT Set | Retinal vessel segmentation | OCT |\n"
+        "| Fundus Set | Optic disc segmentation | Retinal |\n",
+    )
+    (result,), _ = read_all(mini_settings, extra_sources([str(folder)], set()))
+    vocab = build_vocabulary(vocabulary_graph(mini_settings), Namespaces(mini_settings.base))
+    assert by_name(result, "Vessel OCT Set").modalities == [concept(vocab, "modality", "OCT")]
+    assert by_name(result, "Fundus Set").modalities == [
+        concept(vocab, "modality", "fundus photography")
+    ]

@@ -30,6 +30,7 @@ INDEX = "index.html"
 PROPERTY_KINDS = (
     (OWL.ObjectProperty, "Object properties"),
     (OWL.DatatypeProperty, "Datatype properties"),
+    (OWL.AnnotationProperty, "Annotation properties"),
 )
 MAPPING_PROPERTIES = (
     SKOS.exactMatch,
@@ -221,7 +222,7 @@ def _property_section(ontology: rdflib.Graph, prop: Node, labels: _Labels) -> st
             ", ".join(
                 escape(labels.curie(t))
                 for t in ontology.objects(prop, RDF.type)
-                if t not in (OWL.ObjectProperty, OWL.DatatypeProperty)
+                if t not in (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
             ),
         ),
     ]
@@ -282,6 +283,7 @@ def _concept_section(vocab: rdflib.Graph, concept: Node, labels: _Labels) -> str
     rows = [
         ("Alternative labels", literals(SKOS.altLabel)),
         ("Hidden labels", literals(SKOS.hiddenLabel)),
+        ("Cell labels (in cells and headings only)", literals(URIRef(labels.mkg + "cellLabel"))),
         ("Notation", literals(SKOS.notation)),
         (
             "Broader",

@@ -303,18 +303,17 @@ class Extractor:
         for dim in self._dimensions(head if prefix_modality else text):
             if dim not in record.dimensions:
                 record.dimensions.append(dim)
-        if prefix_modality:
-            # The first comma-part of these lists' descriptions states dimension and modality.
+        if prefix_modality and DIMENSION.match(head.strip()):
+            # A first comma-part like "2D Pathological Imaging" states dimension and modality:
+            # read like a modality cell. Any other description is running text (below).
             stripped = DIMENSION.sub("", head).strip(" :")
             found = self.vocab.find("modality", stripped)
-            # only "2D Pathological Imaging"-style prefixes (a dimension, then words) name a modality
-            if DIMENSION.match(head.strip()) and stripped and not DIGIT.search(stripped):
+            if stripped and not DIGIT.search(stripped):
                 self._mention(record, "modality", stripped, found, "description")
             record.add_concepts("modality", found)
-        record.add_concepts("modality", self.vocab.find("modality", text))
-        record.add_concepts("anatomy", self.vocab.find("anatomy", text))
-        record.add_concepts("stain", self.vocab.find("stain", text))
-        record.add_concepts("task", self.vocab.find("task", text))
+        # running text: a cell-only label ("retinal", "grade") means something else here
+        for kind in ("modality", "anatomy", "stain", "task"):
+            record.add_concepts(kind, self.vocab.find_in_text(kind, text))
         record.counts.extend(c for c in self._counts(text) if c not in record.counts)
         for doi in DOI.findall(text):
             if doi not in record.dois:

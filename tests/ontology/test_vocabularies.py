@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VOCAB_DIR = ROOT / "ontology" / "vocab"
 BASE = "https://w3id.org/medkg/"
 MKG = rdflib.Namespace(BASE + "ontology#")
+# every property whose values name a concept (mkg:cellLabel: in cells and headings only)
+LABELS = (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, MKG.cellLabel)
 KIND_CLASS = {
     "anatomy": MKG.AnatomicalEntity,
     "modality": MKG.ImagingModality,
@@ -83,7 +85,7 @@ def test_every_concept_has_type_one_preflabel_and_one_definition(
             assert len(values) == 1, f"{concept} has {len(values)} {prop}"
             assert isinstance(values[0], Literal) and values[0].language == "en"
             assert str(values[0]).strip()
-        for prop in (SKOS.altLabel, SKOS.hiddenLabel):
+        for prop in (SKOS.altLabel, SKOS.hiddenLabel, MKG.cellLabel):
             for label in graph.objects(concept, prop):
                 assert isinstance(label, Literal) and label.language == "en", (concept, label)
 
@@ -136,7 +138,7 @@ def test_no_label_names_two_concepts_of_one_scheme(
 ) -> None:
     graph = graphs[kind]
     owners: dict[str, set[URIRef]] = defaultdict(set)
-    for prop in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel):
+    for prop in LABELS:
         for concept, label in graph.subject_objects(prop):
             owners[fold(str(label))].add(concept)
     shared = {label: sorted(c) for label, c in owners.items() if len(c) > 1}
@@ -151,7 +153,7 @@ def match_concepts(graph: rdflib.Graph, text: str) -> set[str]:
     """
     labels = [
         (fold(str(label)), str(concept).rsplit("/", 1)[1])
-        for prop in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel)
+        for prop in LABELS
         for concept, label in graph.subject_objects(prop)
     ]
     padded = f" {fold(text)} "
