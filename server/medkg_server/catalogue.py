@@ -302,10 +302,12 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
         term("count"), term("unit"), term("inList"), term("line"), term("section"),
         term("rawText"), tuple(term(t) for t in ("organ", "modality", "stain", "task")),
     )
+    title = _title(rows) or iri
     view = {
         "iri": iri,
-        "title": _title(rows) or iri,
-        "alt_names": values(f"{SKOS}altLabel"),
+        "title": title,
+        # every list's name is an altLabel, the one chosen as title too: "also known as" the rest
+        "alt_names": [v for v in values(f"{SKOS}altLabel") if v["value"] != title],
         "descriptions": values(f"{DCTERMS}description"),
         "organ": values(term("organ")),
         "modality": values(term("modality")),

@@ -100,6 +100,24 @@ def test_dataset_page_embeds_schema_org_dataset(server):
     assert doc["description"]
     assert "whole slide imaging" in doc["measurementTechnique"]
     assert doc["sameAs"] == ["https://camelyon16.grand-challenge.org/"]
+    assert doc["alternateName"] == ["Camelyon 2016"]
+
+
+def test_a_page_does_not_list_the_title_among_its_other_names(real_settings):
+    from medkg.build import build
+
+    build(real_settings, run_validation=False)
+    app = create_app({"STORE": str(real_settings.store), "EXECUTORS": 1})
+    try:
+        page = app.test_client().get("/dataset/camelyon16", headers={"Accept": "text/html"})
+        parser = _JsonLdScripts()
+        parser.feed(page.get_data(as_text=True))
+        doc = json.loads(parser.blocks[0])
+        assert doc["name"] not in doc.get("alternateName", [])
+        row = re.search(r"<th>Also known as</th><td>([^<]*)</td>", page.get_data(as_text=True))
+        assert row is None or doc["name"] not in row.group(1).split(", ")
+    finally:
+        app.extensions["medkg"].executor.close()
 
 
 def test_json_ld_block_cannot_be_broken_out_of(server):
