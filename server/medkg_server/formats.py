@@ -153,10 +153,16 @@ def from_parameter(values: list[str]) -> Choice | None:
 
 
 def negotiate(accept_header: str, parameter_values: list[str]) -> Choice:
-    """Pick the formats for a query answer from the format parameter, else the Accept header."""
+    """Pick the formats for a query answer from the format parameter, else the Accept header.
+
+    A format parameter that names nothing known is answered 406 by the callers (no format
+    chosen), not ignored: a misspelt `format=turtel` would otherwise get JSON without a word.
+    """
     named = from_parameter(parameter_values)
     if named is not None:
         return named
+    if parameter_values:
+        return Choice(None, None)
     return _by_accept(accept_header)
 
 
@@ -196,6 +202,8 @@ def negotiate_graph(
         return named.graph
     if any(v.strip().lower() == "html" for v in parameter_values) and html:
         return "html"
+    if parameter_values:
+        return None  # a format parameter naming nothing known: 406, as for queries
     return _graph_by_accept(accept_header, html)
 
 

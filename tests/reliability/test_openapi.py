@@ -37,7 +37,8 @@ def no_server_error(ctx, response, case) -> None:  # type: ignore[no-untyped-def
 CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 ROUTES = ["/sparql", "/query", "/update", "/health", "/ready", "/void", "/browse", "/stats",
-          "/openapi.yaml", "/openapi.json", "/{kind}/{id}", "/ontology", "/catalogue"]
+          "/openapi.yaml", "/openapi.json", "/{kind}/{id}", "/ontology", "/catalogue", "/team",
+          "/store"]
 
 
 @pytest.fixture(scope="session")

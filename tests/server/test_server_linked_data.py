@@ -70,6 +70,12 @@ def test_browsers_get_html_and_format_parameter_overrides(server):
     assert turtle.headers["Content-Type"].startswith("text/turtle")
 
 
+def test_a_page_format_parameter_naming_nothing_known_is_406(server):
+    assert get(server, "/dataset/camelyon16", format="turtel").status_code == 406
+    assert get(server, "/dataset/camelyon16", format="ttl").status_code == 200
+    assert get(server, "/void", format="turtel").status_code == 406
+
+
 def test_dataset_page_shows_what_a_researcher_needs(server):
     page = get(server, "/dataset/camelyon16", "text/html").text
     for expected in (

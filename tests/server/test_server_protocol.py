@@ -79,6 +79,13 @@ def test_select_content_negotiation_honours_q_values(server, accept, media_type)
     assert "Accept" in answer.headers["Vary"]
 
 
+@pytest.mark.parametrize("name", ["format", "output", "results"])
+def test_a_format_parameter_naming_nothing_known_is_406(server, name):
+    answer = sparql(server, params={"query": SELECT_DATASETS, name: "turtel"})
+    assert answer.status_code == 406 and "no acceptable result format" in answer.text
+    assert sparql(server, params={"query": SELECT_DATASETS, name: "csv"}).status_code == 200
+
+
 def test_select_bodies_parse_in_each_format(server):
     xml = sparql(server, params={"query": SELECT_DATASETS, "format": "xml"}).content
     uris = [e.text for e in ET.fromstring(xml).iter("{http://www.w3.org/2005/sparql-results#}uri")]
