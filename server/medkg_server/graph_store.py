@@ -2,9 +2,9 @@
 
 `/store?graph=<iri>` is a named graph, `/store?default` the default graph (the union of the
 named graphs, as queries see it), in the RDF format the Accept header asks for. The paths
-follow Oxigraph server's, so clients and `medkg push` configured for one work with the other.
-Writes are refused with 405: the store changes only by a build (or a SPARQL update, when one
-is configured at /update).
+follow Oxigraph server's, so a client that reads graphs from one reads them from the other.
+Writes are refused with 405: the store changes only by a build (or by SPARQL Update, when the
+server is configured to take updates).
 """
 
 from __future__ import annotations
