@@ -21,6 +21,7 @@ from medkg_server.state import ServerState
 
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
+MIN_DESCRIPTION = 50  # characters: schema.org Dataset markup shorter than this is flagged
 PAGE_STATEMENTS = 2_000  # statements a resource page shows at most (bounds its work)
 _INDEX_LOCK = threading.Lock()
 SHORT_PREFIXES = {
@@ -335,9 +336,27 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
     return view
 
 
+def _summary(view: dict[str, Any]) -> str:
+    """A description made of the page's facts, for a dataset the lists describe in few words.
+
+    Dataset search engines want a description of MIN_DESCRIPTION characters or more; a title
+    or a list's "Segmentation" says too little.
+    """
+    facts = [", ".join(v["label"] or v["value"].rsplit("/", 1)[-1] for v in view[kind])
+             for kind in ("modality", "organ", "task")]
+    what = "; ".join(f for f in facts if f)
+    entries = len(view["entries"])
+    listed = f"{entries} community list entr{'y' if entries == 1 else 'ies'}"
+    return (f"{view['title']}: a public medical imaging dataset"
+            + (f" ({what})" if what else "") + f", listed in {listed} read by medkg.")
+
+
 def schema_org(view: dict[str, Any]) -> dict[str, Any]:
     """schema.org Dataset markup (what Google Dataset Search reads) for a dataset page."""
-    description = " ".join(d["value"] for d in view["descriptions"][:1]) or view["title"]
+    description = " ".join(d["value"] for d in view["descriptions"][:1])
+    if len(description) < MIN_DESCRIPTION:
+        lead = description if not description or description[-1] in ".!?" else description + "."
+        description = f"{lead} {_summary(view)}".strip()
     doc: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "Dataset",

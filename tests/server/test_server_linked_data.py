@@ -109,19 +109,29 @@ def test_dataset_page_embeds_schema_org_dataset(server):
     assert doc["alternateName"] == ["Camelyon 2016"]
 
 
-def test_a_page_does_not_list_the_title_among_its_other_names(real_settings):
+def test_every_real_dataset_page_has_markup_search_engines_accept(real_settings):
     from medkg.build import build
+    from medkg.store import open_read_only
 
     build(real_settings, run_validation=False)
+    kind = ox.NamedNode("https://w3id.org/medkg/ontology#Dataset")
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    datasets = sorted({q.subject.value for q in open_read_only(real_settings.store)
+                       .quads_for_pattern(None, rdf_type, kind, None)})
+    assert len(datasets) > 500
     app = create_app({"STORE": str(real_settings.store), "EXECUTORS": 1})
+    client = app.test_client()
     try:
-        page = app.test_client().get("/dataset/camelyon16", headers={"Accept": "text/html"})
-        parser = _JsonLdScripts()
-        parser.feed(page.get_data(as_text=True))
-        doc = json.loads(parser.blocks[0])
-        assert doc["name"] not in doc.get("alternateName", [])
-        row = re.search(r"<th>Also known as</th><td>([^<]*)</td>", page.get_data(as_text=True))
-        assert row is None or doc["name"] not in row.group(1).split(", ")
+        for iri in datasets:
+            page = client.get(iri.replace("https://w3id.org/medkg", ""),
+                              headers={"Accept": "text/html"}).get_data(as_text=True)
+            parser = _JsonLdScripts()
+            parser.feed(page)
+            doc = json.loads(parser.blocks[0])
+            assert len(doc["description"]) >= 50, (iri, doc["description"])
+            assert doc["name"] not in doc.get("alternateName", []), iri
+            row = re.search(r"<th>Also known as</th><td>([^<]*)</td>", page)
+            assert row is None or doc["name"] not in row.group(1).split(", "), iri
     finally:
         app.extensions["medkg"].executor.close()
 
