@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ YEAR = "year"
 TEXT = "~text"  # the search text's mask (cannot clash with a facet key of facets.toml)
 SEPARATOR = "\x00"  # between datasets in the search text (never typed into a search box)
 JOINER = "\x01"  # between one dataset's titles and descriptions, so no match spans two
+SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,8 @@ class CatalogueIndex:
         return self.masks(chosen, text).without(skip)
 
     def _matching(self, text: str) -> np.ndarray:
-        """Datasets whose title or description contains `text` (case-insensitive)."""
-        needle = text.lower().replace(SEPARATOR, " ").replace(JOINER, " ")
+        """Datasets whose title or description contains `text` (see `searchable`)."""
+        needle = searchable(text.replace(JOINER, " "))
         hits = [m.start() for m in re.finditer(re.escape(needle), self.text)]
         mask = np.zeros(self.size, dtype=bool)
         if hits:
@@ -197,6 +199,13 @@ def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> Catalogue
     )
 
 
+def searchable(text: str) -> str:
+    """Text as search compares it: one Unicode form (é typed or composed alike), lower case,
+    runs of white space as one space, and no SEPARATOR."""
+    folded = unicodedata.normalize("NFC", text).lower().replace(SEPARATOR, " ")
+    return SPACES.sub(" ", folded)
+
+
 def _datasets(db: ox.Store, mkg: str) -> tuple[list[str], list[str], str, np.ndarray]:
     """Dataset IRIs and titles in title order, and the search text with each dataset's start.
 
@@ -210,9 +219,7 @@ def _datasets(db: ox.Store, mkg: str) -> tuple[list[str], list[str], str, np.nda
             titles[iri] = title  # the alphabetically first title any list gives
         words.setdefault(iri, set()).update(t for t in (title, description) if t)
     iris = sorted(titles, key=lambda iri: (titles[iri].lower(), iri))
-    parts = [
-        JOINER.join(sorted(words[i])).lower().replace(SEPARATOR, " ") for i in iris
-    ]
+    parts = [searchable(JOINER.join(sorted(words[i]))) for i in iris]
     lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if parts else np.zeros(0, np.int64)
     return iris, [titles[i] for i in iris], SEPARATOR.join(parts), starts

@@ -205,3 +205,11 @@ def test_rows_come_back_as_the_terms_lexical_forms() -> None:
         ("http://example.org/s", "7", ""),
         ("http://example.org/s", "http://example.org/o", ""),
     }
+
+
+def test_search_text_compares_one_unicode_form_and_one_space() -> None:
+    from medkg_server.facet_index import searchable
+
+    composed, decomposed = "Caf\u00e9 Set", "Cafe\u0301 Set"
+    assert searchable(composed) == searchable(decomposed) == "caf\u00e9 set"
+    assert searchable("double  \t space\nrun") == "double space run"

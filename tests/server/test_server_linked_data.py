@@ -221,6 +221,11 @@ def test_a_page_past_the_last_is_not_found(server):
     assert none.status_code == 200  # an empty selection still has its first page
 
 
+def test_browse_search_ignores_how_many_spaces_were_typed(server):
+    page = get(server, "/browse", q="sentinel   lymph").text  # the description has one space
+    assert re.search(r'<strong id="total">1</strong>', page) and "CAMELYON16" in page
+
+
 def test_browse_text_search(server):
     page = get(server, "/browse", q="SENTINEL").text  # matches a description, any case
     assert re.search(r'<strong id="total">1</strong>', page) and "CAMELYON16" in page
