@@ -19,6 +19,7 @@ from medkg_server.settings import ServerSettings, resolve
 from medkg_server.state import EXTENSION, ServerState
 
 error_log = logging.getLogger("medkg_server.error")
+TITLE_CHARS = 120  # longest <title> a page gives (its heading keeps the whole name)
 SETTING_KEYS = (
     "STORE",
     "HOST",
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
+    app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
     app.context_processor(_site_links_function())
     _install_hooks(app, settings)
     # outermost first: the answer cache, then plain GET queries, then Flask for the rest

@@ -301,3 +301,27 @@ def test_every_iri_under_the_base_dereferences(real_settings):
         assert client.get("/ontology/9.9.9", headers={"Accept": "text/turtle"}).status_code == 404
     finally:
         app.extensions["medkg"].executor.close()
+
+
+def test_a_very_long_name_is_cut_in_the_title_but_whole_in_the_heading(tmp_path):
+    from medkg.store import StagedVersion
+
+    name = "Long " * 1000  # 5,000 characters
+    staged = StagedVersion(tmp_path)
+    dataset = ox.NamedNode(CAMELYON)
+    graph = ox.NamedNode("https://w3id.org/medkg/graph/catalogue")
+    staged.load_quads([
+        ox.Quad(dataset, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                ox.NamedNode("https://w3id.org/medkg/ontology#Dataset"), graph),
+        ox.Quad(dataset, ox.NamedNode("http://purl.org/dc/terms/title"), ox.Literal(name), graph),
+    ])
+    staged.publish({"test": True})
+    app = create_app({"STORE": str(tmp_path), "EXECUTORS": 1})
+    try:
+        page = app.test_client().get("/dataset/camelyon16", headers={"Accept": "text/html"})
+        text = page.get_data(as_text=True)
+        title = re.search(r"<title>(.*?)</title>", text, re.S).group(1)
+        assert len(title) < 200 and title.startswith("Long Long") and "…" in title
+        assert name.strip() in text  # the heading keeps the whole name
+    finally:
+        app.extensions["medkg"].executor.close()
