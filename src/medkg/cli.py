@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -84,24 +84,6 @@ def _on_the_way(culprit: str, out: Path) -> bool:
     return path == target or target in path.parents or path in target.parents
 
 
-def not_utf8(exc: UnicodeDecodeError) -> str:
-    """One line for a data file that is not UTF-8, naming the file when it can be found.
-
-    Some readers outside the CLI (the manifest's, the ontology's) let UnicodeDecodeError through
-    without naming the file; the innermost frame holding a path (a `path` local, or pathlib's
-    own `self`) names it.
-    """
-    found: PurePath | None = None
-    frame = exc.__traceback__
-    while frame is not None:
-        names = frame.tb_frame.f_locals
-        found = next((names[n] for n in ("path", "self") if isinstance(names.get(n), PurePath)),
-                     found)
-        frame = frame.tb_next
-    where = str(found) if found is not None else "a data file"
-    return f"{where}: not UTF-8 text (byte {exc.start}: {exc.reason})"
-
-
 def settings_for(store: Path | None) -> Any:
     from medkg.config import ConfigError, load_settings
 
@@ -149,8 +131,6 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
         fail(f"{exc} (previous store kept at {settings.store})")
     except (BuildError, SourceError, OntologyError, CurationError) as exc:
         fail(f"{exc} (previous store kept at {settings.store})", EXIT_INPUT)
-    except UnicodeDecodeError as exc:
-        fail(f"{not_utf8(exc)} (previous store kept at {settings.store})", EXIT_INPUT)
     except OSError as exc:
         os_failure(exc, settings.store)
     if not quiet:
@@ -372,8 +352,6 @@ def docs(store: Path | None, out: Path | None) -> None:
         index = build_docs(settings, out_dir)
     except OntologyError as exc:
         fail(str(exc), EXIT_INPUT)
-    except UnicodeDecodeError as exc:
-        fail(not_utf8(exc), EXIT_INPUT)
     except OSError as exc:
         os_failure(exc, out_dir)
     click.echo(f"wrote {index}")

@@ -27,6 +27,8 @@ def read_turtle(path: Path, base: str = DEFAULT_BASE) -> rdflib.Graph:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise OntologyError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise OntologyError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if base != DEFAULT_BASE:
         text = text.replace(DEFAULT_BASE, base)
     graph = rdflib.Graph()
