@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from medkg_server import graph_store, linked_data, openapi, pages, sparql
+from medkg_server import downloads, graph_store, linked_data, openapi, pages, sparql
 from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(graph_store.bp)
+    app.register_blueprint(downloads.bp)
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
@@ -108,6 +109,7 @@ def _site_links_function():  # type: ignore[no-untyped-def]
                 "browse": url_for("pages.browse"),
                 "stats": url_for("pages.stats"),
                 "void": url_for("pages.void"),
+                "dump": url_for("downloads.dump"),
                 "sparql": url_for("sparql.sparql"),
                 "sparql_external": url_for("sparql.sparql", _external=True),
             }

@@ -154,12 +154,14 @@ def _load_statistics(path: Path) -> Statistics:
     )
 
 
-def void_graph(st: ServerState, stats: Statistics, endpoint: str) -> Graph:
+def void_graph(st: ServerState, stats: Statistics, endpoint: str, dump: str) -> Graph:
     """The VoID description: the catalogue as a void:Dataset with its statistics."""
     g = _graph()
     dataset = URIRef(st.ns.catalogue)
     g.add((dataset, RDF.type, VOIDNS.Dataset))
     g.add((dataset, VOIDNS.sparqlEndpoint, URIRef(endpoint)))
+    g.add((dataset, VOIDNS.dataDump, URIRef(dump)))
+    g.add((dataset, VOIDNS.feature, W3C_FORMATS["N-Quads"]))
     g.add((dataset, VOIDNS.uriSpace, Literal(st.settings.base)))
     g.add((dataset, VOIDNS.triples, Literal(stats.triples, datatype=XSD.integer)))
     g.add((dataset, VOIDNS.distinctSubjects, Literal(stats.subjects, datatype=XSD.integer)))
@@ -256,13 +258,14 @@ def _described(st: ServerState, build: str) -> Response:
     # the service at /query answers queries only: it describes itself, not /sparql
     own = build == "service" and request.endpoint == "sparql.query_only"
     endpoint = url_for("sparql.query_only" if own else "sparql.sparql", _external=True)
+    dump = url_for("downloads.dump", _external=True)
     updates = st.settings.update_enabled and not own
-    etag = etag_for(version, build, fmt.key, endpoint, updates)
+    etag = etag_for(version, build, fmt.key, endpoint, dump, updates)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
     stats = statistics(st, version)
     graph = (
-        void_graph(st, stats, endpoint) if build == "void"
+        void_graph(st, stats, endpoint, dump) if build == "void"
         else service_graph(st, stats, endpoint, updates)
     )
     return with_validators(rdf_response(graph, fmt), etag, version)

@@ -120,6 +120,11 @@ class InlineRunner:
         with self._lock:  # one reopen when a new version is published, not one per thread
             return self.state.current(version)
 
+    def opened(self, version: str | None = None) -> tuple[str | None, ox.Store]:
+        """The open store with the name of its version (see StoreState.opened)."""
+        with self._lock:
+            return self.state.opened(version)
+
     def answer(
         self, job: Job, anchor: str | None = None, version: str | None = None
     ) -> Outcome | None:

@@ -1,9 +1,10 @@
 """Derived data kept beside a store version, so each version computes it once, not per process.
 
-The graph does not change between builds, so figures that cost a pass over the whole store (the
-facet index, the VoID statistics) are computed once per version and saved in its folder. A file
-lock makes one process compute while the others wait and then read its file; a folder the server
-may not write to (a read-only deployment) just means every process computes for itself.
+The graph does not change between builds, so what costs a pass over the whole store (the facet
+index, the VoID statistics, the downloadable dump) is computed once per version and saved in its
+folder. A file lock makes one process compute while the others wait and then read its file; a
+folder the server may not write to (a read-only deployment) just means every process computes
+for itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import fcntl
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 T = TypeVar("T")
 
@@ -27,21 +28,48 @@ def load_or_build(
     """The value saved as `name` in `version_dir`, or a new one built and saved there."""
     path = version_dir / name
     try:
-        lock = open(version_dir / f"{name}.lock", "w", encoding="utf-8")
+        lock = _lock(version_dir, name)
     except OSError:
         return build()
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists():
             try:
                 return load(path)
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # an older or damaged file: build it again
         value = build()
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
         try:
-            save(value, tmp)
-            os.replace(tmp, path)
+            _write_atomically(path, lambda tmp: save(value, tmp))
         except OSError:
-            tmp.unlink(missing_ok=True)
+            pass  # not saved: the next process builds it again
         return value
+
+
+def file_or_write(version_dir: Path, name: str, write: Callable[[Path], None]) -> Path:
+    """The file `name` in `version_dir`, written by `write` the first time it is asked for.
+
+    For files too big to hold in memory (the whole graph as a download): `write` fills a
+    temporary path that is renamed into place when complete, so a reader never sees half a
+    file. Raises OSError when the folder cannot be written.
+    """
+    path = version_dir / name
+    with _lock(version_dir, name):
+        if not path.exists():
+            _write_atomically(path, write)
+    return path
+
+
+def _lock(version_dir: Path, name: str) -> IO[str]:
+    """An open lock file for `name`, held exclusively until closed (other processes wait)."""
+    lock = open(version_dir / f"{name}.lock", "w", encoding="utf-8")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

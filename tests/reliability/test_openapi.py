@@ -38,7 +38,7 @@ CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 ROUTES = ["/sparql", "/query", "/update", "/health", "/ready", "/void", "/browse", "/stats",
           "/openapi.yaml", "/openapi.json", "/{kind}/{id}", "/ontology", "/catalogue", "/team",
-          "/store"]
+          "/store", "/download/medkg.nq.gz"]
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import pytest
 import rdflib
 
 from medkg.store import current_version_dir
@@ -70,3 +71,36 @@ def test_a_folder_it_cannot_write_to_still_gives_the_value(tmp_path: Path) -> No
     missing = tmp_path / "no-such-folder"
     value = version_cache.load_or_build(missing, "x.json", lambda: 5, lambda v, p: None, lambda p: 0)
     assert value == 5
+
+
+def test_a_file_is_written_once_and_never_seen_half_written(tmp_path: Path) -> None:
+    writes = []
+    paths = []
+
+    def write(path: Path) -> None:
+        writes.append(path)
+        path.write_bytes(b"whole")
+
+    def ask() -> None:
+        paths.append(version_cache.file_or_write(tmp_path, "dump.gz", write))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(writes) == 1 and paths == [tmp_path / "dump.gz"] * 6
+    assert (tmp_path / "dump.gz").read_bytes() == b"whole"
+    assert not list(tmp_path.glob(".dump.gz.*"))
+
+
+def test_a_file_whose_writing_fails_is_not_left_behind(tmp_path: Path) -> None:
+    def fail(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        version_cache.file_or_write(tmp_path, "dump.gz", fail)
+    assert not (tmp_path / "dump.gz").exists() and not list(tmp_path.glob(".dump.gz.*"))
+    written = version_cache.file_or_write(tmp_path, "dump.gz", lambda p: p.write_bytes(b"ok"))
+    assert written.read_bytes() == b"ok"  # the next request writes it again

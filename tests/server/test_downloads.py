@@ -1,0 +1,106 @@
+"""The whole graph as a download: /download/medkg.nq.gz (downloads.py)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+
+from medkg.store import current_version_dir, open_read_only
+from medkg_server import downloads, version_cache
+from medkg_server.app import create_app
+
+PATH = "/download/medkg.nq.gz"
+VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
+CATALOGUE = rdflib.URIRef("https://w3id.org/medkg/catalogue")
+
+
+@pytest.fixture()
+def store(built_store: Path, tmp_path: Path) -> Path:
+    """A copy of the test store, so each test starts without a saved dump."""
+    copy = tmp_path / "store"
+    shutil.copytree(built_store, copy, symlinks=True)
+    (current_version_dir(copy) / downloads.DUMP).unlink(missing_ok=True)
+    return copy
+
+
+def _client(store: Path):  # type: ignore[no-untyped-def]
+    return create_app({"STORE": str(store), "EXECUTORS": 1}).test_client()
+
+
+def _quads(data: bytes) -> set[ox.Quad]:
+    return set(ox.parse(gzip.decompress(data), format=ox.RdfFormat.N_QUADS))
+
+
+def test_the_dump_holds_every_quad_with_its_graph(store: Path) -> None:
+    answer = _client(store).get(PATH)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/gzip"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    assert "medkg.nq.gz" in answer.headers["Content-Disposition"]
+    expected = set(open_read_only(store))
+    assert _quads(answer.data) == expected
+    assert len({q.graph_name for q in expected}) > 1  # the named graphs are kept apart
+
+
+def test_the_dump_is_written_once_beside_the_version(store: Path) -> None:
+    first = _client(store).get(PATH).data
+    saved = current_version_dir(store) / downloads.DUMP
+    assert saved.read_bytes() == first
+    saved.write_bytes(gzip.compress(b""))  # another process's file is served as it is
+    assert _client(store).get(PATH).data == gzip.compress(b"")
+    saved.unlink()
+    assert _client(store).get(PATH).data == first  # no time or name in the gzip header
+
+
+def test_a_store_folder_it_cannot_write_to_still_gives_the_dump(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> Path:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(version_cache, "file_or_write", refuse)
+    answer = _client(store).get(PATH)
+    assert answer.status_code == 200
+    assert _quads(answer.data) == set(open_read_only(store))
+    assert not (current_version_dir(store) / downloads.DUMP).exists()
+
+
+def test_validators_ranges_and_head(store: Path) -> None:
+    client = _client(store)
+    whole = client.get(PATH)
+    etag = whole.headers["ETag"]
+    assert whole.headers["Last-Modified"] and whole.headers["Accept-Ranges"] == "bytes"
+    assert client.get(PATH, headers={"If-None-Match": etag}).status_code == 304
+    part = client.get(PATH, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.data == whole.data[10:20]
+    head = client.head(PATH)
+    assert head.status_code == 200 and head.data == b""
+    assert int(head.headers["Content-Length"]) == len(whole.data)
+    assert client.post(PATH).status_code == 405
+
+
+def test_void_names_the_dump(store: Path) -> None:
+    client = _client(store)
+    answer = client.get("/void", headers={"Accept": "application/n-triples"})
+    graph = rdflib.Graph().parse(data=answer.data, format="nt")
+    dump = graph.value(CATALOGUE, VOID.dataDump)
+    assert dump is not None and str(dump).endswith(PATH)
+    assert client.get(str(dump)).status_code == 200
+    assert f'href="{PATH}"'.encode() in client.get("/stats").data  # every page's footer links it
+
+
+def test_no_store_yet_is_503(tmp_path: Path) -> None:
+    answer = _client(tmp_path / "empty").get(PATH)
+    assert answer.status_code == 503 and b"not been built" in answer.data
+
+
+def test_the_production_server_sends_the_whole_file(server) -> None:  # type: ignore[no-untyped-def]
+    with server.get(PATH) as answer:
+        data = answer.read()
+        assert answer.headers["Content-Length"] == str(len(data))
+    assert _quads(data) == set(open_read_only(server.store))
