@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from medkg_server import downloads, graph_store, linked_data, openapi, pages, sparql
+from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
 from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(downloads.bp)
+    app.register_blueprint(crawlers.bp)
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
