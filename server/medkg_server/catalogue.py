@@ -176,6 +176,35 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
     }
 
 
+def browse_data(view: dict[str, Any]) -> dict[str, Any]:
+    """The browse page as plain data (its JSON form): the same counts and datasets, no links."""
+    selection: Selection = view["selection"]
+    chosen = dict(selection.chosen)
+    if selection.year:
+        chosen[YEAR] = selection.year
+    if selection.text:
+        chosen["q"] = selection.text
+    return {
+        "selection": chosen,
+        "total": view["total"],
+        "page": view["page"],
+        "pages": view["pages"],
+        "page_size": PAGE_SIZE,
+        "datasets": view["datasets"],
+        "facets": [
+            {
+                "key": group["key"],
+                "title": group["title"],
+                "values": [
+                    {name: value[name] for name in ("value", "label", "count", "selected")}
+                    for value in group["values"]
+                ],
+            }
+            for group in view["facets"]
+        ],
+    }
+
+
 def _facet_group(key: str, title: str, counts: list[Count], selection: Selection) -> dict[str, Any]:
     chosen = selection.year if key == YEAR else selection.chosen.get(key)
     values = []

@@ -184,6 +184,21 @@ def names_html(header: str) -> bool:
     )
 
 
+def negotiate_page(accept_header: str, parameter_values: list[str]) -> str | None:
+    """For the browse and statistics pages: "html" or "json" (their data), None for neither.
+
+    `format=json` or `format=html` decides; otherwise the Accept header, HTML when it ranks
+    them equal or names neither (`*/*`, no header).
+    """
+    if parameter_values:
+        value = parameter_values[0].strip().lower()
+        return value if value in ("html", "json") else None
+    accept = _accept(accept_header)
+    if not accept:
+        return "html"
+    return _best(accept, [("text/html", "html"), ("application/json", "json")])
+
+
 @lru_cache(maxsize=256)
 def _by_accept(header: str) -> Choice:
     # Clients send a handful of distinct Accept headers: rank the formats once per header.

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from medkg_server import catalogue, charts, describe, queries
+from medkg_server import catalogue, charts, describe, formats, queries
 from medkg_server.replies import etag_for
 from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("pages", __name__)
+HTML = "text/html; charset=utf-8"
 # The README's example questions live in data/example-queries/*.rq; until that folder exists the
 # server falls back to the few it ships.
 BUILTIN_EXAMPLES = Path(__file__).with_name("static") / "examples"
@@ -76,18 +78,24 @@ def browse() -> Response:
     version = st.version()
     if version is None:
         return plain_error(503, "the store has not been built yet")
+    kind = formats.negotiate_page(request.headers.get("Accept", ""), request.args.getlist("format"))
+    if kind is None:
+        return plain_error(406, "available as HTML or JSON (format=html or format=json)")
     try:
         selection = catalogue.read_selection(st, request.args)
     except queries.BadValue as exc:
         return plain_error(400, str(exc))
-    etag = etag_for(version, "browse", request.query_string)
+    etag = etag_for(version, "browse", kind, request.query_string)
     if not_modified(request, etag, version):
-        return with_validators(Response(status=304), etag, version)
+        return with_validators(_varied(Response(status=304)), etag, version)
     view = catalogue.browse(st, version.name, selection)
     if view["page"] > view["pages"]:
         return plain_error(404, f"no page {view['page']}: the selection has {view['pages']}")
-    body = render_template("browse.html", v=view)
-    return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
+    if kind == "json":
+        response = _json_response(catalogue.browse_data(view))
+    else:
+        response = Response(render_template("browse.html", v=view), content_type=HTML)
+    return with_validators(_varied(response), etag, version)
 
 
 @bp.route("/stats")
@@ -96,17 +104,31 @@ def stats() -> Response:
     version = st.version()
     if version is None:
         return plain_error(503, "the store has not been built yet")
-    etag = etag_for(version, "stats")
+    kind = formats.negotiate_page(request.headers.get("Accept", ""), request.args.getlist("format"))
+    if kind is None:
+        return plain_error(406, "available as HTML or JSON (format=html or format=json)")
+    etag = etag_for(version, "stats", kind)
     if not_modified(request, etag, version):
-        return with_validators(Response(status=304), etag, version)
+        return with_validators(_varied(Response(status=304)), etag, version)
     data = catalogue.statistics(st, version.name)
+    if kind == "json":
+        return with_validators(_varied(_json_response(data)), etag, version)
     chart_list = [
         ("Datasets per imaging modality", charts.bar_chart(data["modality"])),
         ("Datasets per organ system", charts.bar_chart(data["organ_system"])),
         ("Datasets per year", charts.bar_chart(data["year"], keep_last=True)),
     ]
     body = render_template("stats.html", totals=data["totals"], charts=chart_list)
-    return with_validators(Response(body, content_type="text/html; charset=utf-8"), etag, version)
+    return with_validators(_varied(Response(body, content_type=HTML)), etag, version)
+
+
+def _varied(response: Response) -> Response:
+    response.headers.add("Vary", "Accept")  # HTML or JSON by the Accept header
+    return response
+
+
+def _json_response(data: Any) -> Response:
+    return Response(_json(data), content_type="application/json")
 
 
 @bp.route("/void")

@@ -232,6 +232,46 @@ def test_browse_text_search(server):
     assert get(server, "/browse", organ="not an iri").status_code == 400
 
 
+def test_browse_as_json_gives_the_same_counts_and_datasets(server):
+    breast = "https://w3id.org/medkg/anatomy/breast"
+    answer = get(server, "/browse", accept="application/json", organ=breast)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/json"
+    assert "Accept" in answer.headers["Vary"]
+    data = answer.json()
+    assert data["selection"] == {"organ": breast}
+    assert data["total"] == 2 and data["page"] == 1 and data["pages"] == 1
+    assert len(data["datasets"]) == 2 and all(d["iri"] and d["title"] for d in data["datasets"])
+    modality = next(f for f in data["facets"] if f["key"] == "modality")
+    assert {v["label"]: v["count"] for v in modality["values"]} == {"computed tomography": 1}
+    organ = next(f for f in data["facets"] if f["key"] == "organ")
+    assert [v["selected"] for v in organ["values"] if v["value"] == breast] == [True]
+    by_parameter = get(server, "/browse", organ=breast, format="json")
+    assert by_parameter.json() == data
+    page = get(server, "/browse", organ=breast).text  # the HTML page says where its JSON is
+    assert 'rel="alternate" type="application/json"' in page and "format=json" in page
+
+
+def test_pages_offer_html_or_json_and_nothing_else(server):
+    assert get(server, "/browse", format="xml").status_code == 406
+    assert get(server, "/stats", format="csv").status_code == 406
+    html = get(server, "/browse", accept="text/html, application/json")
+    assert html.headers["Content-Type"].startswith("text/html")  # a tie goes to the page
+    assert get(server, "/stats", accept="*/*").headers["Content-Type"].startswith("text/html")
+    json_first = get(server, "/stats", accept="application/json, text/html;q=0.5")
+    assert json_first.headers["Content-Type"] == "application/json"
+    kinds = ("text/html", "application/json")
+    etags = {get(server, "/stats", accept=kind).headers["ETag"] for kind in kinds}
+    assert len(etags) == 2  # a cache must not give one for the other
+
+
+def test_statistics_as_json(server):
+    data = get(server, "/stats", format="json").json()
+    assert data["totals"]["datasets"] == 3
+    systems = {item["label"]: item["count"] for item in data["organ_system"]}
+    assert "immune system" in systems and "chest region" in systems
+    assert {item["label"] for item in data["year"]} == {"2016", "2019", "2021"}
+
+
 def test_statistics_page_draws_charts(server):
     page = get(server, "/stats").text
     assert page.count("<svg") == 3
