@@ -42,6 +42,18 @@ def test_same_landing_page_merges_across_lists_only() -> None:
     assert groups(within) == [["a:1"], ["a:2"]]
 
 
+def test_a_challenge_page_one_list_gives_to_several_tasks_joins_nothing_across_lists() -> None:
+    # the biomedical list's StructSeg and the navigator's four StructSeg2019 tasks share the
+    # challenge page: fusing them all made one dataset of four the navigator keeps apart
+    url = "https://structseg2019.grand-challenge.org/"
+    result = merge([entry("a", 62, "StructSeg", url), entry("b", 75, "StructSeg2019 Task1", url),
+                    entry("b", 76, "StructSeg2019 Task2", url)], Curation())
+    assert groups(result) == [["a:62"], ["b:75"], ["b:76"]]
+    once = merge([entry("a", 1, "AMOS", url), entry("b", 2, "AMOS 2022", url),
+                  entry("b", 3, "amos-2022", url)], Curation())
+    assert groups(once) == [["a:1", "b:2", "b:3"]]  # one name per list: the page still joins
+
+
 def test_same_name_in_one_list_with_different_links_stays_apart() -> None:
     result = merge([entry("a", 1, "Kather et al.", "https://x.org/1"),
                     entry("a", 2, "Kather et al.", "https://x.org/2")], Curation())

@@ -5,7 +5,8 @@ Rules, applied in this order (documented in README "Merging"):
 1. `data/curation/aliases.tsv` rewrites a name variant to a canonical name first.
 2. Two entries whose names fold to the same key (case, spaces and punctuation ignored:
    "SegPC-2021" and "segpc 2021") are the same dataset.
-3. Two entries from *different* lists that give the same specific landing page URL are the same.
+3. Two entries from *different* lists that give the same specific landing page URL are the same,
+   unless one list gives that page to differently named entries (a challenge's page for its tasks).
 4. `data/curation/merge.tsv` forces `same` pairs together and keeps `different` pairs apart;
    a `different` pair wins over rules 2 and 3 (the merge that would join them is refused and
    reported).
@@ -145,6 +146,23 @@ def _different_links(a: EntryRecord, b: EntryRecord) -> bool:
     return bool(pages_a and pages_b and not pages_a & pages_b)
 
 
+def _pages_of_several_datasets(entries: list[EntryRecord], keys: list[str]) -> set[str]:
+    """Landing pages one list gives to differently named entries: a challenge's page for its tasks.
+
+    Such a page names no single dataset, so it joins nothing across lists: otherwise another
+    list's entry for the whole challenge would fuse every task the first list keeps apart.
+    """
+    # the first name key seen per (list, page): no set per page, a big build has a million pages
+    first_name: dict[tuple[str, str], str] = {}
+    shared: set[str] = set()
+    for entry, key in zip(entries, keys):
+        for url in entry.landing_pages:
+            page = url_key(url)
+            if page is not None and first_name.setdefault((entry.source_id, page), key) != key:
+                shared.add(page)
+    return shared
+
+
 def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
     """Group entries (given in manifest order) into datasets."""
     keys = [curation.aliases.get(name_key(e.name), name_key(e.name)) for e in entries]
@@ -170,11 +188,12 @@ def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
     for a_key, b_key in curation.same:
         if a_key in first_by_key and b_key in first_by_key:
             join(first_by_key[a_key], first_by_key[b_key], "curated as the same dataset")
+    shared = _pages_of_several_datasets(entries, keys)
     first_by_url: dict[str, int] = {}
     for i, entry in enumerate(entries):
         for url in entry.landing_pages:
             key = url_key(url)
-            if key is None:
+            if key is None or key in shared:
                 continue
             if key in first_by_url and entries[first_by_url[key]].source_id != entry.source_id:
                 join(first_by_url[key], i, f"same landing page {url}")
