@@ -112,3 +112,24 @@ def test_rules_that_name_no_entry_are_reported(tmp_path) -> None:  # type: ignor
                                       "Gamma\tDelta\tdifferent\tneither is listed\n")
     result = merge([entry("a", 1, "Alpha"), entry("b", 2, "Beta")], curation)
     assert result.unused == ["merge.tsv:2 Alpha ~ Alfa", "merge.tsv:4 Gamma ~ Delta"]
+
+
+def _real_groups(settings) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Every real entry's location -> the locations of the dataset it was merged into."""
+    from medkg.build import collect_sources, read_all
+    from medkg.merge import load_curation
+
+    results, _ = read_all(settings, collect_sources(settings))
+    merged = merge([e for r in results for e in r.records], load_curation(settings.data_dir))
+    return {e.location: [m.location for m in d.entries] for d in merged.datasets for e in d.entries}
+
+
+def test_one_challenge_named_two_ways_in_two_real_lists_is_one_dataset(real_settings) -> None:
+    grouped = _real_groups(real_settings)
+    # the biomedical list's short name, the navigator's with the edition year (merge.tsv)
+    assert grouped["biomedical-imaging:66"] == ["biomedical-imaging:66", "medical-ai-navigator:165"]
+    assert grouped["biomedical-imaging:39"] == ["biomedical-imaging:39", "medical-ai-navigator:270"]
+    assert grouped["biomedical-imaging:36"] == ["biomedical-imaging:36", "medical-ai-navigator:204"]
+    # StructSeg's four tasks stay four datasets, the whole challenge a fifth
+    assert grouped["biomedical-imaging:62"] == ["biomedical-imaging:62"]
+    assert grouped["medical-ai-navigator:76"] == ["medical-ai-navigator:76"]
