@@ -256,3 +256,25 @@ def test_a_description_does_not_override_what_the_modality_column_says(mini_sett
     assert by_name(result, "Fundus Set").modalities == [
         concept(vocab, "modality", "fundus photography")
     ]
+
+
+def test_counts_are_totals_with_their_own_unit(real_settings, write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "sizes",
+        "# Sizes\n\n| Dataset | Description |\n|---|---|\n"
+        "| Cells2D | 2D Cell Imaging, 1862 Cases, polymorphic HEp-2 cell images |\n"
+        "| Slides Each | Train: 500 (100 patients, 5 slides each), 50 wsi / scanner |\n"
+        "| Two Words | 16 EDF cell images and 1800 3D intra-oral scans |\n"
+        "| Classes | 7 Categories of Nuclei, 304 Whole Slide Images (WSIs) |\n",
+    )
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+
+    def counts(name: str) -> list[tuple[float, str]]:
+        return [(c.value, c.unit) for c in by_name(result, name).counts]
+
+    assert counts("Cells2D") == [(1862, "cases")]  # "2D Cell" and "HEp-2 cell" are no counts
+    assert counts("Slides Each") == [(100, "patients")]  # per patient, per scanner: rates
+    assert counts("Two Words") == [(16, "images"), (1800, "scans")]
+    assert counts("Classes") == [(304, "wsis")]

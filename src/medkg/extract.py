@@ -25,6 +25,15 @@ DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-/.](0?[1-9]|1[0-2]))?(?:[-/.](0?
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 DIMENSION = re.compile(r"(?<![a-z0-9])([234])\s*d(?:\s*\+\s*(t|time))?(?![a-z0-9])", re.I)
 NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+(?:\.\d+)?)\s*([km])?"
+# A count's number starts a word: not the digit of "HEp-2" or "COVID-19" (a name's part)
+COUNT_START = r"(?<![\w.,])(?<![a-z]-)"
+# Up to two words between number and unit, each its own word ("1800 3D intra-oral scans",
+# "16 EDF cell images": the unit is the last of them); "2D Cell" is a dimension, not 2 cells,
+# and "7 Categories of Cell" counts classes: no small word ("of", "in" ...) comes between
+COUNT_MODIFIER = r"(?<=\s)(?!(?:of|in|from|with|and|or|for|to|at|on|by|per|each)\b)"
+COUNT_WORD = r"[a-z0-9-]*[a-z][a-z0-9-]*\s+"
+# "5 slides each", "10 images per patient", "50 wsi / scanner": a rate, not how many there are
+NOT_A_RATE = r"(?!\s*(?:each|per)\b|\s*/\s*[a-z])"
 MAGNIFICATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[x×](?![a-z0-9])", re.I)
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;)\]]+)")
 # Publishers and preprint servers: a link there is a paper whatever its text says.
@@ -70,8 +79,12 @@ class Rules:
     def __post_init__(self) -> None:
         words = sorted(self.units, key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in words)
+        # a unit of several words ("whole slide images") is the unit, not modifiers of its last
+        several = "|".join(re.escape(w) for w in words if " " in w)
+        not_a_unit = rf"(?!(?:{several})(?![a-z]))" if several else ""
+        modifiers = rf"(?:{COUNT_MODIFIER}{not_a_unit}{COUNT_WORD}){{0,2}}"
         self.unit_pattern = re.compile(
-            rf"(?<![\w.,]){NUMBER}\+?\s*(?:[a-z-]+\s+)?({alternation})(?![a-z])", re.I
+            rf"{COUNT_START}{NUMBER}\+?\s*{modifiers}({alternation})(?![a-z]){NOT_A_RATE}", re.I
         )
 
 
