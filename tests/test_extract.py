@@ -278,3 +278,16 @@ def test_counts_are_totals_with_their_own_unit(real_settings, write_list) -> Non
     assert counts("Slides Each") == [(100, "patients")]  # per patient, per scanner: rates
     assert counts("Two Words") == [(16, "images"), (1800, "scans")]
     assert counts("Classes") == [(304, "wsis")]
+
+
+def test_an_image_size_is_no_magnification(real_settings, write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "cyto",
+        "# Cyto\n\n## Datasets\n### [Pap Fields](https://example.org/pap)\n\n"
+        "- 425 microscope field images, with 2048 x 1532 pixel size.\n"
+        "- Photographed at 40X magnification, resized to 256 x 192 pixel, 1200×1600 crops.\n",
+    )
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+    assert by_name(result, "Pap Fields").magnification == ["40x"]

@@ -34,7 +34,8 @@ COUNT_MODIFIER = r"(?<=\s)(?!(?:of|in|from|with|and|or|for|to|at|on|by|per|each)
 COUNT_WORD = r"[a-z0-9-]*[a-z][a-z0-9-]*\s+"
 # "5 slides each", "10 images per patient", "50 wsi / scanner": a rate, not how many there are
 NOT_A_RATE = r"(?!\s*(?:each|per)\b|\s*/\s*[a-z])"
-MAGNIFICATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[x×](?![a-z0-9])", re.I)
+# "40x", "20 X"; not an image size "2048 x 1532" (a number after the x)
+MAGNIFICATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[x×](?![a-z0-9])(?!\s*\d)", re.I)
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;)\]]+)")
 # Publishers and preprint servers: a link there is a paper whatever its text says.
 JOURNAL_HOSTS = ("arxiv.org", "ieeexplore", "pubmed", "sciencedirect", "springer", "academic.oup.com",
