@@ -291,3 +291,11 @@ def test_an_image_size_is_no_magnification(real_settings, write_list) -> None:
     )
     (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
     assert by_name(result, "Pap Fields").magnification == ["40x"]
+
+
+def test_a_reference_marker_without_its_number_leaves_no_brackets_in_the_name(
+        real_settings) -> None:
+    sources = [s for s in collect_sources(real_settings) if s.id == "histopathology"]
+    (result,), _ = read_all(real_settings, sources)
+    endo = next(r for r in result.records if r.raw_name.startswith("ENDO-AID"))
+    assert endo.raw_name == "ENDO-AID []" and endo.name == "ENDO-AID"

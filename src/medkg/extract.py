@@ -21,6 +21,8 @@ from medkg.tables import read_tsv
 from medkg.vocabulary import Vocabulary, fold
 
 REF_MARKER = re.compile(r"\[(\d+[a-z]?)\]")
+# "ENDO-AID []": a reference marker the list left without its number
+EMPTY_REF_MARKER = re.compile(r"\[\s*\]")
 DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-/.](0?[1-9]|1[0-2]))?(?:[-/.](0?[1-9]|[12]\d|3[01]))?(?!\d)")
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 DIMENSION = re.compile(r"(?<![a-z0-9])([234])\s*d(?:\s*\+\s*(t|time))?(?![a-z0-9])", re.I)
@@ -217,7 +219,7 @@ class Extractor:
         self.records.append(record)
 
     def _clean_name(self, cell: Cell) -> str:
-        text = REF_MARKER.sub("", cell.text)
+        text = EMPTY_REF_MARKER.sub("", REF_MARKER.sub("", cell.text))
         text = TRAILING_COMMAS.sub("", text).strip(" ,-*")
         first_link = cell.links[0].text.strip() if cell.links else ""
         if first_link and text.startswith(first_link):
