@@ -299,3 +299,23 @@ def test_a_reference_marker_without_its_number_leaves_no_brackets_in_the_name(
     (result,), _ = read_all(real_settings, sources)
     endo = next(r for r in result.records if r.raw_name.startswith("ENDO-AID"))
     assert endo.raw_name == "ENDO-AID []" and endo.name == "ENDO-AID"
+
+
+def test_an_acquisition_cell_gives_scanners_not_sources_or_connectors(real_settings,
+                                                                       write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "scanners",
+        "# Scanners\n\n| Dataset name | Other (Magnification, Scanner) |\n|---|---|\n"
+        "| Lung Slides | 20x or 40x - Aperio AT2 |\n"
+        "| Tiger Slides | (from TCGA, RUMC, JB) |\n"
+        "| Nuclei Slides | 40x (UHCW) |\n"
+        "| Kept Slides | 20x - Omnyx VL120 (UHCW) |\n",
+    )
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+    assert by_name(result, "Lung Slides").scanner == ["Aperio AT2"]
+    assert by_name(result, "Lung Slides").magnification == ["20x", "40x"]
+    assert by_name(result, "Tiger Slides").scanner == []
+    assert by_name(result, "Nuclei Slides").scanner == []
+    assert by_name(result, "Kept Slides").scanner == ["Omnyx VL120 (UHCW)"]

@@ -62,6 +62,10 @@ TRAILING_COMMAS = re.compile(r"\s*,\s*(,\s*)*$")
 SPACES = re.compile(r"\s+")
 THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 SENTENCE_END = re.compile(r"(?<=\.)\s+")
+# what is left at the ends of an acquisition cell once its magnifications are taken out:
+# punctuation, and the "or" of "20x or 40x - Aperio AT2"
+ACQUISITION_EDGES = re.compile(r"^(?:[\s,;:-]|(?:or|and|to)\b)+|[\s,;:-]+$", re.I)
+PARENTHESISED = re.compile(r"\([^()]*\)")
 # Distinct (kind, cell text, field) reads kept per source: lists repeat the same organ, stain
 # and modality cells thousands of times.
 CONCEPT_CELL_CACHE = 100_000
@@ -482,7 +486,9 @@ class Extractor:
         rest = MAGNIFICATION.sub(" ", text)
         if self.rules.not_scanner is not None:
             rest = self.rules.not_scanner.sub(" ", rest)
-        rest = re.sub(r"^[\s,;:-]+|[\s,;:-]+$", "", re.sub(r"\s+", " ", rest))
+        rest = ACQUISITION_EDGES.sub("", re.sub(r"\s+", " ", rest))
+        if PARENTHESISED.fullmatch(rest):
+            return  # "(from TCGA, RUMC, JB)", "(UHCW)": where the slides came from, not a scanner
         if re.search(r"[A-Za-z]{3,}", rest) and rest not in record.scanner:
             record.scanner.append(rest)
 
