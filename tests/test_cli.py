@@ -225,6 +225,18 @@ def test_he_breast_segmentation_answer(real_store: str, monkeypatch) -> None:
     assert "PatchCamelyon" not in titles  # classification only
 
 
+def test_largest_collections_name_each_figure_once(real_store: str, monkeypatch) -> None:
+    # PatchCamelyon's 327,680 cases is in two lists: two counts, one answer row
+    monkeypatch.setenv("MEDKG_HOME", str(ROOT))
+    query = next(p for p in EXAMPLES if p.name.startswith("13-"))
+    result = CliRunner().invoke(main, ["query", "--store", real_store, "--format", "json",
+                                       f"@{query}"])
+    rows = [(b["title"]["value"], b["n"]["value"], b["unit"]["value"])
+            for b in json.loads(result.output)["results"]["bindings"]]
+    assert ("PatchCamelyon", "327680", "cases") in rows
+    assert len(rows) == len(set(rows))
+
+
 def test_real_build_meets_the_mapping_target(real_store: str) -> None:
     report = json.loads((Path(real_store) / "report.json").read_text())
     assert report["mapping"]["percent"] >= 98.0
