@@ -319,3 +319,10 @@ def test_an_acquisition_cell_gives_scanners_not_sources_or_connectors(real_setti
     assert by_name(result, "Tiger Slides").scanner == []
     assert by_name(result, "Nuclei Slides").scanner == []
     assert by_name(result, "Kept Slides").scanner == ["Omnyx VL120 (UHCW)"]
+
+
+def test_slices_are_a_counted_unit(real_settings) -> None:
+    sources = [s for s in collect_sources(real_settings) if s.id == "medical-ai-navigator"]
+    (result,), _ = read_all(real_settings, sources)
+    video = by_name(result, "LDPolypVideo")  # "2D Endoscopy, 861400 Slices, ..."
+    assert [(c.value, c.unit) for c in video.counts] == [(861400, "slices")]
