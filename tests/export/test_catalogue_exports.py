@@ -101,6 +101,24 @@ def test_dcat_landing_page_is_the_access_url_of_a_distribution(
     assert URIRef(f"{BASE}anatomy/lymph-node") in set(graph.objects(camelyon, DCAT.theme))
 
 
+def test_dcat_conforms_to_the_dcat_ap_3_rules_it_could_break(
+    export_settings, out_dir: Path
+) -> None:
+    """Checked with DCAT-AP 3's rules on records, catalogues and the classes of what they point
+    at (fixtures/dcat-ap-3-rules.ttl): the lists are named by prov:wasDerivedFrom, not dct:source
+    (one catalogue record at most) nor as dcat:Catalogs (which would need a publisher)."""
+    pyshacl = pytest.importorskip("pyshacl")
+    graph = _dcat(export_settings, out_dir)
+    shapes = rdflib.Graph().parse(Path(__file__).parent / "fixtures" / "dcat-ap-3-rules.ttl")
+    conforms, _, text = pyshacl.validate(graph, shacl_graph=shapes, inference="none")
+    assert conforms, text
+    record = URIRef(f"{BASE}dataset/camelyon16/record")
+    prov = Namespace("http://www.w3.org/ns/prov#")
+    sources = {URIRef(f"{BASE}source/alpha"), URIRef(f"{BASE}source/beta")}
+    assert set(graph.objects(record, prov.wasDerivedFrom)) == sources
+    assert all(graph.value(s, DCT.title) for s in sources)
+
+
 def test_dcat_jsonld_expands_to_the_same_graph_as_the_turtle(
     export_settings, out_dir: Path
 ) -> None:

@@ -5,8 +5,15 @@ What DCAT-AP makes mandatory is always present: the catalogue's title, descripti
 with foaf:primaryTopic and dct:modified; dct:title on each theme scheme. medkg lists datasets it
 does not host, so each landing page becomes a dcat:Distribution whose dcat:accessURL is that page
 (no dcat:downloadURL: the lists give no direct files). A record's dct:modified is the latest date
-on which one of the lists that mention the dataset was received, and dct:source names those lists.
+on which one of the lists that mention the dataset was received, and prov:wasDerivedFrom names those
+lists. Not dct:source: DCAT-AP reserves it for one catalogue record the record was copied from, and
+a list is not one; nor are the lists dcat:Catalogs, which DCAT-AP would want a publisher for.
 Minted IRIs: `<dataset>/record` and `<dataset>/distribution/<n>`.
+
+DCAT-AP's SHACL shapes check the class of what some properties point at, so the export states it:
+landing pages are foaf:Documents, the licence a dct:LicenseDocument, and `dcat:Dataset
+rdfs:subClassOf dcat:Resource` (a statement of DCAT itself) makes each record's primary topic a
+dcat:Resource without typing datasets with that abstract class.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 
 from medkg.config import Settings
 from medkg.export.context import load_context, write_json
@@ -23,12 +30,13 @@ from medkg.export.progress import progress
 from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
 from medkg.export.terms import to_rdflib_triple
-from medkg.namespaces import DCAT, DCTERMS, FOAF, SKOS, Namespaces
+from medkg.namespaces import DCAT, DCTERMS, FOAF, PROV, SKOS, Namespaces
 
 DCAT_NS = Namespace(DCAT)
 DCT = Namespace(DCTERMS)
 FOAF_NS = Namespace(FOAF)
 SKOS_NS = Namespace(SKOS)
+PROV_NS = Namespace(PROV)
 
 
 def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
@@ -73,11 +81,14 @@ def _catalogue_node(graph: Graph, catalogue: Catalogue) -> URIRef:
         is_iri = catalogue.license.startswith("http")
         license_ = URIRef(catalogue.license) if is_iri else Literal(catalogue.license)
         graph.add((node, DCT.license, license_))
+        if is_iri:
+            graph.add((license_, RDF.type, DCT.LicenseDocument))
     for scheme in catalogue.theme_taxonomies:
         graph.add((node, DCAT_NS.themeTaxonomy, URIRef(scheme)))
     for source in catalogue.sources:
-        graph.add((URIRef(source.iri), RDF.type, DCAT_NS.Catalog))
+        graph.add((URIRef(source.iri), RDF.type, PROV_NS.Entity))
         graph.add((URIRef(source.iri), DCT.title, Literal(source.title)))
+    graph.add((DCAT_NS.Dataset, RDFS.subClassOf, DCAT_NS.Resource))
     return node
 
 
@@ -100,6 +111,7 @@ def _dataset_node(
         graph.add((node, DCT.isReferencedBy, URIRef(paper)))
     for number, page in enumerate(record.landing_pages, start=1):
         graph.add((node, DCAT_NS.landingPage, URIRef(page)))
+        graph.add((URIRef(page), RDF.type, FOAF_NS.Document))
         distribution = URIRef(f"{record.iri}/distribution/{number}")
         graph.add((node, DCAT_NS.distribution, distribution))
         graph.add((distribution, RDF.type, DCAT_NS.Distribution))
@@ -115,7 +127,7 @@ def _dataset_node(
     if dates:
         graph.add((record_node, DCT.modified, Literal(max(dates), datatype=XSD.date)))
     for source in record.sources:
-        graph.add((record_node, DCT.source, URIRef(source.iri)))
+        graph.add((record_node, PROV_NS.wasDerivedFrom, URIRef(source.iri)))
 
 
 def _received_dates(store: ox.Store, ns: Namespaces) -> dict[str, str]:
@@ -135,7 +147,8 @@ def dcat_graph(store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: boo
     received = _received_dates(store, ns)
     for record in progress(catalogue.datasets, "dcat", quiet):
         _dataset_node(graph, node, record, received)
-    for prefix, namespace in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("skos", SKOS)):
+    prefixes = (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("prov", PROV), ("skos", SKOS))
+    for prefix, namespace in prefixes:
         graph.bind(prefix, namespace)
     return graph
 
