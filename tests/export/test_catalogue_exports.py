@@ -16,7 +16,7 @@ from rdflib.compare import isomorphic
 
 from medkg.export import FORMATS, ExportError, croissant, export, schemaorg
 from medkg.export.context import load_context
-from medkg.export.records import read_catalogue
+from medkg.export.records import Concept, DatasetRecord, SourceList, read_catalogue
 from medkg.namespaces import Namespaces
 from medkg.store import open_read_only
 
@@ -276,3 +276,18 @@ def test_croissant_files_pass_mlcroissant_validate(export_settings, out_dir: Pat
         )  # fmt: skip
         assert result.returncode == 0, (path.name, result.stderr[-2000:])
         assert "error(s)" not in result.stderr
+
+
+def test_a_short_list_description_is_followed_by_the_dataset_facts() -> None:
+    """A list that describes a dataset as "Brain." gave a 46-character schema.org description,
+    under the 50 that Google's dataset guidelines ask for."""
+    brain = Concept(f"{BASE}anatomy/brain", "brain")
+    mri = Concept(f"{BASE}modality/mri", "magnetic resonance imaging")
+    record = DatasetRecord(
+        f"{BASE}dataset/adni", "ADNI", descriptions=["Brain"], organs=[brain], modalities=[mri],
+        sources=[SourceList(f"{BASE}source/a", "a", "Lists")],
+    )  # fmt: skip
+    text = schemaorg.describe(record)
+    assert 50 <= len(text) <= 5000
+    assert text.startswith("Brain. ADNI: a medical imaging dataset (")
+    assert "magnetic resonance imaging; brain" in text and text.endswith("Listed in: Lists.")

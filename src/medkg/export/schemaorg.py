@@ -43,13 +43,27 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def _summary(record: DatasetRecord) -> str:
+    """One sentence of the dataset's modalities, organs and tasks, for a description the lists
+    keep to a word or two ("Brain.")."""
+    kinds = (record.modalities, record.organs, record.tasks)
+    facts = "; ".join(", ".join(c.label for c in kind) for kind in kinds if kind)
+    return f"{record.title}: a medical imaging dataset" + (f" ({facts})." if facts else ".")
+
+
 def describe(record: DatasetRecord) -> str:
-    """The lists' descriptions, then the facts a reader of a catalogue page looks for first."""
+    """The lists' descriptions, then the facts a reader of a catalogue page looks for first.
+
+    Under MIN_DESCRIPTION characters, dataset search engines flag the description; a short one
+    is followed by a summary of the dataset's concepts.
+    """
     parts = [_sentence(d) for d in record.descriptions]
     if not parts:
         parts.append(
             f"{record.title}: a medical imaging dataset; the lists give no description of it."
         )
+    elif len(" ".join(parts)) < MIN_DESCRIPTION:
+        parts.append(_summary(record))
     if record.counts:
         sizes = "; ".join(f"{c.text} (according to {c.source})" for c in record.counts)
         parts.append(f"Size: {sizes}.")
