@@ -10,6 +10,8 @@
 - `croissant` (croissant.py): a folder with a Croissant 1.0 file per dataset.
 - `sssom` (sssom.py): the vocabulary's external mappings as an SSSOM TSV.
 
+Every format is written beside `out` and moved into place when complete (atomic.py).
+
 JSON-LD outputs carry the published context ontology/context.jsonld inline (context.py), so
 they read offline; the graph-shaped ones (`jsonld`, `dcat`) are in canonical order (jsonld.py).
 """
@@ -23,6 +25,7 @@ import pyoxigraph as ox
 
 from medkg.config import Settings
 from medkg.export import croissant, dcat, dumps, schemaorg, sssom, table
+from medkg.export.atomic import write_file, write_folder
 from medkg.export.context import load_context
 from medkg.export.errors import ExportError
 from medkg.export.records import read_catalogue
@@ -77,6 +80,8 @@ WRITERS: dict[str, Writer] = {
     "sssom": _sssom,
 }
 FORMATS: tuple[str, ...] = tuple(WRITERS)
+# formats written as a folder of one file per dataset, with that file's suffix
+FOLDER_SUFFIXES = {"croissant": ".json", "schemaorg": ".jsonld"}
 
 
 def export(settings: Settings, fmt: str, out: Path, quiet: bool = False) -> Path:
@@ -92,4 +97,10 @@ def export(settings: Settings, fmt: str, out: Path, quiet: bool = False) -> Path
     out = Path(out)
     if out.parent != Path(""):
         out.parent.mkdir(parents=True, exist_ok=True)
-    return writer(store, settings, out, quiet)
+
+    def write(path: Path) -> Path:
+        return writer(store, settings, path, quiet)
+
+    if fmt in FOLDER_SUFFIXES:
+        return write_folder(out, FOLDER_SUFFIXES[fmt], write)
+    return write_file(out, write)
