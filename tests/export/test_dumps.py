@@ -24,7 +24,7 @@ from export_helpers import (
 )
 from rdflib.compare import isomorphic
 
-from medkg.export import export
+from medkg.export import ExportError, export
 from medkg.export.context import load_context
 
 TRIPLE_FORMATS = {"ttl": "turtle", "nt": "nt", "rdfxml": "xml"}
@@ -98,7 +98,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from medkg.config import load_settings
-from medkg.export import export
+from medkg.export import ExportError, export
 store, home, fmt, out = sys.argv[1:]
 export(replace(load_settings(store=store, home=home), home=Path(home)), fmt, Path(out), quiet=True)
 """
@@ -146,3 +146,29 @@ def test_rapper_parses_each_dump(export_settings, out_dir: Path, fmt: str) -> No
     assert isomorphic(union, fixture_union())
     if fmt in QUAD_FORMATS:
         assert len(result.stdout.splitlines()) == sum(1 for _ in fixture_dataset().quads())
+
+
+def _store_with(store_dir: Path, nquads: str) -> Path:
+    from medkg.store import StagedVersion
+
+    staged = StagedVersion(store_dir)
+    staged.load_nquads(nquads.encode("utf-8"))
+    staged.publish({})
+    return store_dir
+
+
+def test_rdfxml_refuses_a_predicate_it_cannot_name(export_settings, out_dir: Path) -> None:
+    """pyoxigraph wrote `<oxprefix: xmlns:oxprefix=".../123">`, which no XML parser reads; a
+    predicate that ends in an XML name (even after digits, or not in ASCII) still writes."""
+    graph = "<https://w3id.org/medkg/graph/catalogue>"
+    fine = ("http://example.org/1ab", "http://example.org/größe")
+    lines = [f'<http://example.org/s> <{p}> "x"@en-GB {graph} .' for p in fine]
+    settings = replace(export_settings, store=_store_with(out_dir / "ok", "\n".join(lines)))
+    path = export(settings, "rdfxml", out_dir / "ok.rdf", quiet=True)
+    read = rdflib.Graph().parse(path, format="xml")
+    assert {str(p) for p in read.predicates()} == set(fine)
+    bad = f'<http://example.org/s> <http://example.org/123> "x" {graph} .'
+    settings = replace(export_settings, store=_store_with(out_dir / "bad", bad))
+    with pytest.raises(ExportError, match="http://example.org/123"):
+        export(settings, "rdfxml", out_dir / "bad.rdf", quiet=True)
+    assert not (out_dir / "bad.rdf").exists()

@@ -8,7 +8,8 @@ who need it should take `nq` or `trig`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -16,6 +17,7 @@ import rdflib
 
 from medkg.config import Settings
 from medkg.export.context import load_context, write_json
+from medkg.export.errors import ExportError
 from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
 from medkg.export.terms import to_rdflib_triple
@@ -58,6 +60,24 @@ def union_triples(store: ox.Store, quiet: bool) -> Iterator[ox.Triple]:
             yield triple
 
 
+# RDF/XML writes a predicate as an element named namespace + local name, and the local name must
+# be an XML name: a predicate with no such ending (`.../123`, `.../p/`) cannot be written at all
+XML_NAME_TAIL = re.compile(r"[^\W\d][\w.\-\u00b7]*$")
+
+
+def xml_writable(triples: Iterable[ox.Triple]) -> Iterator[ox.Triple]:
+    """`triples`, stopping with an ExportError at a predicate RDF/XML cannot write (pyoxigraph
+    would write a file no XML parser reads)."""
+    for triple in triples:
+        predicate = triple.predicate.value
+        if not XML_NAME_TAIL.search(predicate):
+            raise ExportError(
+                f"RDF/XML cannot write the predicate <{predicate}>: no XML name ends it; "
+                "export as ttl or nt"
+            )
+        yield triple
+
+
 def dump_quads(store: ox.Store, settings: Settings, fmt: str, out: Path) -> Path:
     """N-Quads or TriG of the store, named graphs kept."""
     wanted = prefixes(settings) if fmt == "trig" else None
@@ -68,8 +88,9 @@ def dump_quads(store: ox.Store, settings: Settings, fmt: str, out: Path) -> Path
 def dump_triples(store: ox.Store, settings: Settings, fmt: str, out: Path, quiet: bool) -> Path:
     """N-Triples, Turtle or RDF/XML of the union graph."""
     wants_prefixes = fmt != "nt"
+    triples = union_triples(store, quiet)
     ox.serialize(
-        union_triples(store, quiet),
+        xml_writable(triples) if fmt == "rdfxml" else triples,
         str(out),
         format=TRIPLE_FORMATS[fmt],
         prefixes=prefixes(settings) if wants_prefixes else None,
