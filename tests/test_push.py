@@ -8,7 +8,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,3 +274,106 @@ def test_tiny_batches_keep_blank_nodes(
         expected, got = local.graph(rdflib.URIRef(name)), pushed.graph(rdflib.URIRef(name))
         assert _blank_nodes(got) == _blank_nodes(expected), name
         assert isomorphic(got, expected), name
+
+
+# --- a scripted target: each request gets the answer a function picks -------------------------
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Scripted:
+    url: str
+    seen: list[tuple[str, str, str | None]]  # method, path, Authorization
+
+
+@contextmanager
+def scripted_server(answer: Callable[[int, str, dict[str, str]], Answer]) -> Iterator[Scripted]:
+    """A loopback HTTP server; answer(n, method, headers) gives request n's status, headers, body."""
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append((self.command, self.path, self.headers.get("Authorization")))
+            status, headers, body = answer(len(seen), self.command, dict(self.headers))
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET = do_PUT
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Scripted(f"http://127.0.0.1:{server.server_port}", seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_the_token_stays_with_the_url_given(
+    fixture_settings: Settings,
+) -> None:
+    with scripted_server(lambda n, m, h: (204, {}, b"")) as elsewhere:
+        # no GSP here (405 to the PUT), and every update POST is sent on to another server:
+        # urllib would follow a 303 as a GET without body, with the token, and call it a success
+        def answer(n: int, method: str, headers: dict[str, str]) -> Answer:
+            if method == "PUT":
+                return 405, {}, b""
+            return 303, {"Location": f"{elsewhere.url}/store"}, b""
+
+        with scripted_server(answer) as target:
+            with pytest.raises(PushError) as caught:
+                push(fixture_settings, f"{target.url}/x", token="s3cret", quiet=True)
+    message = str(caught.value)
+    assert f"redirects to {elsewhere.url}/store" in message and "not followed" in message
+    assert elsewhere.seen == []
+
+
+def test_the_token_never_appears_in_an_error(fixture_settings: Settings) -> None:
+    def echo(n: int, method: str, headers: dict[str, str]) -> Answer:
+        return 401, {}, f"bad credentials: {headers.get('Authorization')}".encode()
+
+    with scripted_server(echo) as target:
+        with pytest.raises(PushError) as caught:
+            push(fixture_settings, f"{target.url}/store", token="s3cret-token", quiet=True)
+    assert "HTTP 401: bad credentials: Bearer [token]" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["s3cret\nX-Injected: 1", "s3cr\u00e9t", "s3 cret"])
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(
+    fixture_settings: Settings, token: str
+) -> None:
+    with scripted_server(lambda n, m, h: (204, {}, b"")) as target:
+        with pytest.raises(PushError, match="token has a character") as caught:
+            push(fixture_settings, f"{target.url}/store", token=token, quiet=True)
+    assert "s3" not in str(caught.value) and target.seen == []
+
+
+@pytest.mark.parametrize("endpoint, graph, expected", [
+    ("http://[::1/store", None, "not a valid URL"),
+    ("http://127.0.0.1:99999/store", None, "not a valid URL"),
+    ("http:///store", None, "with a host"),
+    ("ftp://example.org/store", None, "with a host"),
+    ("http://user:pa55word@127.0.0.1:9/store", None, "must not carry a user name"),
+    ("http://127.0.0.1:9/my store", None, "space or control character"),
+    ("http://127.0.0.1:9/store", "http://x> ; DROP ALL ; DROP GRAPH <http://y", "absolute IRI"),
+    ("http://127.0.0.1:9/store", "relative", "absolute IRI"),
+])  # fmt: skip
+def test_a_bad_endpoint_or_graph_is_refused_before_any_request(
+    fixture_settings: Settings, endpoint: str, graph: str | None, expected: str
+) -> None:
+    with pytest.raises(PushError, match=expected) as caught:
+        push(fixture_settings, endpoint, graph=graph, quiet=True)
+    assert "pa55word" not in str(caught.value)

@@ -9,10 +9,15 @@ answers that it has no Graph Store endpoint at the URL (404, 405, 415 or 501 to 
 medkg falls back to SPARQL Update at the same URL: DROP SILENT GRAPH, then INSERT DATA in
 batches. Either way, pushing twice leaves the same data, and no other graph of the target is
 ever named in a request.
+
+Requests go to the URL given and nowhere else: a redirect is reported, not followed (a followed
+PUT or POST loses its body, and the token must not reach another host). The token never appears
+in a message.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +35,9 @@ NO_GSP_STATUSES = (404, 405, 415, 501)
 REQUEST_TIMEOUT = 300.0
 N_TRIPLES = "application/n-triples"
 SPARQL_UPDATE = "application/sparql-update"
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# what an HTTP header can carry, spaces and controls excluded (RFC 9110 field values, RFC 6750)
+TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 
 class PushError(Exception):
@@ -64,6 +72,16 @@ class PushReport:
         return "\n".join(lines)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Turn every redirect into an HTTPError: the push goes to the URL given or fails."""
+
+    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 @dataclass(frozen=True)
 class _Target:
     url: str
@@ -75,14 +93,24 @@ class _Target:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            with _OPENER.open(request, timeout=REQUEST_TIMEOUT) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            message = exc.read().decode("utf-8", "replace").strip()[:500]
+            message = self.redact(exc.read().decode("utf-8", "replace").strip()[:500])
+            if exc.code in REDIRECT_STATUSES:
+                where = self.redact(exc.headers.get("Location") or "(no Location)")
+                message = (f"redirects to {where}; not followed (a redirected PUT or POST "
+                           "loses its body, and the token goes only to the URL given): "
+                           "push to that URL instead")
             raise _HttpFailure(exc.code, message, graph, url) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise PushError(f"cannot reach {url} while pushing graph <{graph}>: {reason}") from None
+            raise PushError(f"cannot reach {url} while pushing graph <{graph}>: "
+                            f"{self.redact(str(reason))}") from None
+
+    def redact(self, text: str) -> str:
+        """`text` without the token (a server may echo the header it was sent)."""
+        return text.replace(self.token, "[token]") if self.token else text
 
 
 class _HttpFailure(PushError):
@@ -222,8 +250,7 @@ def push(
 
     if batch_triples < 1:
         raise PushError(f"batch size must be positive, got {batch_triples}")
-    if not endpoint.startswith(("http://", "https://")):
-        raise PushError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    _check_arguments(endpoint, graph, token)
     try:
         store = open_read_only(settings.store)
     except StoreError as exc:
@@ -245,3 +272,28 @@ def push(
             _push_update(target, name, batches)
         report.graphs.append(GraphPush(name, sum(len(b) for b in batches), method))
     return report
+
+
+def _check_arguments(endpoint: str, graph: str | None, token: str | None) -> None:
+    """Refuse, before any request, what would fail half-way or leak: a bad URL, IRI or token."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        parts.port  # noqa: B018 (raises on a port that is not a number from 0 to 65535)
+    except ValueError as exc:
+        raise PushError(f"endpoint {endpoint!r} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise PushError(f"endpoint must be an http(s) URL with a host, got {endpoint!r}")
+    if parts.username is not None or parts.password is not None:
+        # the URL would be printed in messages, with the password in it
+        raise PushError("endpoint must not carry a user name or password: use --token")
+    if any(c.isspace() or not c.isprintable() for c in endpoint):
+        raise PushError(f"endpoint {endpoint!r} has a space or control character (escape it)")
+    if graph is not None:
+        try:
+            ox.NamedNode(graph)
+        except ValueError as exc:
+            raise PushError(f"--graph {graph!r} is not an absolute IRI: {exc}") from None
+    if token is not None and not TOKEN_SHAPE.fullmatch(token):
+        # the token itself is never shown
+        raise PushError("the token has a character an HTTP header cannot carry (a space, a "
+                        "line break or a non-ASCII character)")
