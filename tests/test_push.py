@@ -16,10 +16,12 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from click.testing import CliRunner
 from rdflib.compare import isomorphic
 
+from medkg.cli import main
 from medkg.config import Settings, load_settings
-from medkg.push import GSP, UPDATE, PushError, _batches, push
+from medkg.push import GSP, UPDATE, PushError, _batches, _triples, owned_graphs, push
 from medkg.store import StagedVersion, open_read_only
 
 FIXTURE = Path(__file__).parent / "export" / "fixtures" / "catalogue.trig"
@@ -337,6 +339,7 @@ def test_a_redirect_is_not_followed_and_the_token_stays_with_the_url_given(
                 push(fixture_settings, f"{target.url}/x", token="s3cret", quiet=True)
     message = str(caught.value)
     assert f"redirects to {elsewhere.url}/store" in message and "not followed" in message
+    assert "the target is unchanged" in message
     assert elsewhere.seen == []
 
 
@@ -377,3 +380,55 @@ def test_a_bad_endpoint_or_graph_is_refused_before_any_request(
     with pytest.raises(PushError, match=expected) as caught:
         push(fixture_settings, endpoint, graph=graph, quiet=True)
     assert "pa55word" not in str(caught.value)
+
+
+def test_a_failure_half_way_says_what_the_target_holds(fixture_settings: Settings) -> None:
+    store = open_read_only(fixture_settings.store)
+    graphs = owned_graphs(store, fixture_settings)  # pushed in this order
+    requests = [
+        [len(b) for b in _batches(_triples(store, g), 1)]
+        for g in graphs
+    ]  # triples per request, graph by graph
+    assert len(graphs) >= 3 and len(requests[1]) >= 2, "graph 2 should take 2 requests"
+    fail_at = len(requests[0]) + 2  # graph 2's second request, after its PUT
+
+    def fail_once(n: int, method: str, headers: dict[str, str]) -> Answer:
+        return (500, {}, b"disk full") if n == fail_at else (204, {}, b"")
+
+    with scripted_server(fail_once) as target:
+        with pytest.raises(PushError) as caught:
+            push(fixture_settings, f"{target.url}/store", batch_triples=1, quiet=True)
+    message = str(caught.value)
+    assert "HTTP 500: disk full" in message
+    holding = f"<{graphs[1]}> holding {requests[1][0]} of its {sum(requests[1])} triples"
+    assert f"1 graph(s) replaced, {holding}" in message
+    assert f"{len(graphs) - 2} graph(s) not touched" in message
+
+
+def test_a_target_that_does_not_answer_times_out(fixture_settings: Settings) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def hang(n: int, method: str, headers: dict[str, str]) -> Answer:
+        release.wait(10)
+        return 204, {}, b""
+
+    with scripted_server(hang) as target:
+        try:
+            result = CliRunner().invoke(main, [
+                "push", "--store", str(fixture_settings.store), "--endpoint",
+                f"{target.url}/store", "--timeout", "0.3", "-q",
+            ])  # fmt: skip
+        finally:
+            release.set()
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()
+    assert f"medkg: error: {target.url}/store?graph=" in line
+    assert "did not answer within 0.3 s" in line and "the target is unchanged" in line
+
+
+def test_too_large_a_request_suggests_a_smaller_batch(fixture_settings: Settings) -> None:
+    with scripted_server(lambda n, m, h: (413, {}, b"Payload Too Large")) as target:
+        with pytest.raises(PushError, match=r"HTTP 413: Payload Too Large .*smaller --batch"):
+            push(fixture_settings, f"{target.url}/store", quiet=True)

@@ -322,16 +322,19 @@ def stats(store: Path | None, as_json: bool) -> None:
 @click.option("--graph", default=None, help="Put everything into this one named graph.")
 @click.option("--token", default=None, envvar="MEDKG_PUSH_TOKEN", help="Bearer token.")
 @click.option("--batch", default=50_000, show_default=True, help="Triples per request.")
+@click.option("--timeout", default=300.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds to wait for the target's answer to each request.")
 @quiet_option
 def push(store: Path | None, endpoint: str, graph: str | None, token: str | None, batch: int,
-         quiet: bool) -> None:
+         timeout: float, quiet: bool) -> None:
     """Load the graph into another triple store, replacing the graphs medkg owns."""
     from medkg.push import PushError, push as run_push
 
     settings = settings_for(store)
     open_store(settings)
     try:
-        report = run_push(settings, endpoint, graph, token, batch, quiet)
+        report = run_push(settings, endpoint, graph, token, batch, quiet, timeout)
     except PushError as exc:
         fail(str(exc))
     click.echo(str(report), err=True)

@@ -12,7 +12,8 @@ ever named in a request.
 
 Requests go to the URL given and nowhere else: a redirect is reported, not followed (a followed
 PUT or POST loses its body, and the token must not reach another host). The token never appears
-in a message.
+in a message. A failure says what the target holds now: which graphs were replaced, how much of
+the graph being pushed arrived, and which were not touched.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 class _Target:
     url: str
     token: str | None
+    timeout: float = REQUEST_TIMEOUT
 
     def send(self, method: str, url: str, body: bytes, content_type: str, graph: str) -> None:
         request = urllib.request.Request(url, data=body, method=method)
@@ -93,7 +95,7 @@ class _Target:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with _OPENER.open(request, timeout=REQUEST_TIMEOUT) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
             message = self.redact(exc.read().decode("utf-8", "replace").strip()[:500])
@@ -102,9 +104,14 @@ class _Target:
                 message = (f"redirects to {where}; not followed (a redirected PUT or POST "
                            "loses its body, and the token goes only to the URL given): "
                            "push to that URL instead")
+            elif exc.code == 413:
+                message = f"{message or '(no message)'} (requests too large: try a smaller --batch)"
             raise _HttpFailure(exc.code, message, graph, url) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise PushError(f"{url} did not answer within {self.timeout:g} s while pushing "
+                                f"graph <{graph}> (it may still apply that request)") from None
             raise PushError(f"cannot reach {url} while pushing graph <{graph}>: "
                             f"{self.redact(str(reason))}") from None
 
@@ -198,20 +205,51 @@ def _gsp_url(endpoint: str, graph: str) -> str:
     return f"{endpoint}{separator}{urllib.parse.urlencode({'graph': graph})}"
 
 
-def _push_gsp(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> None:
+@dataclass
+class _Progress:
+    """How far one graph's push went: whether the target replaced (or dropped) it yet, and how
+    many of its triples arrived since."""
+
+    replaced: bool = False
+    triples: int = 0
+
+
+def _push_gsp(
+    target: _Target, graph: str, batches: list[list[ox.Triple]], progress: _Progress
+) -> None:
     url = _gsp_url(target.url, graph)
     # an empty PUT still replaces (empties) the graph, so a shrunken graph never keeps old triples
     target.send("PUT", url, _ntriples(batches[0]) if batches else b"", N_TRIPLES, graph)
+    progress.replaced, progress.triples = True, len(batches[0]) if batches else 0
     for batch in batches[1:]:
         target.send("POST", url, _ntriples(batch), N_TRIPLES, graph)
+        progress.triples += len(batch)
 
 
-def _push_update(target: _Target, graph: str, batches: list[list[ox.Triple]]) -> None:
+def _push_update(
+    target: _Target, graph: str, batches: list[list[ox.Triple]], progress: _Progress
+) -> None:
     drop = f"DROP SILENT GRAPH <{graph}>".encode()
     target.send("POST", target.url, drop, SPARQL_UPDATE, graph)
+    progress.replaced = True
     for batch in batches:
         body = b"INSERT DATA { GRAPH <" + graph.encode() + b"> {\n" + _ntriples(batch) + b"} }"
         target.send("POST", target.url, body, SPARQL_UPDATE, graph)
+        progress.triples += len(batch)
+
+
+def _target_state(done: int, graph: str, progress: _Progress, total: int, untouched: int) -> str:
+    """What the target holds after a failed push, in words, for the error line."""
+    if not done and not progress.replaced:
+        return "the target is unchanged"
+    parts = [f"{done} graph(s) replaced"] if done else []
+    if progress.replaced:
+        parts.append(f"<{graph}> holding {progress.triples} of its {total} triples")
+    else:
+        parts.append(f"<{graph}> as it was")
+    if untouched:
+        parts.append(f"{untouched} graph(s) not touched")
+    return "the target now has " + ", ".join(parts) + ": push again to replace them all"
 
 
 def _plan(
@@ -244,6 +282,7 @@ def push(
     token: str | None = None,
     batch_triples: int = 50_000,
     quiet: bool = False,
+    timeout: float = REQUEST_TIMEOUT,
 ) -> PushReport:
     """Replace medkg's graphs on the store at `endpoint` (Graph Store Protocol, else Update)."""
     from tqdm import tqdm
@@ -255,21 +294,19 @@ def push(
         store = open_read_only(settings.store)
     except StoreError as exc:
         raise PushError(str(exc)) from None
-    target = _Target(endpoint, token)
+    target = _Target(endpoint, token, timeout)
     report = PushReport(endpoint)
     method = GSP
     plan = _plan(store, settings, graph)
-    for name, triples in tqdm(plan, desc="push", unit="graph", disable=quiet):
+    for index, (name, triples) in enumerate(tqdm(plan, desc="push", unit="graph", disable=quiet)):
         batches = list(_batches(triples, batch_triples))
-        if method == GSP:
-            try:
-                _push_gsp(target, name, batches)
-            except _HttpFailure as failure:
-                if report.graphs or failure.status not in NO_GSP_STATUSES:
-                    raise
-                method = UPDATE  # the first graph tells whether the URL speaks GSP
-        if method == UPDATE:
-            _push_update(target, name, batches)
+        progress = _Progress()
+        try:
+            method = _push_graph(target, name, batches, method, not report.graphs, progress)
+        except PushError as exc:
+            total = sum(len(b) for b in batches)
+            state = _target_state(len(report.graphs), name, progress, total, len(plan) - index - 1)
+            raise PushError(f"{exc}; {state}") from None
         report.graphs.append(GraphPush(name, sum(len(b) for b in batches), method))
     return report
 
@@ -297,3 +334,24 @@ def _check_arguments(endpoint: str, graph: str | None, token: str | None) -> Non
         # the token itself is never shown
         raise PushError("the token has a character an HTTP header cannot carry (a space, a "
                         "line break or a non-ASCII character)")
+
+
+def _push_graph(
+    target: _Target,
+    graph: str,
+    batches: list[list[ox.Triple]],
+    method: str,
+    first: bool,
+    progress: _Progress,
+) -> str:
+    """Push one graph; returns the method that worked (the first graph may fall back to Update)."""
+    if method == GSP:
+        try:
+            _push_gsp(target, graph, batches, progress)
+            return GSP
+        except _HttpFailure as failure:
+            if not first or progress.replaced or failure.status not in NO_GSP_STATUSES:
+                raise
+            # the first graph tells whether the URL speaks GSP
+    _push_update(target, graph, batches, progress)
+    return UPDATE
