@@ -290,8 +290,10 @@ class Scripted:
 
 
 @contextmanager
-def scripted_server(answer: Callable[[int, str, dict[str, str]], Answer]) -> Iterator[Scripted]:
-    """A loopback HTTP server; answer(n, method, headers) gives request n's status, headers, body."""
+def scripted_server(
+    answer: Callable[[int, str, dict[str, str], bytes], Answer],
+) -> Iterator[Scripted]:
+    """A loopback HTTP server; answer(n, method, headers, body) gives request n's answer."""
     import http.server
     import threading
 
@@ -299,9 +301,9 @@ def scripted_server(answer: Callable[[int, str, dict[str, str]], Answer]) -> Ite
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_PUT(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            sent = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             seen.append((self.command, self.path, self.headers.get("Authorization")))
-            status, headers, body = answer(len(seen), self.command, dict(self.headers))
+            status, headers, body = answer(len(seen), self.command, dict(self.headers), sent)
             self.send_response(status)
             for name, value in {**headers, "Content-Length": str(len(body))}.items():
                 self.send_header(name, value)
@@ -326,10 +328,10 @@ def scripted_server(answer: Callable[[int, str, dict[str, str]], Answer]) -> Ite
 def test_a_redirect_is_not_followed_and_the_token_stays_with_the_url_given(
     fixture_settings: Settings,
 ) -> None:
-    with scripted_server(lambda n, m, h: (204, {}, b"")) as elsewhere:
+    with scripted_server(lambda n, m, h, b: (204, {}, b"")) as elsewhere:
         # no GSP here (405 to the PUT), and every update POST is sent on to another server:
         # urllib would follow a 303 as a GET without body, with the token, and call it a success
-        def answer(n: int, method: str, headers: dict[str, str]) -> Answer:
+        def answer(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
             if method == "PUT":
                 return 405, {}, b""
             return 303, {"Location": f"{elsewhere.url}/store"}, b""
@@ -344,7 +346,7 @@ def test_a_redirect_is_not_followed_and_the_token_stays_with_the_url_given(
 
 
 def test_the_token_never_appears_in_an_error(fixture_settings: Settings) -> None:
-    def echo(n: int, method: str, headers: dict[str, str]) -> Answer:
+    def echo(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
         return 401, {}, f"bad credentials: {headers.get('Authorization')}".encode()
 
     with scripted_server(echo) as target:
@@ -358,7 +360,7 @@ def test_the_token_never_appears_in_an_error(fixture_settings: Settings) -> None
 def test_a_token_no_header_can_carry_is_refused_without_showing_it(
     fixture_settings: Settings, token: str
 ) -> None:
-    with scripted_server(lambda n, m, h: (204, {}, b"")) as target:
+    with scripted_server(lambda n, m, h, b: (204, {}, b"")) as target:
         with pytest.raises(PushError, match="token has a character") as caught:
             push(fixture_settings, f"{target.url}/store", token=token, quiet=True)
     assert "s3" not in str(caught.value) and target.seen == []
@@ -392,7 +394,7 @@ def test_a_failure_half_way_says_what_the_target_holds(fixture_settings: Setting
     assert len(graphs) >= 3 and len(requests[1]) >= 2, "graph 2 should take 2 requests"
     fail_at = len(requests[0]) + 2  # graph 2's second request, after its PUT
 
-    def fail_once(n: int, method: str, headers: dict[str, str]) -> Answer:
+    def fail_once(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
         return (500, {}, b"disk full") if n == fail_at else (204, {}, b"")
 
     with scripted_server(fail_once) as target:
@@ -410,7 +412,7 @@ def test_a_target_that_does_not_answer_times_out(fixture_settings: Settings) -> 
 
     release = threading.Event()
 
-    def hang(n: int, method: str, headers: dict[str, str]) -> Answer:
+    def hang(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
         release.wait(10)
         return 204, {}, b""
 
@@ -429,6 +431,6 @@ def test_a_target_that_does_not_answer_times_out(fixture_settings: Settings) -> 
 
 
 def test_too_large_a_request_suggests_a_smaller_batch(fixture_settings: Settings) -> None:
-    with scripted_server(lambda n, m, h: (413, {}, b"Payload Too Large")) as target:
+    with scripted_server(lambda n, m, h, b: (413, {}, b"Payload Too Large")) as target:
         with pytest.raises(PushError, match=r"HTTP 413: Payload Too Large .*smaller --batch"):
             push(fixture_settings, f"{target.url}/store", quiet=True)

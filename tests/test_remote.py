@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import pytest
-from test_push import Server, _free_port, fixture_settings, oxigraph_server  # noqa: F401 (fixtures)
+from test_push import (  # noqa: F401 (fixtures)
+    Answer,
+    Server,
+    _free_port,
+    fixture_settings,
+    oxigraph_server,
+    scripted_server,
+)
 
 from medkg.config import Settings
 from medkg.namespaces import Namespaces
@@ -94,3 +102,21 @@ def test_the_command_line_queries_a_remote_endpoint(loaded: tuple[str, Settings]
     assert json.loads(result.output) == json.loads(_local(settings, SELECT, "json"))
     failed = CliRunner().invoke(main, ["query", "--endpoint", "http://127.0.0.1:9/sparql", SELECT])
     assert failed.exit_code == 1 and "medkg: error:" in failed.output
+
+
+def _medkg_like(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
+    """Answers as medkg's server does: a format= parameter wins over the Accept header."""
+    form = urllib.parse.parse_qs(body.decode())
+    asked = (form.get("format") or [headers.get("Accept", "")])[0]
+    if "n-triples" in asked:
+        return 200, {"Content-Type": "application/n-triples"}, NT_ANSWER.encode()
+    return 200, {"Content-Type": "application/rdf+xml"}, b'<?xml version="1.0"?><rdf:RDF/>'
+
+
+NT_ANSWER = '<https://w3id.org/medkg/dataset/bach> <http://purl.org/dc/terms/title> "BACH" .\n'
+
+
+@pytest.mark.parametrize("text", [CONSTRUCT, "DESCRIBE <https://w3id.org/medkg/dataset/bach>"])
+def test_graph_results_from_a_server_that_honours_format_parameters(text: str) -> None:
+    with scripted_server(_medkg_like) as target:
+        assert query(f"{target.url}/sparql", text, "ntriples") == NT_ANSWER

@@ -42,6 +42,9 @@ def with_default_prefixes(query_text: str, base: str = DEFAULT_BASE) -> str:
 def _wrapper(endpoint: str, query_text: str, token: str | None, timeout: float) -> SPARQLWrapper:
     wrapper = SPARQLWrapper(endpoint)
     wrapper.setMethod(POST)
+    # by content negotiation only: SPARQLWrapper otherwise adds format=xml to a CONSTRUCT, which
+    # servers that honour the parameter (medkg's own) answer in RDF/XML, not the N-Triples asked
+    wrapper.setOnlyConneg(True)
     wrapper.setTimeout(int(timeout))
     if token:
         wrapper.addCustomHttpHeader("Authorization", f"Bearer {token}")
