@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
+import pyoxigraph as ox
 import pytest
 from test_push import (  # noqa: F401 (fixtures)
     Answer,
@@ -120,3 +122,60 @@ NT_ANSWER = '<https://w3id.org/medkg/dataset/bach> <http://purl.org/dc/terms/tit
 def test_graph_results_from_a_server_that_honours_format_parameters(text: str) -> None:
     with scripted_server(_medkg_like) as target:
         assert query(f"{target.url}/sparql", text, "ntriples") == NT_ANSWER
+
+
+def test_a_syntax_error_is_one_line_at_the_users_own_position(
+    loaded: tuple[str, Settings],
+) -> None:
+    endpoint, _ = loaded
+    for text in ["SELECT WHERE {", "ASK {\n  ?s ?p }"]:
+        with pytest.raises(SyntaxError) as local:  # the same parser, on the text as written
+            ox.Store().query(text)
+        position = re.search(r"at \d+:\d+", str(local.value))
+        assert position is not None
+        with pytest.raises(RemoteError) as caught:
+            query(endpoint, text, "json")
+        message = str(caught.value)
+        assert message.startswith(f"{endpoint} answered HTTP 400: ") and "\n" not in message
+        assert position[0] in message, message
+
+
+def test_a_redirect_is_not_followed() -> None:
+    with scripted_server(lambda n, m, h, b: (200, {}, b"")) as elsewhere:
+        moved = {"Location": f"{elsewhere.url}/sparql"}
+        with scripted_server(lambda n, m, h, b: (303, moved, b"")) as target:
+            with pytest.raises(RemoteError, match=f"redirects to {elsewhere.url}/sparql; not"):
+                query(f"{target.url}/sparql", ASK, "json", token="s3cret")
+    assert elsewhere.seen == []
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_an_html_page_is_named_as_such(status: int) -> None:
+    page = (status, {"Content-Type": "text/html; charset=utf-8"}, b"<html><p>Welcome</p></html>")
+    with scripted_server(lambda n, m, h, b: page) as target:
+        with pytest.raises(RemoteError, match="HTML page") as caught:
+            query(f"{target.url}/", SELECT, "json")
+    assert "<html>" not in str(caught.value)
+
+
+def test_a_slow_endpoint_times_out() -> None:
+    import threading
+
+    release = threading.Event()
+
+    def hang(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
+        release.wait(10)
+        return 200, {}, b""
+
+    with scripted_server(hang) as target:
+        try:
+            with pytest.raises(RemoteError, match=r"did not answer within 0.3 s"):
+                query(f"{target.url}/sparql", ASK, "json", timeout=0.3)
+        finally:
+            release.set()
+
+
+@pytest.mark.parametrize("endpoint", ["http://[::1/sparql", "http://127.0.0.1:9/my sparql"])
+def test_a_malformed_url_is_a_remote_error(endpoint: str) -> None:
+    with pytest.raises(RemoteError, match="not a valid URL"):
+        query(endpoint, ASK, "json")

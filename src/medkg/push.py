@@ -80,7 +80,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+NO_REDIRECT_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class _Target:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
+            with NO_REDIRECT_OPENER.open(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
             message = self.redact(exc.read().decode("utf-8", "replace").strip()[:500])

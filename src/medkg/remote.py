@@ -1,26 +1,33 @@
 """Run a query against a remote SPARQL endpoint, with the output formats of the local `medkg query`.
 
-SPARQLWrapper fetches SELECT/ASK results as SPARQL JSON and CONSTRUCT/DESCRIBE results as
-N-Triples; pyoxigraph reads them back and `medkg.query.write` writes them, so a remote answer looks
-exactly like a local one. The prefixes a local query may leave undeclared (mkg:, dcat:, ...) are
-declared for the remote endpoint, which does not know them.
+The query is POSTed (SPARQL 1.1 Protocol) asking for SPARQL JSON (SELECT/ASK) or N-Triples
+(CONSTRUCT/DESCRIBE, told apart by SPARQLWrapper's reading of the query); pyoxigraph reads them
+back and `medkg.query.write` writes them, so a remote answer looks exactly like a local one. The
+prefixes a local query may leave undeclared (mkg:, dcat:, ...) are declared for the remote
+endpoint, which does not know them, on the query's first line so that its line numbers hold.
+Redirects are not followed, and a failure is one line naming the endpoint.
 """
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
+import urllib.parse
+import urllib.request
 
 import pyoxigraph as ox
-from SPARQLWrapper import JSON, POST, SPARQLWrapper
-from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
+from SPARQLWrapper import SPARQLWrapper
 
 from medkg.config import DEFAULT_BASE
 from medkg.namespaces import Namespaces
-from medkg.query import FORMATS, QueryError, default_prefixes, write
+from medkg.push import NO_REDIRECT_OPENER, REDIRECT_STATUSES
+from medkg.query import FORMATS, QueryError, default_prefixes, short_message, write
 
 GRAPH_QUERY_TYPES = ("CONSTRUCT", "DESCRIBE")
 N_TRIPLES = "application/n-triples"
+SPARQL_JSON = "application/sparql-results+json"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 DEFAULT_TIMEOUT = 60
 
 
@@ -30,41 +37,76 @@ class RemoteError(Exception):
 
 def with_default_prefixes(query_text: str, base: str = DEFAULT_BASE) -> str:
     """Prepend PREFIX lines for the medkg default prefixes the query does not declare itself."""
+    return default_prefix_line(query_text, base) + query_text
+
+
+def default_prefix_line(query_text: str, base: str = DEFAULT_BASE) -> str:
+    """The PREFIX declarations the query lacks, as text put before its first line.
+
+    They go on the query's own first line, not lines of their own, so that the line numbers in
+    a remote parser's message are the user's (`_unshift` mends the columns of line 1).
+    """
     declared = {m.lower() for m in re.findall(r"(?i)\bPREFIX\s+([A-Za-z][\w.-]*)?:", query_text)}
-    lines = [
-        f"PREFIX {name}: <{iri}>"
+    return "".join(
+        f"PREFIX {name}: <{iri}> "
         for name, iri in default_prefixes(Namespaces(base)).items()
         if name.lower() not in declared
-    ]
-    return "\n".join([*lines, query_text])
+    )
 
 
-def _wrapper(endpoint: str, query_text: str, token: str | None, timeout: float) -> SPARQLWrapper:
-    wrapper = SPARQLWrapper(endpoint)
-    wrapper.setMethod(POST)
-    # by content negotiation only: SPARQLWrapper otherwise adds format=xml to a CONSTRUCT, which
-    # servers that honour the parameter (medkg's own) answer in RDF/XML, not the N-Triples asked
-    wrapper.setOnlyConneg(True)
-    wrapper.setTimeout(int(timeout))
-    if token:
-        wrapper.addCustomHttpHeader("Authorization", f"Bearer {token}")
+def _query_type(query_text: str) -> str:
+    """SELECT, ASK, CONSTRUCT, DESCRIBE ... as SPARQLWrapper reads the query (by its keywords)."""
+    wrapper = SPARQLWrapper("http://localhost/")
     wrapper.setQuery(query_text)
-    return wrapper
+    return wrapper.queryType
 
 
-def _fetch(wrapper: SPARQLWrapper, endpoint: str) -> bytes:
+def _fetch(endpoint: str, query_text: str, accept: str, token: str | None, timeout: float,
+           shift: int) -> tuple[bytes, str]:
+    """POST the query (SPARQL 1.1 Protocol, form-encoded); the answer's bytes and media type.
+
+    A redirect is not followed: urllib would resend a POST as a GET without the query (and the
+    token to wherever it points). `shift` is how many characters medkg put before line 1.
+    """
+    body = urllib.parse.urlencode({"query": query_text}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": accept}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
-        response = wrapper.query().response
-        return response.read()
-    except SPARQLWrapperException as exc:
-        raise RemoteError(f"{endpoint} refused the query: {exc}") from None
+        request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+        with NO_REDIRECT_OPENER.open(request, timeout=timeout) as response:
+            return response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace").strip()[:500]
-        raise RemoteError(f"{endpoint} answered HTTP {exc.code}: {body or exc.reason}") from None
+        if exc.code in REDIRECT_STATUSES:
+            where = exc.headers.get("Location") or "(no Location)"
+            raise RemoteError(f"{endpoint} redirects to {where}; not followed (a redirected POST "
+                              "loses the query): query that URL instead") from None
+        raise RemoteError(f"{endpoint} answered HTTP {exc.code}: "
+                          f"{_server_message(exc, shift)}") from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise RemoteError(f"{endpoint} did not answer within {timeout:g} s") from None
         raise RemoteError(f"cannot reach {endpoint}: {exc.reason}") from None
     except TimeoutError:
-        raise RemoteError(f"{endpoint} did not answer within the time limit") from None
+        raise RemoteError(f"{endpoint} did not answer within {timeout:g} s") from None
+    except (ValueError, http.client.InvalidURL) as exc:
+        raise RemoteError(f"endpoint {endpoint!r} is not a valid URL: {exc}") from None
+
+
+def _server_message(exc: urllib.error.HTTPError, shift: int) -> str:
+    """The error body on one line; an HTML page is named, not printed."""
+    if exc.headers.get_content_type() in HTML_TYPES:
+        return f"{exc.reason} (an HTML page: is this the URL of a SPARQL endpoint?)"
+    text = " ".join(exc.read().decode("utf-8", "replace").split())
+    return _unshift(short_message(text, 500), shift) or str(exc.reason)
+
+
+def _unshift(message: str, shift: int) -> str:
+    """Positions on line 1 in the server's message, counted in the query as the user wrote it."""
+    def column(match: re.Match[str]) -> str:
+        return f"{match[1]}{max(int(match[2]) - shift, 1)}"
+
+    return re.sub(r"(\bat 1:)(\d+)", column, message)
 
 
 def _graph_results(data: bytes) -> ox.QueryTriples:
@@ -88,13 +130,13 @@ def query(
         raise RemoteError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     if not endpoint.startswith(("http://", "https://")):
         raise RemoteError(f"endpoint must be an http(s) URL, got {endpoint!r}")
-    wrapper = _wrapper(endpoint, with_default_prefixes(query_text, base), token, timeout)
-    is_graph = wrapper.queryType in GRAPH_QUERY_TYPES
-    if is_graph:
-        wrapper.addCustomHttpHeader("Accept", N_TRIPLES)
-    else:
-        wrapper.setReturnFormat(JSON)
-    data = _fetch(wrapper, endpoint)
+    prelude = default_prefix_line(query_text, base)
+    is_graph = _query_type(query_text) in GRAPH_QUERY_TYPES
+    accept = N_TRIPLES if is_graph else SPARQL_JSON
+    data, media_type = _fetch(endpoint, prelude + query_text, accept, token, timeout, len(prelude))
+    if media_type in HTML_TYPES:
+        raise RemoteError(f"{endpoint} answered with an HTML page, not SPARQL results: "
+                          "is this the URL of a SPARQL endpoint?")
     try:
         if is_graph:
             results = _graph_results(data)
