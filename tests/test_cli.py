@@ -376,3 +376,26 @@ def test_non_utf8_data_file_is_one_line(
         file.write(b"# caf\xe9\n")
     args = [command, "--store", str(tmp_path / "store")] + (["-q"] if command == "build" else [])
     assert_one_line_error(runner.invoke(main, args), 2, str(mini_home / relative), "UTF-8")
+
+
+def test_a_query_that_is_not_utf8_is_one_line_naming_file_and_line(
+    runner: CliRunner, built_store: str, tmp_path: Path
+) -> None:
+    latin1 = "SELECT * WHERE {\n  ?d dcterms:title \"Caf\u00e9\" }".encode("latin-1")
+    query_file = tmp_path / "latin1.rq"
+    query_file.write_bytes(latin1)
+    for args, where, stdin in [([f"@{query_file}"], str(query_file), None),
+                               (["-"], "standard input", latin1)]:
+        result = runner.invoke(main, ["query", "--store", built_store, *args], input=stdin)
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"medkg: error: {where}: line 2: not UTF-8 (byte 0xe9); "
+                                 "save the query as UTF-8\n")
+
+
+def test_a_query_file_with_a_byte_order_mark_runs(
+    runner: CliRunner, built_store: str, tmp_path: Path
+) -> None:
+    query_file = tmp_path / "bom.rq"
+    query_file.write_bytes(b"\xef\xbb\xbf" + SELECT.encode())
+    result = runner.invoke(main, ["query", "--store", built_store, f"@{query_file}"])
+    assert result.exit_code == 0 and "LungAlpha" in result.output, result.output

@@ -217,7 +217,7 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
     from medkg.query import QueryError, read_query_argument, run, short_message, write
 
     try:
-        text = read_query_argument(query, sys.stdin.read() if query == "-" else None)
+        text = read_query_argument(query, sys.stdin.buffer.read() if query == "-" else None)
     except QueryError as exc:
         fail(str(exc), EXIT_INPUT)
     if endpoint:

@@ -38,17 +38,30 @@ def default_prefixes(ns: Namespaces) -> dict[str, str]:
     }
 
 
-def read_query_argument(text: str, stdin_text: str | None = None) -> str:
-    """QUERY as given on the command line: the text itself, '@file.rq', or '-' for stdin."""
+def read_query_argument(text: str, stdin_data: bytes | None = None) -> str:
+    """QUERY as given on the command line: the text itself, '@file.rq', or '-' for stdin.
+
+    A file or stdin must be UTF-8 (SPARQL text is Unicode; the protocol sends it as UTF-8).
+    """
     if text == "-":
-        return stdin_text or ""
+        return _decoded(stdin_data or b"", "standard input")
     if text.startswith("@"):
         path = Path(text[1:])
         try:
-            return path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise QueryError(f"{path}: cannot read query file: {exc.strerror}") from None
+        return _decoded(data, str(path))
     return text
+
+
+def _decoded(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark some editors write is not SPARQL
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise QueryError(f"{where}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); "
+                         "save the query as UTF-8") from None
 
 
 def run(store: ox.Store, query: str, ns: Namespaces) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
