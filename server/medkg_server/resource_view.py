@@ -204,6 +204,9 @@ def binding(term: ox.Term) -> Binding:
         out = {"type": "literal", "value": term.value}
         if term.language:
             out["xml:lang"] = term.language
+            if term.direction is not None:
+                # a base direction (RDF 1.2 "ar"@ar--rtl), written as the engine writes it
+                out["its:dir"] = str(term.direction)
         elif term.datatype.value != XSD_STRING:  # simple literals carry no datatype in results
             out["datatype"] = term.datatype.value
         return out
