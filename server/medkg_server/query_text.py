@@ -9,8 +9,11 @@ from functools import lru_cache
 from pyparsing import ParseException
 from rdflib.plugins.sparql.parser import parseQuery
 
-# FROM as a keyword: not part of a prefixed name (ex:from) or a variable (?from).
-FROM_WORD = re.compile(r"(?<![\w:?$])from(?![\w:])", re.IGNORECASE)
+# FROM as a keyword: not part of a prefixed name (ex:from, ex:valid-from, ex:a.from, ex:a\-from,
+# ex:a%2Dfrom), a variable (?from), a blank node label (_:from) or a language tag ("x"@from).
+FROM_WORD = re.compile(
+    r"(?<![\w:?$.\-\\%@\u00b7\u0300-\u036f\u203f\u2040])from(?![\w:])", re.IGNORECASE
+)
 # rdflib's pyparsing grammar keeps state while it parses: one parse at a time per process.
 PARSE_LOCK = threading.Lock()
 # Oxigraph's recursive-descent parser overflows its stack (the process dies) a few thousand

@@ -31,6 +31,22 @@ def test_the_word_from_is_not_a_dataset_clause(text: str):
 @pytest.mark.parametrize(
     "text",
     [
+        # SPARQL 1.2 (rdflib cannot parse it, so the word test alone decides) with "from" inside
+        # a prefixed name, a blank node label or a language tag: these ran on an empty dataset
+        'PREFIX ex: <http://e/> SELECT * { ?x ex:valid-from ?d FILTER(hasLANG(?d)) }',
+        'PREFIX ex: <http://e/> SELECT * { ?x ex:date.from ?d FILTER(hasLANG(?d)) }',
+        'PREFIX ex: <http://e/> SELECT * { ?x ex:a\\-from ?d FILTER(hasLANG(?d)) }',
+        'SELECT * { _:a-from ?p ?o FILTER(hasLANG(?o)) }',
+        'SELECT * { ?s ?p "x"@from FILTER(hasLANG(?o)) }',
+    ],
+)
+def test_from_inside_a_name_of_a_sparql_12_query_is_not_a_dataset_clause(text: str):
+    assert has_dataset_clause(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "SELECT * FROM <urn:g> WHERE { ?s ?p ?o }",
         "SELECT * FROM NAMED <urn:g> { GRAPH ?g {} }",
         # SPARQL 1.2, which Oxigraph reads and rdflib's parser does not
