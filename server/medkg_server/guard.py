@@ -25,7 +25,7 @@ from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import URIRef, Variable
 
-from medkg_server.query_text import PARSE_LOCK
+from medkg_server.query_text import PARSE_LOCK, code_only
 
 SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
 SERVICE_KEYWORD = re.compile(r"\bservice\b", re.IGNORECASE)
@@ -105,7 +105,13 @@ def check_query(text: str, allow_list: tuple[str, ...], base_iri: str | None) ->
         return
     try:
         parsed = _parse(parseQuery, text)
-    except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
+    except ParseException:
+        if _only_in_words(text, SERVICE_WORD):
+            return
+        raise ForbiddenTarget(
+            "the query mentions SERVICE and could not be checked against the federation allow-list"
+        ) from None
+    except RecursionError:  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the query mentions SERVICE and could not be checked against the federation allow-list"
         ) from None
@@ -120,7 +126,14 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
         return
     try:
         parsed = _parse(parseUpdate, text)
-    except (ParseException, RecursionError):  # too deep for rdflib's recursive parser
+    except ParseException:
+        if _only_in_words(text, SERVICE_WORD) and _only_in_words(text, LOAD_WORD):
+            return
+        raise ForbiddenTarget(
+            "the update mentions LOAD or SERVICE and could not be checked against the "
+            "federation allow-list"
+        ) from None
+    except RecursionError:  # too deep for rdflib's recursive parser
         raise ForbiddenTarget(
             "the update mentions LOAD or SERVICE and could not be checked against the "
             "federation allow-list"
@@ -132,6 +145,17 @@ def check_update(text: str, allow_list: tuple[str, ...], base_iri: str | None) -
             _check_target(node.get("iri"), prologue, allow_list, "LOAD")
         for node in _nodes(request, "ServiceGraphPattern"):
             _check_target(node.get("term"), prologue, allow_list, "SERVICE")
+
+
+def _only_in_words(text: str, word: re.Pattern[str]) -> bool:
+    """True when `word` occurs only inside strings, IRIs and comments, never in the code.
+
+    rdflib reads SPARQL 1.1 only: a SPARQL 1.2 request (triple terms, hasLANG, LATERAL) that
+    merely says "service" in a string, IRI or comment has no SERVICE operation to check. The
+    blanked spans follow the grammar's string, IRIREF and comment terminals, and a keyword
+    outside them, even inside a longer name, still sends the request to the refusal.
+    """
+    return word.search(code_only(text)) is None
 
 
 def _parse(parse: Callable[[str], Any], text: str) -> Any:

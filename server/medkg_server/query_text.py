@@ -23,10 +23,10 @@ MAX_NESTING = 200
 _QUOTED = (
     r'"""(?:[^"\\]|\\.|"(?!""))*"""'
     r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
+    r'|"(?:[^"\\\n\r]|\\.)*"'
+    r"|'(?:[^'\\\n\r]|\\.)*'"
     r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|#[^\n]*"
+    r"|#[^\n\r]*"  # a comment ends at CR too (the engine reads on after it)
 )
 _TOKEN = re.compile(_QUOTED + r"|[{(\[]|[})\]]")
 _SKIPPED = re.compile(_QUOTED)
@@ -55,7 +55,7 @@ def check_nesting(text: str) -> None:
         )
 
 
-def _code_only(text: str) -> str:
+def code_only(text: str) -> str:
     """The query with its strings, IRIs and comments blanked out (they may say "from")."""
     return _SKIPPED.sub(" ", text)
 
@@ -68,7 +68,7 @@ def has_dataset_clause(text: str) -> bool:
     its FROM clauses. The cheap word test skips parsing for the many queries without "from".
     """
     # blanking strings, IRIs and comments never makes the word appear: test the raw text first
-    if not FROM_WORD.search(text) or not FROM_WORD.search(_code_only(text)):
+    if not FROM_WORD.search(text) or not FROM_WORD.search(code_only(text)):
         return False
     try:
         with PARSE_LOCK:

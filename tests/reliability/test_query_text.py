@@ -52,6 +52,8 @@ def test_from_inside_a_name_of_a_sparql_12_query_is_not_a_dataset_clause(text: s
         # SPARQL 1.2, which Oxigraph reads and rdflib's parser does not
         "SELECT * FROM <urn:g> WHERE { ?s ?p ?o LATERAL { BIND(1 AS ?x) } }",
         'VERSION "1.2" SELECT * FROM NAMED <urn:g> { GRAPH ?g { ?s ?p ?o } }',
+        # a comment ends at a carriage return as at a line feed
+        "# old Mac line end\rSELECT * FROM <urn:g> WHERE { ?s ?p ?o }",
     ],
 )
 def test_from_and_from_named_are_dataset_clauses(text: str):

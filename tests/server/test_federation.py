@@ -446,3 +446,41 @@ def test_federated_answers_are_never_reused(federated, remote):
     assert len(remote.hits) >= before + 2
     assert second.headers["Cache-Control"] == "no-store"
     assert "ETag" not in second.headers
+
+
+# SPARQL 1.2 (hasLANG), which rdflib cannot parse: the guard then reads the text itself
+SPARQL_12 = "SELECT ?o WHERE { ?s ?p ?o FILTER(hasLANG(?o)) %s }"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SPARQL_12 % 'FILTER(!CONTAINS(?o, "customer service"))',
+        "# the service desk's languages\n" + SPARQL_12 % "",
+        SPARQL_12 % "?s <http://example.org/service> ?x .",
+    ],
+)
+def test_a_sparql_12_query_saying_service_in_a_string_iri_or_comment_is_let_through(text):
+    check_query(text, (), None)  # was refused: "could not be checked against the allow-list"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SPARQL_12 % "SERVICE <http://127.0.0.1:9/> { ?s ?p ?o }",
+        # the engine ends a comment at a carriage return: what follows is code
+        SPARQL_12 % "# note\rSERVICE <http://127.0.0.1:9/> { ?s ?p ?o }",
+        # the word inside a longer name: not worth telling apart, still refused
+        "PREFIX ex: <http://e/> " + SPARQL_12 % "?s ex:service-desk ?x .",
+    ],
+)
+def test_a_sparql_12_query_with_service_in_its_code_is_still_refused(text):
+    with pytest.raises(ForbiddenTarget, match="could not be checked"):
+        check_query(text, (), None)
+
+
+def test_a_sparql_12_update_is_refused_only_for_load_or_service_in_its_code():
+    update = 'INSERT { <http://e/a> <http://e/p> "%s" } WHERE { FILTER(hasLANG("x"@en)) }'
+    check_update(update % "load the service", (), None)
+    with pytest.raises(ForbiddenTarget, match="could not be checked"):
+        check_update(update % "x" + " ; LOAD <http://127.0.0.1:9/>", (), None)
