@@ -21,7 +21,7 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 # Each match is the white space before a token and the token, so a query takes half as many
 # matches as tokens and gaps; `ws` is a comment, or the end of the text after trailing space.
 _TOKENS = re.compile(
-    r"\s*(?:(?P<ws>#[^\n]*|$)"
+    r"\s*(?:(?P<ws>#[^\n\r]*|$)"  # a comment ends at CR too, as the engine reads it
     r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
     r"|(?P<var>[?$][A-Za-z0-9_]+)"
     r"|(?P<string>\"[^\"\\\n]*\"|'[^'\\\n]*')"

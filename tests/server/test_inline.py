@@ -76,6 +76,12 @@ def test_reads_the_supported_subset(text: str) -> None:
     assert shape.form in ("SELECT", "ASK", "DESCRIBE")
 
 
+def test_a_comment_ends_at_a_carriage_return_as_in_the_engine() -> None:
+    """The LIMIT after `# note<CR>` is code: read as comment, the look-up answered every row."""
+    shape = read_shape(f"SELECT ?o {{ <{X}a> <{X}p> ?o }} # first one\rLIMIT 1")
+    assert shape.limit == 1
+
+
 def test_reads_terms_and_modifiers() -> None:
     shape = read_shape(
         PROLOGUE + 'SELECT DISTINCT ?s { ?s a ex:T ; ex:n 7, "x"^^ex:dt } LIMIT 3 OFFSET 2'
