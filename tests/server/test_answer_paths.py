@@ -48,7 +48,8 @@ def literals(draw: st.DrawFn) -> ox.Literal:
     return ox.Literal(text)
 
 
-subjects = st.one_of(st.sampled_from(IRIS), st.sampled_from([ox.BlankNode("b1"), ox.BlankNode("b2")]))
+blank_nodes = st.sampled_from([ox.BlankNode("b1"), ox.BlankNode("b2")])
+subjects = st.one_of(st.sampled_from(IRIS), blank_nodes)
 objects = st.one_of(subjects, literals())
 quads = st.builds(ox.Quad, subjects, st.sampled_from(IRIS), objects, st.sampled_from(GRAPHS))
 
@@ -97,7 +98,9 @@ def _runner(tmp_path: Path, data: list[ox.Quad]) -> InlineRunner:
     return runner
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.lists(quads, min_size=4, max_size=25), choices=st.data())
 def test_the_shortcut_paths_answer_byte_for_byte_as_the_engine(
     tmp_path: Path, data: list[ox.Quad], choices: st.DataObject
