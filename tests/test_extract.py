@@ -326,3 +326,19 @@ def test_slices_are_a_counted_unit(real_settings) -> None:
     (result,), _ = read_all(real_settings, sources)
     video = by_name(result, "LDPolypVideo")  # "2D Endoscopy, 861400 Slices, ..."
     assert [(c.value, c.unit) for c in video.counts] == [(861400, "slices")]
+
+
+def test_a_bullets_release_is_a_past_date_not_a_count(mini_settings, write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "bullet-years",
+        "# Bullet years\n\n## Datasets\n\n"
+        "- [Limb Set](https://example.org/l): 3,100 CT images (arms: 2071, legs: 1029)\n"
+        "- [Count Set](https://example.org/c): retinal photographs, 2018 images in all\n"
+        "- [Dated Set](https://example.org/d): 2,048 images of 1996 patients, released 2021-05\n",
+    )
+    (result,), _ = read_all(mini_settings, extra_sources([str(folder)], set()))
+    assert by_name(result, "Limb Set").issued == []  # 2071 is a count, in the future
+    assert by_name(result, "Count Set").issued == []
+    assert [i.value for i in by_name(result, "Dated Set").issued] == ["2021-05"]

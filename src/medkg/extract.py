@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,7 +279,7 @@ class Extractor:
             self._links(record, (link,))
             self._links(record, item.cell.links[1:], papers_only=False)
             self._description(record, item.rest, prefix_modality=False)
-            self._release(record, item.rest)
+            self._release_in_text(record, item.rest)
             self._context(record)
             self.records.append(record)
 
@@ -433,6 +434,19 @@ class Extractor:
         issued = Issued(value)
         if issued not in record.issued:
             record.issued.append(issued)
+
+    def _release_in_text(self, record: EntryRecord, text: str) -> None:
+        """A release date in running text: the first date that is neither a count ('2057
+        images', 'limbs: 2057 and ...' once past this year) nor in the future.
+
+        A release cell's date is taken as written (a future year there is the list's error, for
+        validation to report); a bullet's description holds other numbers too.
+        """
+        counted = {m.start() for m in self.rules.unit_pattern.finditer(text)}
+        for match in DATE.finditer(text):
+            if match.start() not in counted and int(match.group(1)) <= date.today().year:
+                self._release(record, match.group(0))
+                return
 
     def _challenge(self, record: EntryRecord, text: str) -> None:
         text = text.strip()
