@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medkg.markdown import parse_document
+from medkg.markdown import Link, parse_document
 
 SOURCES = Path(__file__).parent / "fixtures" / "mini" / "data" / "sources"
 
@@ -78,3 +78,20 @@ def test_line_numbers_count_line_feeds_only() -> None:
         rows = parse_document(text, lazy=lazy).tables[0].rows
         assert [(r.line, r.cells[0].text) for r in rows] == [(5, "One"), (6, "Two"), (7, "Three")]
         assert "Three" in rows[2].raw and "Two" in rows[1].raw
+
+
+NEW_LISTS = Path(__file__).parent / "fixtures" / "new-lists"
+
+
+def test_html_anchors_and_bare_urls_are_links_on_both_paths() -> None:
+    text = (NEW_LISTS / "plain-url-atlas.md").read_text(encoding="utf-8")
+    for lazy in (True, False):
+        items = {i.line: i for lst in parse_document(text, lazy=lazy).link_lists for i in lst.items}
+        fundus = items[7].cell.links
+        assert fundus[0] == Link("Fundus Quartz", "https://example.org/fundus-quartz?v=1&s=2")
+        assert fundus[1].href == "https://pubmed.ncbi.nlm.nih.gov/00000001"
+        assert items[11].cell.links == (Link("OCT Pebble", "https://example.org/oct-pebble"),)
+        # a bare URL ends before the sentence's own punctuation
+        assert [lk.href for lk in items[17].cell.links] == ["https://example.org/knee-slate"]
+        assert items[16].lead == "Plain Retina Set (OCT, fundus)"
+        assert items[18].cell.links == ()  # kept, to be reported

@@ -165,9 +165,16 @@ LINK_TEXT = st.builds(lambda before, label, url, after: f"{before}[{label}]({url
                       st.text(alphabet="ab ,;-!(", max_size=5), st.text(alphabet="ab -!.", max_size=8),
                       URL, st.text(alphabet="ab ,)-", max_size=5))
 
+# bare URLs in running text (read as links on both paths), with markup around and inside them
+BARE_TEXT = st.builds(lambda before, url, after: f"{before}{url}{after}",
+                      st.text(alphabet="ab :(*_", max_size=4),
+                      st.sampled_from(["https://a.example/x", "http://b.example/(y)", "www.c.example",
+                                       "https://d.example/a_b*c*", "https://e.example/?q=1&r"]),
+                      st.text(alphabet="ab .,):*[]<", max_size=4))
+
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(CELL_TEXT | LINK_TEXT, min_size=1, max_size=12))
+@given(st.lists(CELL_TEXT | LINK_TEXT | BARE_TEXT, min_size=1, max_size=12))
 def test_any_text_reads_the_same_on_both_paths(pieces: list[str]) -> None:
     one_line = [p.replace("\n", " ") for p in pieces]
     rows = "".join(f"| {p} | {q} |\n" for p, q in zip(one_line, reversed(one_line)))

@@ -113,3 +113,47 @@ def test_url_source_builds_with_provenance(mini_settings: Settings, served_list:
     found = rows(mini_settings, """SELECT ?origin ?when WHERE {
         <https://w3id.org/medkg/source/roundup> prov:wasDerivedFrom ?origin ; prov:generatedAtTime ?when }""")
     assert len(found) == 1 and found[0][0] == served_list and found[0][1].startswith("20")
+
+
+@pytest.fixture(scope="module")
+def plain_url_atlas(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    """The mini data plus a list whose datasets are HTML anchors and bare URLs."""
+    home = tmp_path_factory.mktemp("plain-home")
+    shutil.copytree(Path(__file__).parent / "fixtures" / "mini" / "data", home / "data")
+    shutil.copytree(ROOT / "ontology", home / "ontology")
+    settings = load_settings(store=home / "store", home=home)
+    return settings, build(settings, extra=[str(NEW / "plain-url-atlas.md")])
+
+
+def _names_and_pages(settings: Settings) -> set[tuple[str, str]]:
+    return set(rows(settings, """SELECT ?name ?page WHERE { ?e mkg:inList
+        <https://w3id.org/medkg/source/plain-url-atlas> . ?d prov:wasDerivedFrom ?e ;
+        dcterms:title ?name ; dcat:landingPage ?page }"""))
+
+
+def test_html_anchor_and_bare_url_bullets_are_datasets(plain_url_atlas) -> None:
+    settings, report = plain_url_atlas
+    atlas = next(s for s in report["sources"] if s["id"] == "plain-url-atlas")
+    assert atlas["entries"] == 4
+    assert _names_and_pages(settings) == {
+        ("Fundus Quartz", "https://example.org/fundus-quartz?v=1&s=2"),
+        ("OCT Pebble", "https://example.org/oct-pebble"),
+        ("Plain Retina Set (OCT, fundus)", "https://example.org/plain-retina"),
+        ("Knee Slate", "https://example.org/knee-slate"),
+    }
+    papers = rows(settings, f"SELECT ?p WHERE {{ <{DS}fundus-quartz> mkg:paper ?p }}")
+    assert papers == [("https://pubmed.ncbi.nlm.nih.gov/00000001",)]
+
+
+def test_bullets_without_a_dataset_link_are_reported(plain_url_atlas) -> None:
+    _, report = plain_url_atlas
+    atlas = next(s for s in report["sources"] if s["id"] == "plain-url-atlas")
+    reasons = {s["line"]: s["reason"] for s in atlas["skipped"]}
+    assert "without a link" in reasons[18] and "bare link" in reasons[19]
+    assert set(reasons) == {18, 19}
+
+
+def test_a_bullets_release_year_is_not_a_count_or_a_future_number(plain_url_atlas) -> None:
+    settings, _ = plain_url_atlas
+    assert rows(settings, f"SELECT ?y WHERE {{ <{DS}fundus-quartz> dcterms:issued ?y }}") == [("2019",)]
+    assert rows(settings, f"SELECT ?y WHERE {{ <{DS}oct-pebble> dcterms:issued ?y }}") == []

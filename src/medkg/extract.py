@@ -67,6 +67,9 @@ SENTENCE_END = re.compile(r"(?<=\.)\s+")
 # punctuation, and the "or" of "20x or 40x - Aperio AT2"
 ACQUISITION_EDGES = re.compile(r"^(?:[\s,;:-]|(?:or|and|to)\b)+|[\s,;:-]+$", re.I)
 PARENTHESISED = re.compile(r"\([^()]*\)")
+# where a name written before a bullet's link ends and its description begins
+WORD = re.compile(r"\w")
+LEAD_END = re.compile(r":\s|\s[-–—]\s|[,;.]\s")
 # Distinct (kind, cell text, field) reads kept per source: lists repeat the same organ, stain
 # and modality cells thousands of times.
 CONCEPT_CELL_CACHE = 100_000
@@ -260,26 +263,34 @@ class Extractor:
     # -- bullet entries -----------------------------------------------------------------
 
     def _link_list(self, link_list: LinkList) -> None:
-        """Bullets '[Name](http...): description' are datasets; bare links and anchors are not."""
+        """Bullets '[Name](http...): description' or 'Name: http...' are datasets; bare links,
+        anchors and items without a link are not (each is reported)."""
         reason = self._section_skip_reason(link_list.section)
         for item in link_list.items:
+            if not item.cell.links:
+                self._skip(item.line, reason or "a bullet without a link: nothing to name or "
+                           "reach a dataset by", item.raw)
+                continue
             link = item.cell.links[0]
+            name, described = split_lead(item.lead)
             why = reason
             if why is None and not link.href.startswith(("http://", "https://")):
                 why = "a link inside the document (table of contents), not a dataset"
-            elif why is None and len(item.rest.split()) < 3:
+            elif why is None and not name and len(item.rest.split()) < 3:
                 why = "a bare link without a description: a pointer elsewhere, not a dataset entry"
-            elif why is None and not link.text.strip():
+            elif why is None and not name and not link.text.strip():
                 why = "the link has no text to name a dataset"
             if why:
                 self._skip(item.line, why, item.raw)
                 continue
-            record = EntryRecord(self.source.id, item.line, link.text, link.text.strip(),
-                                 link_list.section, item.raw)
+            after = item.rest if WORD.search(item.rest) else ""  # not a lone '.' after a URL
+            rest = " ".join(part for part in (described, after) if part)
+            record = EntryRecord(self.source.id, item.line, item.lead or link.text,
+                                 name or link.text.strip(), link_list.section, item.raw)
             self._links(record, (link,))
             self._links(record, item.cell.links[1:], papers_only=False)
-            self._description(record, item.rest, prefix_modality=False)
-            self._release_in_text(record, item.rest)
+            self._description(record, rest, prefix_modality=False)
+            self._release_in_text(record, rest)
             self._context(record)
             self.records.append(record)
 
@@ -546,6 +557,21 @@ def check_scope(source: Source, vocab: Vocabulary) -> None:
                 f"manifest source '{source.id}': scope {kind} = {label!r} names no {scheme} "
                 "concept of the vocabulary (ontology/vocabulary/)"
             )
+
+
+def split_lead(text: str) -> tuple[str, str]:
+    """A name written before a bullet's link, and what follows it: 'DeepLesion, 32,000 CT
+    slices' gives ('DeepLesion', '32,000 CT slices').
+
+    The name ends at the first ': ', ' - ', ', ', '; ' or '. ' outside parentheses, so that
+    'Mouse Atlas (H&E, MR)' stays whole.
+    """
+    depth = 0
+    for at, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and LEAD_END.match(text, at):
+            return text[:at].strip(), text[at:].lstrip(" :-–—,;.").strip()
+    return text.strip(), ""
 
 
 def link_kind(label: str, href: str, papers_only: bool = False) -> str:

@@ -12,6 +12,7 @@ plain reference path, and tests check the two give equal documents.
 
 from __future__ import annotations
 
+import html
 import re
 import types
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.normalize_url import normalizeLink
 from markdown_it.rules_block import table as markdown_it_table
 from markdown_it.token import Token
 
@@ -80,17 +82,33 @@ class LinkItem:
     cell: Cell
     raw: str
 
+    def _first_link_at(self) -> int:
+        """Where the first link's text starts in the item's text (-1: not found, or no link)."""
+        if not self.cell.links:
+            return -1
+        return self.cell.text.find(self.cell.links[0].text)
+
+    @property
+    def lead(self) -> str:
+        """The text before the first link: a name written out, as in 'Name: https://...'."""
+        at = self._first_link_at()
+        return self.cell.text[:at].rstrip(" :-–—|[(").lstrip(" [") if at > 0 else ""
+
     @property
     def rest(self) -> str:
-        """The text after the leading link, without the separator."""
+        """The text after the first link, without the separator."""
+        at = self._first_link_at()
         first = self.cell.links[0].text if self.cell.links else ""
-        text = self.cell.text[len(first):] if self.cell.text.startswith(first) else self.cell.text
-        return text.strip(" :-–—|").strip()
+        text = self.cell.text[at + len(first):] if at >= 0 else self.cell.text
+        return text.lstrip(" ])").strip(" :-–—|").strip()
 
 
 @dataclass(frozen=True, slots=True)
 class LinkList:
-    """A bullet list whose items are links (datasets, or platforms and tables of contents)."""
+    """A bullet list with links in its items (datasets, or platforms and tables of contents).
+
+    Its items without a link are kept too, so that the build can report them.
+    """
 
     section: tuple[str, ...]
     line: int
@@ -116,6 +134,13 @@ WHITESPACE = re.compile(r"\s+")
 # '[text](url)' with nothing in the text or url that markdown-it would read as markup or escape
 SIMPLE_LINK = re.compile(r"\[([^\n\\`*_\[\]!<&]*)\]\(([^\s()<>\\`&\[\]\x00-\x1f\x7f]+)\)")
 BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
+# Lists written as HTML: '<a href="url">Name</a>' opens a link like '[Name](url)' does
+ANCHOR_OPEN = re.compile(r"""<a\s[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.I)
+ANCHOR_CLOSE = re.compile(r"</a\s*>", re.I)
+# A bare URL in running text, as GFM's extended autolinks read it ('www.' names an http host);
+# trailing punctuation is the sentence's, not the URL's
+BARE_URL = re.compile(r"(?<![\w/.@])(?:https?://|www\.)[^\s<>]+", re.I)
+URL_TRAILING = ".,:;!?*_~'\""
 # URLs that markdown-it's normalizeLink returns unchanged: an http(s) scheme and a lower-case
 # ASCII host (nothing for punycode to encode, no port, user or IPv6 brackets), then characters
 # that mdurl neither escapes nor reads as a new part; no leading '//' (read as a host).
@@ -189,14 +214,47 @@ def inline_cell(token: Token) -> Cell:
     return _flatten(token.children or [])
 
 
+def bare_urls(text: str) -> list[Link]:
+    """The bare http(s) and 'www.' URLs in plain text, as links whose text is the URL itself.
+
+    As in GFM, trailing punctuation ends the sentence, not the URL, and a closing parenthesis
+    belongs to the URL only when it closes one opened inside it.
+    """
+    links: list[Link] = []
+    for match in BARE_URL.finditer(text):
+        url = match.group(0)
+        while url and (url[-1] in URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("("))):
+            url = url[:-1]
+        href = url if url.lower().startswith("http") else "http://" + url
+        if "." in url:
+            links.append(Link(url, normalizeLink(href)))
+    return links
+
+
+def _anchor_href(tag: str) -> str | None:
+    """The target of an HTML '<a href=...>' opening tag (entities decoded), else None."""
+    match = ANCHOR_OPEN.match(tag)
+    if match is None:
+        return None
+    return normalizeLink(html.unescape(next(g for g in match.groups() if g is not None)).strip())
+
+
 def _flatten(children: list[Token]) -> Cell:
     parts: list[str] = []
     links: list[Link] = []
     bold = False
     href: str | None = None
     link_text: list[str] = []
+    plain: list[str] = []  # text outside links since the last other token: may hold bare URLs
     for child in children:
         kind = child.type
+        if kind == "text" and href is None:
+            parts.append(child.content)
+            plain.append(child.content)
+            continue
+        if plain:
+            links.extend(bare_urls("".join(plain)))
+            plain = []
         if kind in ("text", "code_inline"):
             parts.append(child.content)
             if href is not None:
@@ -213,6 +271,14 @@ def _flatten(children: list[Token]) -> Cell:
             href = None
         elif kind == "html_inline" and BREAK_TAG.match(child.content):
             parts.append(" ")
+        elif kind == "html_inline" and href is None and (target := _anchor_href(child.content)):
+            href = target
+            link_text = []
+        elif kind == "html_inline" and href is not None and ANCHOR_CLOSE.match(child.content):
+            links.append(Link(" ".join(link_text).strip(), href))
+            href = None
+    if plain:
+        links.extend(bare_urls("".join(plain)))
     text = WHITESPACE.sub(" ", "".join(parts)).strip()
     return Cell(text, tuple(links), bold)
 
@@ -241,7 +307,7 @@ class _InlineReader:
         if cell is not None:
             return cell
         if INLINE_MARKUP.search(content) is None:
-            cell = Cell(WHITESPACE.sub(" ", content).strip())
+            cell = Cell(WHITESPACE.sub(" ", content).strip(), tuple(bare_urls(content)))
             if len(content) <= PLAIN_CELL_CHARS:
                 if len(self._plain) >= PLAIN_CELLS:
                     self._plain.clear()
@@ -266,11 +332,13 @@ class _InlineReader:
                 return None  # markdown-it reads no link here
             label = match.group(1)
             parts += (before, label)
+            links += bare_urls(before)
             links.append(Link(label.strip(), href))
             end = match.end()
         if INLINE_MARKUP.search(content, end):
             return None
         parts.append(content[end:])
+        links += bare_urls(content[end:])
         return Cell(WHITESPACE.sub(" ", "".join(parts)).strip(), tuple(links))
 
 
@@ -408,9 +476,10 @@ class _Walker:
                 if self.current_entry is not None:
                     self.current_entry.bullets.extend(cells)
                 else:
+                    # every item is kept once one has a link: the ones without are reported
                     items = tuple(LinkItem(line, cell, self.lines[line - 1].strip() if line else "")
-                                  for line, cell in self._inline_lines(tokens, i, j) if cell.links)
-                    if items:
+                                  for line, cell in self._inline_lines(tokens, i, j) if cell.text)
+                    if any(item.cell.links for item in items):
                         doc.link_lists.append(LinkList(section, self.line(tok), items))
                 i = j
                 continue
