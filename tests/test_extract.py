@@ -342,3 +342,18 @@ def test_a_bullets_release_is_a_past_date_not_a_count(mini_settings, write_list)
     assert by_name(result, "Limb Set").issued == []  # 2071 is a count, in the future
     assert by_name(result, "Count Set").issued == []
     assert [i.value for i in by_name(result, "Dated Set").issued] == ["2021-05"]
+
+
+
+def test_a_bold_label_under_a_heading_entry_is_not_an_organ(mini_settings, write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "keywords",
+        "# Keywords\n\n## Datasets\n\n### [Chest Slate](https://example.org/cs)\n"
+        "90 radiographs  \n**Keywords**: small, X-ray, labels\n",
+    )
+    (result,), _ = read_all(mini_settings, extra_sources([str(folder)], set()))
+    slate = by_name(result, "Chest Slate")
+    assert [m.text for m in slate.mentions if m.field == "organ"] == []
+    assert slate.organs == []

@@ -314,7 +314,9 @@ class Extractor:
             self._links(record, quote.links, papers_only=True)
         facts: list[str] = []
         for bullet in entry.bullets:
-            if bullet.bold and len(bullet.text) < 60:
+            # a bold bullet alone names the organ ('**Cervical Cancer**'); a bold label
+            # ('**Keywords**: X-ray, labels') introduces other facts
+            if bullet.bold and len(bullet.text) < 60 and ":" not in bullet.text:
                 self._concept_cell(record, "anatomy", bullet.text, "organ")
             else:
                 facts.append(bullet.text)
