@@ -168,8 +168,9 @@ LINK_TEXT = st.builds(lambda before, label, url, after: f"{before}[{label}]({url
 # bare URLs in running text (read as links on both paths), with markup around and inside them
 BARE_TEXT = st.builds(lambda before, url, after: f"{before}{url}{after}",
                       st.text(alphabet="ab :(*_", max_size=4),
-                      st.sampled_from(["https://a.example/x", "http://b.example/(y)", "www.c.example",
-                                       "https://d.example/a_b*c*", "https://e.example/?q=1&r"]),
+                      st.sampled_from(["https://a.example/x", "http://b.example/(y)",
+                                       "www.c.example", "https://d.example/a_b*c*",
+                                       "https://e.example/?q=1&r"]),
                       st.text(alphabet="ab .,):*[]<", max_size=4))
 
 

@@ -155,5 +155,6 @@ def test_bullets_without_a_dataset_link_are_reported(plain_url_atlas) -> None:
 
 def test_a_bullets_release_year_is_not_a_count_or_a_future_number(plain_url_atlas) -> None:
     settings, _ = plain_url_atlas
-    assert rows(settings, f"SELECT ?y WHERE {{ <{DS}fundus-quartz> dcterms:issued ?y }}") == [("2019",)]
+    fundus = rows(settings, f"SELECT ?y WHERE {{ <{DS}fundus-quartz> dcterms:issued ?y }}")
+    assert fundus == [("2019",)]
     assert rows(settings, f"SELECT ?y WHERE {{ <{DS}oct-pebble> dcterms:issued ?y }}") == []

@@ -223,7 +223,8 @@ def bare_urls(text: str) -> list[Link]:
     links: list[Link] = []
     for match in BARE_URL.finditer(text):
         url = match.group(0)
-        while url and (url[-1] in URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("("))):
+        while url and (url[-1] in URL_TRAILING
+                       or (url[-1] == ")" and url.count(")") > url.count("("))):
             url = url[:-1]
         href = url if url.lower().startswith("http") else "http://" + url
         if "." in url:
