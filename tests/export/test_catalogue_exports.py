@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +15,7 @@ from export_helpers import assert_validated_alike, oxigraph_jsonld, pyld_graph, 
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from medkg.export import FORMATS, ExportError, croissant, export, schemaorg
+from medkg.export import FORMATS, ExportError, croissant, dcat, export, schemaorg
 from medkg.export.context import load_context
 from medkg.export.records import Concept, Count, DatasetRecord, SourceList, read_catalogue
 from medkg.namespaces import Namespaces
@@ -67,6 +68,24 @@ def _dcat(export_settings, out_dir: Path) -> rdflib.Graph:
     path = export(export_settings, "dcat", out_dir / "catalogue.ttl", quiet=True)
     graph.parse(path, format="turtle")
     return graph
+
+
+def test_dcat_turtle_holds_the_graph_sorted_with_the_prefixes_it_uses(
+    export_settings, out_dir: Path
+) -> None:
+    store = open_read_only(export_settings.store)
+    ns = Namespaces(export_settings.base)
+    graph = dcat.dcat_graph(store, ns, read_catalogue(store, ns), quiet=True)
+    graph.bind("unused", "http://example.org/never-used/")
+    dcat.write_turtle(graph, out_dir / "a.ttl")
+    text = (out_dir / "a.ttl").read_text(encoding="utf-8")
+    assert isomorphic(rdflib.Graph().parse(data=text, format="turtle"), graph)
+    declared = set(re.findall(r"^@prefix (\w+):", text, flags=re.M))
+    assert {"dcat", "dct", "foaf", "skos"} <= declared and "unused" not in declared
+    subjects = [line.split(" ", 1)[0] for line in text.splitlines() if line.startswith("<")]
+    assert subjects == sorted(subjects)  # one block per subject, in a fixed order
+    dcat.write_turtle(graph, out_dir / "b.ttl")
+    assert (out_dir / "b.ttl").read_bytes() == text.encode("utf-8")
 
 
 def test_dcat_has_the_dcat_ap_mandatory_fields(export_settings, out_dir: Path) -> None:

@@ -158,6 +158,32 @@ def write_dcat(graph: Graph, settings: Settings, out: Path) -> Path:
     it carries inline, in canonical order (see jsonld.py)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix != ".jsonld":
-        graph.serialize(destination=str(out), format="turtle")
+        write_turtle(graph, out)
         return out
     return write_json(compact_document(graph, load_context(settings)), out)
+
+
+def write_turtle(graph: Graph, out: Path) -> None:
+    """Turtle in sorted triple order, with the graph's prefixes that its IRIs use.
+
+    Written by pyoxigraph: rdflib's Turtle writer looks each IRI's namespace up in a table that
+    grows with every dataset (`<dataset>/record`, `<dataset>/distribution/1`), so its time grew
+    with the square of the catalogue (19 s at 1,000 datasets, 7 minutes at 10,000).
+    """
+    triples = sorted(
+        ox.parse(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES),
+        key=str,
+    )
+    prefixes = _used_prefixes(graph, triples)
+    ox.serialize(triples, str(out), format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+
+
+def _used_prefixes(graph: Graph, triples: list[ox.Triple]) -> dict[str, str]:
+    iris = {t.value for triple in triples for t in triple if isinstance(t, ox.NamedNode)}
+    iris |= {t.datatype.value for triple in triples if isinstance(triple.object, ox.Literal)
+             for t in [triple.object]}
+    bound = {prefix: str(namespace) for prefix, namespace in graph.namespaces() if prefix}
+    return {
+        prefix: namespace for prefix, namespace in sorted(bound.items())
+        if any(iri.startswith(namespace) for iri in iris)
+    }
