@@ -93,3 +93,18 @@ def test_only_verified_mappings_claim_manual_curation(
     assert "not verified" in stain["comment"] and stain["object_label"] == ""
     if shutil.which("sssom"):
         _sssom_validate(path)
+
+
+def test_sssom_reads_the_catalogue_licence_without_reading_every_dataset(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medkg.export import records
+
+    whole = export(export_settings, "sssom", out_dir / "whole.sssom.tsv", quiet=True).read_bytes()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the mappings do not need the datasets (2 s per 1,000 of them)")
+
+    monkeypatch.setattr(records, "read_datasets", refuse)
+    light = export(export_settings, "sssom", out_dir / "light.sssom.tsv", quiet=True)
+    assert light.read_bytes() == whole and b"license" in whole

@@ -62,7 +62,7 @@ def _dcat(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
 
 
 def _sssom(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
-    license_iri = read_catalogue(store, Namespaces(settings.base)).license
+    license_iri = read_catalogue(store, Namespaces(settings.base), with_datasets=False).license
     return sssom.write_sssom(store, settings, load_context(settings), license_iri, out, quiet)
 
 

@@ -215,10 +215,14 @@ def _plain_number(lexical: str) -> str:
     return lexical
 
 
-def read_catalogue(store: ox.Store, ns: Namespaces) -> Catalogue:
-    """The catalogue node, its source lists and every dataset, sorted by IRI."""
+def read_catalogue(store: ox.Store, ns: Namespaces, with_datasets: bool = True) -> Catalogue:
+    """The catalogue node, its source lists and every dataset, sorted by IRI.
+
+    `with_datasets=False` reads the catalogue's own facts only (title, licence, ...): reading
+    every dataset costs about 2 s per 1,000 of them.
+    """
     sources = read_sources(store, ns)
-    datasets = read_datasets(store, ns, sources)
+    datasets = read_datasets(store, ns, sources) if with_datasets else []
     rows = _select(
         store,
         f"""SELECT ?p ?o WHERE {{ GRAPH <{ns.graph('catalogue')}> {{ <{ns.catalogue}> ?p ?o }} }}""",
