@@ -38,6 +38,7 @@ SETTING_KEYS = (
     "FEDERATION_ALLOW",
     "CORS_ORIGINS",
     "LD_PREFIX",
+    "CATALOGUE_FILES_MAX",
 )
 
 
@@ -110,7 +111,7 @@ def _site_links_function():  # type: ignore[no-untyped-def]
                 "browse": url_for("pages.browse"),
                 "stats": url_for("pages.stats"),
                 "void": url_for("pages.void"),
-                "dump": url_for("downloads.dump"),
+                "dump": url_for("downloads.download", name=downloads.DUMP),
                 "sparql": url_for("sparql.sparql"),
                 "sparql_external": url_for("sparql.sparql", _external=True),
             }

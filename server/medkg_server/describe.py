@@ -18,6 +18,7 @@ from rdflib.namespace import DCTERMS, RDF, XSD
 from medkg import store as medkg_store
 from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries, version_cache
+from medkg_server.downloads import DUMP
 from medkg_server.replies import etag_for
 from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, StoreVersion
@@ -258,7 +259,7 @@ def _described(st: ServerState, build: str) -> Response:
     # the service at /query answers queries only: it describes itself, not /sparql
     own = build == "service" and request.endpoint == "sparql.query_only"
     endpoint = url_for("sparql.query_only" if own else "sparql.sparql", _external=True)
-    dump = url_for("downloads.dump", _external=True)
+    dump = url_for("downloads.download", name=DUMP, _external=True)
     updates = st.settings.update_enabled and not own
     etag = etag_for(version, build, fmt.key, endpoint, dump, updates)
     if not_modified(request, etag, version):

@@ -1,10 +1,17 @@
-"""The whole graph as one file to download: gzip-compressed N-Quads, made once per store version.
+"""Whole-graph and catalogue files to download, made once per store version.
 
-The Graph Store's `/store?default` stops at the row cap and merges the named graphs; a harvester,
-a mirror or a user moving to a bigger triple store wants every quad with the graph it is in (the
-list behind each fact). VoID names this file as the catalogue's `void:dataDump`. It is written
-the first time it is asked for and kept beside the version (version_cache.py), so every worker
-serves the same bytes, with ETag, Last-Modified and byte ranges (a large download can resume).
+- `medkg.nq.gz`: every quad with the graph it is in (the list behind each fact), N-Quads, gzip.
+  The Graph Store's `/store?default` stops at the row cap and merges the graphs; a harvester, a
+  mirror or a user moving to a bigger triple store wants this file. VoID names it as the
+  catalogue's `void:dataDump`.
+- `catalogue.dcat.ttl`, `datasets.csv`, `mappings.sssom.tsv`: what `medkg export` writes as
+  dcat, csv and sssom, for DCAT-AP harvesters, spreadsheets and ontology mappers that fetch a
+  URL. Only up to CATALOGUE_FILES_MAX datasets: past that they cost the server minutes and
+  gigabytes, and `medkg export` is the way.
+
+A file is written the first time it is asked for and kept beside the version
+(version_cache.py), so every worker serves the same bytes, with ETag, Last-Modified and byte
+ranges (a large download can resume).
 """
 
 from __future__ import annotations
@@ -12,58 +19,83 @@ from __future__ import annotations
 import gzip
 import tempfile
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, abort, send_file
 
 from medkg import store as medkg_store
-from medkg_server import version_cache
+from medkg.export import WRITERS, ExportError
+from medkg_server import catalogue, version_cache
 from medkg_server.replies import etag_for
 from medkg_server.responses import plain_error
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("downloads", __name__)
 DUMP = "medkg.nq.gz"
-MEDIA_TYPE = "application/n-quads"  # of the file once decompressed (VoID and DCAT say so)
-COMPRESSION = "application/gzip"
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file the server offers: its name, how it is served, and the export that makes it."""
+
+    name: str
+    content_type: str  # text types are sent with charset=utf-8
+    export: str | None  # a medkg.export format; None for the dump
+
+
+DOWNLOADS = {
+    d.name: d
+    for d in (
+        Download(DUMP, "application/gzip", None),
+        Download("catalogue.dcat.ttl", "text/turtle", "dcat"),
+        Download("datasets.csv", "text/csv", "csv"),
+        Download("mappings.sssom.tsv", "text/tab-separated-values", "sssom"),
+    )
+}
 _private: tempfile.TemporaryDirectory[str] | None = None
 _private_lock = threading.Lock()
 
 
-@bp.route(f"/download/{DUMP}", methods=["GET", "HEAD"])
-def dump() -> Response:
+@bp.route("/download/<name>", methods=["GET", "HEAD"])
+def download(name: str) -> Response:
+    item = DOWNLOADS.get(name)
+    if item is None:
+        abort(404)
     st = state()
     version = st.version()
     if version is None:
         return plain_error(503, "the store has not been built yet")
-    name, db = st.inline.opened(version.name)
-    if name != version.name:
-        # a build published another version between the two reads: its dump is the one to get
+    db_version, db = st.inline.opened(version.name)
+    if db_version != version.name:
+        # a build published another version between the two reads: its file is the one to get
         return plain_error(503, "a new version of the store was just published; ask again",
                            {"Retry-After": "1"})
+    if item.export is not None:
+        size = catalogue.index_for(st, version.name).size
+        if size > st.settings.catalogue_files_max:
+            return plain_error(404, f"{name} is not made here for {size} datasets (the limit is "
+                               f"MEDKG_CATALOGUE_FILES_MAX={st.settings.catalogue_files_max}): "
+                               f"run `medkg export --format {item.export}`")
+    try:
+        path = _file(st, version.name, item, _writer(st, item, db))
+    except ExportError as exc:
+        return plain_error(404, f"{name} cannot be made from this store: {exc}")
     response = send_file(
-        dump_file(st, name, db),
-        mimetype=COMPRESSION,
+        path,
+        mimetype=item.content_type,
         as_attachment=True,
-        download_name=DUMP,
+        download_name=name,
         conditional=True,
-        etag=etag_for(version, "dump", DUMP),
+        etag=etag_for(version, "download", name),
         last_modified=version.published,
         max_age=None,
     )
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-MedKG-Store-Version"] = version.name
     return response
-
-
-def dump_file(st: ServerState, version: str, db: ox.Store) -> Path:
-    """The dump of `version`, written now if no process has written it yet."""
-    folder = Path(st.settings.store) / medkg_store.VERSIONS / version
-    try:
-        return version_cache.file_or_write(folder, DUMP, lambda path: write_dump(db, path))
-    except OSError:
-        return _private_copy(version, db)
 
 
 def write_dump(db: ox.Store, path: Path) -> None:
@@ -75,13 +107,29 @@ def write_dump(db: ox.Store, path: Path) -> None:
         db.dump(out, format=ox.RdfFormat.N_QUADS)
 
 
-def _private_copy(version: str, db: ox.Store) -> Path:
-    """A store folder this server may not write to: the dump in a folder of this process's own."""
+def _writer(st: ServerState, item: Download, db: ox.Store) -> Callable[[Path], object]:
+    if item.export is None:
+        return lambda path: write_dump(db, path)
+    export = WRITERS[item.export]
+    return lambda path: export(db, st.settings.core, path, True)
+
+
+def _file(st: ServerState, version: str, item: Download, write: Callable[[Path], object]) -> Path:
+    """The file of `version`, written now if no process has written it yet."""
+    folder = Path(st.settings.store) / medkg_store.VERSIONS / version
+    try:
+        return version_cache.file_or_write(folder, item.name, write)
+    except OSError:
+        return _private_copy(f"{version}-{item.name}", write)
+
+
+def _private_copy(name: str, write: Callable[[Path], object]) -> Path:
+    """A store folder this server may not write to: the file in a folder of this process's own."""
     global _private
     with _private_lock:  # the other threads wait for the one writing, as other processes do
         if _private is None:
-            _private = tempfile.TemporaryDirectory(prefix="medkg-dump-")
-        path = Path(_private.name) / f"{version}-{DUMP}"
+            _private = tempfile.TemporaryDirectory(prefix="medkg-download-")
+        path = Path(_private.name) / name
         if not path.exists():
-            write_dump(db, path)
+            write(path)
         return path

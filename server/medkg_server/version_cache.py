@@ -45,7 +45,7 @@ def load_or_build(
         return value
 
 
-def file_or_write(version_dir: Path, name: str, write: Callable[[Path], None]) -> Path:
+def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object]) -> Path:
     """The file `name` in `version_dir`, written by `write` the first time it is asked for.
 
     For files too big to hold in memory (the whole graph as a download): `write` fills a
@@ -66,7 +66,7 @@ def _lock(version_dir: Path, name: str) -> IO[str]:
     return lock
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)

@@ -1,4 +1,4 @@
-"""The whole graph as a download: /download/medkg.nq.gz (downloads.py)."""
+"""Files to download: the whole graph (/download/medkg.nq.gz) and the catalogue files."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
+from medkg.export import export
 from medkg.store import current_version_dir, open_read_only
 from medkg_server import downloads, version_cache
 from medkg_server.app import create_app
@@ -28,8 +29,8 @@ def store(built_store: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def _client(store: Path):  # type: ignore[no-untyped-def]
-    return create_app({"STORE": str(store), "EXECUTORS": 1}).test_client()
+def _client(store: Path, **config: object):  # type: ignore[no-untyped-def]
+    return create_app({"STORE": str(store), "EXECUTORS": 1, **config}).test_client()
 
 
 def _quads(data: bytes) -> set[ox.Quad]:
@@ -104,3 +105,44 @@ def test_the_production_server_sends_the_whole_file(server) -> None:  # type: ig
         data = answer.read()
         assert answer.headers["Content-Length"] == str(len(data))
     assert _quads(data) == set(open_read_only(server.store))
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "content_type"),
+    [
+        ("catalogue.dcat.ttl", "dcat", "text/turtle; charset=utf-8"),
+        ("datasets.csv", "csv", "text/csv; charset=utf-8"),
+    ],
+)
+def test_catalogue_files_are_what_medkg_export_writes(
+    store: Path, tmp_path: Path, name: str, fmt: str, content_type: str
+) -> None:
+    app = create_app({"STORE": str(store), "EXECUTORS": 1})
+    answer = app.test_client().get(f"/download/{name}")
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == content_type
+    settings = app.config["MEDKG_SETTINGS"].core
+    expected = export(settings, fmt, tmp_path / f"expected-{name}", quiet=True).read_bytes()
+    assert answer.data == expected and len(expected) > 100
+    assert (current_version_dir(store) / name).read_bytes() == expected  # kept for the version
+
+
+def test_a_file_the_store_cannot_give_says_why(store: Path) -> None:
+    answer = _client(store).get("/download/mappings.sssom.tsv")  # the test store has no licence
+    assert answer.status_code == 404 and b"license" in answer.data
+    assert not (current_version_dir(store) / "mappings.sssom.tsv").exists()
+    assert not list(current_version_dir(store).glob(".mappings.sssom.tsv.*"))
+
+
+def test_catalogue_files_have_a_size_limit_the_dump_has_not(store: Path) -> None:
+    client = _client(store, CATALOGUE_FILES_MAX=2)  # the test store has 3 datasets
+    refused = client.get("/download/catalogue.dcat.ttl")
+    assert refused.status_code == 404
+    assert b"MEDKG_CATALOGUE_FILES_MAX=2" in refused.data and b"medkg export" in refused.data
+    assert client.get(PATH).status_code == 200
+    assert _client(store, CATALOGUE_FILES_MAX=3).get("/download/datasets.csv").status_code == 200
+
+
+def test_only_the_offered_files_can_be_asked_for(store: Path) -> None:
+    client = _client(store)
+    for name in ("report.json", "..%2Freport.json", "oxigraph", "medkg.nq"):
+        assert client.get(f"/download/{name}").status_code == 404

@@ -32,7 +32,7 @@ from medkg.export.records import read_catalogue
 from medkg.namespaces import Namespaces
 from medkg.store import StoreError, open_read_only
 
-__all__ = ["FORMATS", "ExportError", "export"]
+__all__ = ["FORMATS", "WRITERS", "ExportError", "export"]
 
 Writer = Callable[[ox.Store, Settings, Path, bool], Path]
 
