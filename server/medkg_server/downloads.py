@@ -6,8 +6,9 @@
   catalogue's `void:dataDump`.
 - `catalogue.dcat.ttl`, `datasets.csv`, `mappings.sssom.tsv`: what `medkg export` writes as
   dcat, csv and sssom, for DCAT-AP harvesters, spreadsheets and ontology mappers that fetch a
-  URL. Only up to CATALOGUE_FILES_MAX datasets: past that they cost the server minutes and
-  gigabytes, and `medkg export` is the way.
+  URL; and `croissant/<slug>.json`, one dataset's Croissant description (what ML tools read),
+  linked from its page. Only up to CATALOGUE_FILES_MAX datasets: past that they cost the
+  server minutes and gigabytes, and `medkg export` is the way.
 
 A file is written the first time it is asked for and kept beside the version
 (version_cache.py), so every worker serves the same bytes, with ETag, Last-Modified and byte
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, abort, send_file
+from werkzeug.security import safe_join
 
 from medkg import store as medkg_store
 from medkg.export import WRITERS, ExportError
@@ -55,6 +57,8 @@ DOWNLOADS = {
         Download("mappings.sssom.tsv", "text/tab-separated-values", "sssom"),
     )
 }
+# the folder `medkg export --format croissant` writes, one `<slug>.json` per dataset
+CROISSANT = Download("croissant", "application/ld+json", "croissant")
 _private: tempfile.TemporaryDirectory[str] | None = None
 _private_lock = threading.Lock()
 
@@ -64,6 +68,30 @@ def download(name: str) -> Response:
     item = DOWNLOADS.get(name)
     if item is None:
         abort(404)
+    return _send(item, name, lambda path: path)
+
+
+@bp.route("/download/croissant/<slug>.json", methods=["GET", "HEAD"])
+def croissant(slug: str) -> Response:
+    """One dataset's Croissant file, from the version's folder of them."""
+    name = f"{slug}.json"
+
+    def member(folder: Path) -> Path:
+        path = safe_join(str(folder), name)
+        if path is None or not Path(path).is_file():
+            abort(404)
+        return Path(path)
+
+    return _send(CROISSANT, name, member)
+
+
+def offers_catalogue_files(st: ServerState, version: str) -> bool:
+    """True when the catalogue is small enough for the server to make its catalogue files."""
+    return catalogue.index_for(st, version).size <= st.settings.catalogue_files_max
+
+
+def _send(item: Download, name: str, pick: Callable[[Path], Path]) -> Response:
+    """The file of `item` for the published version (`pick`: which file of it), as a download."""
     st = state()
     version = st.version()
     if version is None:
@@ -73,23 +101,22 @@ def download(name: str) -> Response:
         # a build published another version between the two reads: its file is the one to get
         return plain_error(503, "a new version of the store was just published; ask again",
                            {"Retry-After": "1"})
-    if item.export is not None:
+    if item.export is not None and not offers_catalogue_files(st, version.name):
         size = catalogue.index_for(st, version.name).size
-        if size > st.settings.catalogue_files_max:
-            return plain_error(404, f"{name} is not made here for {size} datasets (the limit is "
-                               f"MEDKG_CATALOGUE_FILES_MAX={st.settings.catalogue_files_max}): "
-                               f"run `medkg export --format {item.export}`")
+        return plain_error(404, f"{name} is not made here for {size} datasets (the limit is "
+                           f"MEDKG_CATALOGUE_FILES_MAX={st.settings.catalogue_files_max}): "
+                           f"run `medkg export --format {item.export}`")
     try:
-        path = _file(st, version.name, item, _writer(st, item, db))
+        path = pick(_file(st, version.name, item, _writer(st, item, db)))
     except ExportError as exc:
         return plain_error(404, f"{name} cannot be made from this store: {exc}")
     response = send_file(
         path,
         mimetype=item.content_type,
-        as_attachment=True,
+        as_attachment=item is not CROISSANT,  # a Croissant file is read in place by ML tools
         download_name=name,
         conditional=True,
-        etag=etag_for(version, "download", name),
+        etag=etag_for(version, "download", item.name, name),
         last_modified=version.published,
         max_age=None,
     )

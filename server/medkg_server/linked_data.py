@@ -30,6 +30,7 @@ from medkg import store as medkg_store
 
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
+from medkg_server.downloads import offers_catalogue_files
 from medkg_server.replies import etag_for
 from medkg_server.responses import not_modified, plain_error, with_validators
 from medkg_server.state import ServerState, state
@@ -196,7 +197,11 @@ def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
     if not rows and (kind != "graph" or not graph_exists(st, version, iri)):
         abort(404)
     if kind == "dataset" and rows:
-        body = render_template("dataset.html", d=catalogue.dataset(st, version, iri, rows))
+        offered = offers_catalogue_files(st, version)
+        croissant = iri.rstrip("/").rsplit("/", 1)[-1] if offered else None
+        body = render_template(
+            "dataset.html", d=catalogue.dataset(st, version, iri, rows), croissant=croissant
+        )
     else:
         body = render_template(
             "resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -46,7 +47,7 @@ def load_or_build(
 
 
 def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object]) -> Path:
-    """The file `name` in `version_dir`, written by `write` the first time it is asked for.
+    """The file (or folder) `name` in `version_dir`, written by `write` the first time.
 
     For files too big to hold in memory (the whole graph as a download): `write` fills a
     temporary path that is renamed into place when complete, so a reader never sees half a
@@ -67,9 +68,13 @@ def _lock(version_dir: Path, name: str) -> IO[str]:
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a temporary path (a file or a folder) that is then renamed to `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -146,3 +147,26 @@ def test_only_the_offered_files_can_be_asked_for(store: Path) -> None:
     client = _client(store)
     for name in ("report.json", "..%2Freport.json", "oxigraph", "medkg.nq"):
         assert client.get(f"/download/{name}").status_code == 404
+
+
+def test_each_dataset_page_links_its_croissant_file(store: Path, tmp_path: Path) -> None:
+    app = create_app({"STORE": str(store), "EXECUTORS": 1})
+    client = app.test_client()
+    page = client.get("/dataset/camelyon16", headers={"Accept": "text/html"}).get_data(as_text=True)
+    link = "/download/croissant/camelyon16.json"
+    assert f'href="{link}"' in page
+    answer = client.get(link)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/ld+json"
+    settings = app.config["MEDKG_SETTINGS"].core
+    folder = export(settings, "croissant", tmp_path / "croissant", quiet=True)
+    assert answer.data == (folder / "camelyon16.json").read_bytes()
+    assert json.loads(answer.data)["conformsTo"] == "http://mlcommons.org/croissant/1.0"
+    for missing in ("no-such-dataset", "..", "%2e%2e%2freport"):
+        assert client.get(f"/download/croissant/{missing}.json").status_code == 404
+
+
+def test_no_croissant_link_past_the_size_limit(store: Path) -> None:
+    client = _client(store, CATALOGUE_FILES_MAX=2)
+    page = client.get("/dataset/camelyon16", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "/download/croissant/" not in page
+    assert client.get("/download/croissant/camelyon16.json").status_code == 404

@@ -104,3 +104,21 @@ def test_a_file_whose_writing_fails_is_not_left_behind(tmp_path: Path) -> None:
     assert not (tmp_path / "dump.gz").exists() and not list(tmp_path.glob(".dump.gz.*"))
     written = version_cache.file_or_write(tmp_path, "dump.gz", lambda p: p.write_bytes(b"ok"))
     assert written.read_bytes() == b"ok"  # the next request writes it again
+
+
+def test_a_folder_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    def fail(path: Path) -> None:
+        path.mkdir()
+        (path / "one.json").write_text("{}", encoding="utf-8")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        version_cache.file_or_write(tmp_path, "croissant", fail)
+    assert not (tmp_path / "croissant").exists() and not list(tmp_path.glob(".croissant.*"))
+
+    def write(path: Path) -> None:
+        path.mkdir()
+        (path / "one.json").write_text("{}", encoding="utf-8")
+
+    folder = version_cache.file_or_write(tmp_path, "croissant", write)
+    assert (folder / "one.json").read_text(encoding="utf-8") == "{}"
