@@ -1,30 +1,45 @@
-"""The SPARQL 1.1 Graph Store HTTP Protocol at /store, read-only: GET or HEAD one graph.
+"""The SPARQL 1.1 Graph Store HTTP Protocol at /store: GET or HEAD one graph; writes when on.
 
 `/store?graph=<iri>` is a named graph, `/store?default` the default graph (the union of the
 named graphs, as queries see it), in the RDF format the Accept header asks for. The paths
 follow Oxigraph server's, so a client that reads graphs from one reads them from the other.
-Writes are refused with 405: the store changes only by a build (or by SPARQL Update, when the
-server is configured to take updates).
+
+Writes (PUT replaces a named graph, POST adds to it, DELETE drops it) are refused with 405 unless
+the server takes SPARQL Update (MEDKG_UPDATE_TOKEN), and then need its bearer token. Each write
+is run as one SPARQL update, so it publishes a new store version like any other update. The
+default graph cannot be written: here it is the union of the named graphs.
 """
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, request
 
 from medkg_server import formats, queries
 from medkg_server.linked_data import graph_dump, graph_exists
-from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, with_validators
-from medkg_server.state import state
+from medkg_server.protocol import ProtocolError
+from medkg_server.replies import EXPECTED, etag_for, refusal
+from medkg_server.responses import not_modified, plain_error, to_response, with_validators
+from medkg_server.sparql import require_update_token
+from medkg_server.state import ServerState, state
+from medkg_server.worker import Job
 
 bp = Blueprint("graph_store", __name__)
 READ = "GET, HEAD"
+READ_WRITE = "GET, HEAD, PUT, POST, DELETE"
 
 
 @bp.route("/store", methods=["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"])
 def store() -> Response:
+    writable = state().settings.update_enabled
+    if request.method in ("PUT", "POST", "DELETE") and writable:
+        try:
+            return _write(state(), request.method)
+        except EXPECTED as exc:
+            return to_response(refusal(exc))
     if request.method not in ("GET", "HEAD"):
-        return plain_error(405, "the graph store is read-only here", {"Allow": READ})
+        allow = READ_WRITE if writable else READ
+        return plain_error(405, f"the graph store answers {allow} here", {"Allow": allow})
     graphs = request.args.getlist("graph")
     default = "default" in request.args
     if len(graphs) + default != 1:
@@ -52,3 +67,46 @@ def store() -> Response:
     response = graph_dump(st, version.name, graph, wanted, empty=200)
     response.headers["Vary"] = "Accept"
     return with_validators(response, etag, version)
+
+
+def _write(st: ServerState, method: str) -> Response:
+    """PUT, POST or DELETE one named graph, as one SPARQL update (a new store version)."""
+    require_update_token(st)
+    graphs = request.args.getlist("graph")
+    if "default" in request.args or len(graphs) != 1:
+        raise ProtocolError(400, "name one graph: ?graph=<IRI> (the default graph here is the "
+                                 "union of the named graphs and cannot be written)")
+    try:
+        graph = queries.iri(graphs[0])
+    except queries.BadValue as exc:
+        raise ProtocolError(400, f"graph= must be an absolute IRI: {exc}") from None
+    version = st.version()
+    existed = version is not None and graph_exists(st, version.name, graphs[0])
+    if method == "DELETE":
+        if not existed:
+            raise ProtocolError(404, f"no graph {graph} in the store")
+        text = f"DROP GRAPH {graph}"
+    else:
+        data = _triples(request.get_data(), request.headers.get("Content-Type", ""), graphs[0])
+        insert = f"INSERT DATA {{ GRAPH {graph} {{\n{data}\n}} }}"
+        text = f"DROP SILENT GRAPH {graph} ;\n{insert}" if method == "PUT" else insert
+    job = Job(text, "update", None, None, 0, base_iri=st.settings.base)
+    outcome = st.run(job, "", st.settings.query_timeout)
+    created = method == "PUT" and not existed
+    response = Response(status=201 if created else 204)
+    response.headers["X-MedKG-Store-Version"] = outcome.version or ""
+    return response
+
+
+def _triples(body: bytes, content_type: str, graph: str) -> str:
+    """The request body's triples as N-Triples lines, parsed in the format its type names."""
+    media = content_type.split(";", 1)[0].strip()
+    fmt = ox.RdfFormat.from_media_type(media) if media else None
+    if fmt is None or fmt.supports_datasets:
+        raise ProtocolError(415, "send the graph as Turtle, N-Triples, RDF/XML or JSON-LD "
+                                 f"(Content-Type), not {media or 'no type'!r}")
+    try:
+        parsed = list(ox.parse(body, format=fmt, base_iri=graph))
+    except (SyntaxError, ValueError) as exc:
+        raise ProtocolError(400, f"the body does not parse as {fmt.name}: {exc}") from None
+    return " .\n".join(str(quad.triple) for quad in parsed) + (" ." if parsed else "")

@@ -152,7 +152,8 @@ def _answer(outcome: Outcome) -> Reply:
     return Reply(200, headers, outcome.body)
 
 
-def _update(st: ServerState, operation: Operation) -> Response:
+def require_update_token(st: ServerState) -> None:
+    """Refuse (403, 401) unless updates are on and the request carries the server's token."""
     if not st.settings.update_enabled:
         raise ProtocolError(403, "SPARQL Update is disabled on this server (read-only)")
     given = request.headers.get("Authorization", "")
@@ -161,6 +162,10 @@ def _update(st: ServerState, operation: Operation) -> Response:
         raise ProtocolError(
             401, "SPARQL Update needs the server's bearer token", {"WWW-Authenticate": "Bearer"}
         )
+
+
+def _update(st: ServerState, operation: Operation) -> Response:
+    require_update_token(st)
     if operation.default_graphs or operation.named_graphs or _using_graphs():
         raise ProtocolError(400, "dataset parameters are not supported for updates")
     check_update(operation.text, st.settings.federation_allow, st.settings.base)

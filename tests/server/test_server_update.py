@@ -93,3 +93,77 @@ def test_the_description_says_which_endpoint_takes_updates(writable):
 
     assert sd.SPARQL11Update in languages("/sparql")
     assert languages("/query") == {sd.SPARQL11Query}
+
+
+# --- Graph Store Protocol writes (graph_store.py), on when updates are --------------------------
+
+GRAPH = "urn:test:gsp"
+
+
+def gsp(server: RunningServer, method: str, body: str = "", token: str | None = TOKEN,
+        content_type: str = "text/turtle", **params: str) -> requests.Response:
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    params = params or {"graph": GRAPH}
+    return requests.request(method, server.url + "/store", params=params, headers=headers,
+                            data=body.encode("utf-8"), timeout=60)
+
+
+def graph_triples(server: RunningServer) -> set[tuple[str, str, str]]:
+    answer = requests.get(server.url + "/store", params={"graph": GRAPH},
+                          headers={"Accept": "application/n-triples"}, timeout=30)
+    if answer.status_code == 404:
+        return set()
+    assert answer.status_code == 200, answer.text
+    return {tuple(line.rstrip(" .").split(" ", 2)) for line in answer.text.splitlines() if line}
+
+
+def test_graph_store_put_post_delete(writable):
+    before = requests.get(writable.url + "/health", timeout=30).json()["store_version"]
+    body = '<urn:a> <urn:p> "one"@en . <urn:a> <urn:p> _:b . _:b <urn:p> 2 .'
+    created = gsp(writable, "PUT", body)
+    assert created.status_code == 201, created.text
+    assert created.headers["X-MedKG-Store-Version"] != before
+    assert len(graph_triples(writable)) == 3
+    replaced = gsp(writable, "PUT", "<urn:c> <urn:p> <urn:d> .",
+                   content_type="application/n-triples")
+    assert replaced.status_code == 204
+    assert graph_triples(writable) == {("<urn:c>", "<urn:p>", "<urn:d>")}
+    added = gsp(writable, "POST", '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+                ' xmlns:ex="urn:x:"><rdf:Description rdf:about="urn:e"><ex:p>t</ex:p>'
+                "</rdf:Description></rdf:RDF>", content_type="application/rdf+xml")
+    assert added.status_code == 204
+    assert ("<urn:e>", "<urn:x:p>", '"t"') in graph_triples(writable)
+    assert len(graph_triples(writable)) == 2
+    assert gsp(writable, "DELETE").status_code == 204
+    assert graph_triples(writable) == set()
+    assert gsp(writable, "DELETE").status_code == 404
+    # the rest of the store is untouched by writes to one graph
+    assert ask(writable, "ASK { <https://w3id.org/medkg/dataset/camelyon16> ?p ?o }") is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "says"),
+    [
+        ({"token": None}, 401, "token"),
+        ({"token": "wrong"}, 401, "token"),
+        ({"default": ""}, 400, "union"),
+        ({"graph": "not an iri"}, 400, "IRI"),
+        ({"body": "<urn:a> <urn:p> ."}, 400, "Turtle"),
+        ({"content_type": "application/octet-stream"}, 415, "Content-Type"),
+        ({"content_type": "application/n-quads"}, 415, "Content-Type"),
+    ],
+)
+def test_graph_store_writes_refused_with_a_reason(writable, kwargs, status, says):
+    body = kwargs.pop("body", "<urn:a> <urn:p> <urn:o> .")
+    params = {k: kwargs.pop(k) for k in ("default", "graph") if k in kwargs}
+    answer = gsp(writable, "PUT", body, **kwargs, **params)
+    assert answer.status_code == status and says in answer.text, answer.text
+    assert graph_triples(writable) == set()
+
+
+def test_graph_store_says_what_it_allows(writable):
+    answer = requests.request("PATCH", writable.url + "/store", params={"graph": GRAPH}, timeout=30)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "GET, HEAD, PUT, POST, DELETE"
