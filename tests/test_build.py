@@ -324,3 +324,19 @@ def test_every_typed_resource_of_a_real_build_is_the_focus_of_some_shape(
         types.setdefault(row["s"], set()).add(row["c"])
     loose = {s: sorted(c) for s, c in types.items() if not (c & targeted) and s not in nodes}
     assert loose == {}
+
+
+def test_an_entry_curated_apart_is_its_own_dataset_and_in_the_report(
+    mini_settings: Settings,
+) -> None:
+    table = mini_settings.data_dir / "curation" / "entries.tsv"
+    table.write_text("entry\tname\treason\nnumbered:5\tBreast-Beta\ttest: describes another "
+                     "dataset\n", encoding="utf-8")
+    report = build(mini_settings)
+    assert report["entries_kept_apart"] == [
+        "Breast-Beta (numbered:5): a dataset of its own, breast-beta (entries.tsv:2)"]
+    rows = select(mini_settings, """SELECT ?ds (COUNT(DISTINCT ?list) AS ?lists) WHERE {
+        ?ds a mkg:Dataset ; prov:wasDerivedFrom/mkg:inList ?list ;
+            skos:altLabel ?n FILTER(?n IN ("Breast Beta", "Breast-Beta")) } GROUP BY ?ds ORDER BY ?ds""")
+    assert rows == [{"ds": "https://w3id.org/medkg/dataset/breast-beta", "lists": "1"},
+                    {"ds": "https://w3id.org/medkg/dataset/breastbeta", "lists": "2"}]

@@ -87,7 +87,7 @@ def test_slug_comes_from_first_entry_in_manifest_order() -> None:
     assert first.datasets[0].slug == later.datasets[0].slug == "segpc-2021"
 
 
-def _merge_table(tmp_path, rows: str):  # type: ignore[no-untyped-def]
+def _merge_table(tmp_path, rows: str, entry_rows: str = ""):  # type: ignore[no-untyped-def]
     from medkg.merge import load_curation
 
     curation = tmp_path / "curation"
@@ -95,6 +95,8 @@ def _merge_table(tmp_path, rows: str):  # type: ignore[no-untyped-def]
     (curation / "aliases.tsv").write_text("variant\tname\treason\n", encoding="utf-8")
     (curation / "merge.tsv").write_text("name_a\tname_b\tdecision\treason\n" + rows,
                                         encoding="utf-8")
+    (curation / "entries.tsv").write_text("entry\tname\treason\n" + entry_rows,
+                                          encoding="utf-8")
     return load_curation(tmp_path)
 
 
@@ -112,6 +114,40 @@ def test_rules_that_name_no_entry_are_reported(tmp_path) -> None:  # type: ignor
                                       "Gamma\tDelta\tdifferent\tneither is listed\n")
     result = merge([entry("a", 1, "Alpha"), entry("b", 2, "Beta")], curation)
     assert result.unused == ["merge.tsv:2 Alpha ~ Alfa", "merge.tsv:4 Gamma ~ Delta"]
+
+
+def test_an_entry_curated_apart_is_a_dataset_of_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # list "nav" names NuCLS but describes a gastric dataset; it comes first in manifest order
+    page = "https://nucls.grand-challenge.org/"
+    curation = _merge_table(tmp_path, "", "nav:206\tNuCLS\tdescribes a gastric dataset\n")
+    result = merge([entry("nav", 206, "NuCLS", page), entry("histo", 93, "NuCLS", page),
+                    entry("other", 4, "nucls")], curation)
+    assert groups(result) == [["nav:206"], ["histo:93", "other:4"]]
+    # the dataset the entry was taken from keeps the IRI; the entry takes the next free one
+    assert {d.entries[0].location: d.slug for d in result.datasets} == {
+        "histo:93": "nucls", "nav:206": "nucls-2"}
+    assert result.apart == ["NuCLS (nav:206): a dataset of its own, nucls-2 (entries.tsv:2)"]
+    assert result.unused == []
+
+
+def test_an_entry_rule_whose_line_holds_another_name_is_reported_not_applied(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    # the list was edited: line 206 is another dataset now, and b:9 was never read
+    curation = _merge_table(tmp_path, "", "a:206\tNuCLS\tgastric\nb:9\tGone\tno longer listed\n")
+    result = merge([entry("a", 206, "WORD"), entry("b", 1, "word")], curation)
+    assert groups(result) == [["a:206", "b:1"]]
+    assert result.apart == []
+    assert result.unused == ["entries.tsv:2 a:206 NuCLS", "entries.tsv:3 b:9 Gone"]
+
+
+def test_an_entry_that_is_not_list_and_line_names_its_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from medkg.tables import TableError
+
+    with pytest.raises(TableError, match=r"entries\.tsv:2: entry 'NuCLS' is not '<list id>:<line>'"):
+        _merge_table(tmp_path, "", "NuCLS\tNuCLS\tno location\n")
 
 
 def _real_groups(settings) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -133,3 +169,10 @@ def test_one_challenge_named_two_ways_in_two_real_lists_is_one_dataset(real_sett
     # StructSeg's four tasks stay four datasets, the whole challenge a fifth
     assert grouped["biomedical-imaging:62"] == ["biomedical-imaging:62"]
     assert grouped["medical-ai-navigator:76"] == ["medical-ai-navigator:76"]
+
+
+def test_the_navigator_row_named_nucls_stays_apart_from_nucls(real_settings) -> None:
+    # its text describes a gastric cancer dataset: stomach and 119828 cases stay off NuCLS
+    grouped = _real_groups(real_settings)
+    assert grouped["medical-ai-navigator:206"] == ["medical-ai-navigator:206"]
+    assert grouped["histopathology:93"] == ["histopathology:93"]

@@ -185,6 +185,7 @@ def assemble(settings: Settings, extra: list[str | Path] | None = None, quiet: b
         merged = merge(entries, load_curation(settings.data_dir))
         report = make_report(results, merged.datasets, merged.refused)
         report["curation_unused"] = merged.unused
+        report["entries_kept_apart"] = merged.apart
     report["timings"] = {"assemble_s": round(time.perf_counter() - started, 3)}
     return BuildResult(merged.datasets, report, results, settings)
 

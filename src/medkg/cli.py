@@ -187,8 +187,12 @@ def render_report(report: dict[str, Any]) -> str:
             where = f"  (its entries are now in {g['now_in']})" if g["now_in"] else ""
             lines.append(f"  {g['iri']}{where}")
     if report.get("curation_unused"):
-        lines.append("curation rows that name no entry read (a misspelt name, or a list not read):")
+        lines.append("curation rows that name no entry read (a misspelt name, a moved line, or "
+                     "a list not read):")
         lines += [f"  {where}" for where in report["curation_unused"]]
+    if report.get("entries_kept_apart"):
+        lines.append("entries kept apart as datasets of their own (data/curation/entries.tsv):")
+        lines += [f"  {e}" for e in report["entries_kept_apart"]]
     if report.get("refused_merges"):
         lines.append("merges kept apart:")
         lines += [f"  {r}" for r in report["refused_merges"]]

@@ -10,9 +10,14 @@ Rules, applied in this order (documented in README "Merging"):
 4. `data/curation/merge.tsv` forces `same` pairs together and keeps `different` pairs apart;
    a `different` pair wins over rules 2 and 3 (the merge that would join them is refused and
    reported).
+5. `data/curation/entries.tsv` names single entries (list id and line, with the name written
+   there) that describe a dataset of their own whatever their name says: each stays a dataset
+   alone, joined by no rule, and the report lists it.
 
 Each group becomes one dataset. Its IRI slug comes from the name of its first entry in manifest
-order (source order, then line), so adding a list at the end never renames existing datasets.
+order (source order, then line), so adding a list at the end never renames existing datasets;
+an entry kept apart takes its slug after all others, so curating it never renames the dataset
+it was taken from.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ class Curation:
     different: set[frozenset[str]] = field(default_factory=set)
     # where each same/different rule was written (merge.tsv line), for the report
     written: dict[tuple[str, str], str] = field(default_factory=dict)
+    # entries kept apart: location ("list:line") -> (name as written, entries.tsv line)
+    apart: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def load_curation(data_dir: Path) -> Curation:
@@ -75,7 +82,18 @@ def load_curation(data_dir: Path) -> Curation:
             raise TableError(f"{table}:{line}: decision {row['decision']!r} is neither "
                              "'same' nor 'different'")
         curation.written[pair] = f"merge.tsv:{line} {row['name_a']} ~ {row['name_b']}"
+    _load_apart(data_dir / "curation" / "entries.tsv", curation)
     return curation
+
+
+def _load_apart(table: Path, curation: Curation) -> None:
+    """Read the entries kept apart: one `list:line` entry a row, with its name as a check."""
+    for line, row in read_tsv_lines(table, ("entry", "name", "reason")):
+        where, _, number = row["entry"].rpartition(":")
+        if not where or not number.isdigit():
+            raise TableError(f"{table}:{line}: entry {row['entry']!r} is not "
+                             "'<list id>:<line>'")
+        curation.apart[f"{where}:{int(number)}"] = (row["name"], line)
 
 
 @dataclass
@@ -101,7 +119,8 @@ class Dataset:
 class MergeResult:
     datasets: list[Dataset]
     refused: list[str]  # merges a 'different' rule kept apart, for the report
-    unused: list[str] = field(default_factory=list)  # merge.tsv rows naming no entry read
+    unused: list[str] = field(default_factory=list)  # curation rows naming no entry read
+    apart: list[str] = field(default_factory=list)  # entries.tsv rows applied, for the report
 
 
 class _Groups:
@@ -163,9 +182,33 @@ def _pages_of_several_datasets(entries: list[EntryRecord], keys: list[str]) -> s
     return shared
 
 
+def _kept_apart(entries: list[EntryRecord], curation: Curation) -> tuple[set[int], list[str]]:
+    """Indexes of the entries entries.tsv keeps apart, and its rows that match no entry read.
+
+    A row applies only while the entry at its line still has the name written in the row: an
+    edit of the list that moves lines must not set apart whatever entry lands there.
+    """
+    if not curation.apart:
+        return set(), []
+    apart: set[int] = set()
+    found: set[str] = set()
+    for i, entry in enumerate(entries):
+        rule = curation.apart.get(entry.location)
+        if rule is not None and name_key(rule[0]) in (name_key(entry.name),
+                                                       name_key(entry.raw_name)):
+            apart.add(i)
+            found.add(entry.location)
+    unused = [f"entries.tsv:{line} {location} {name}"
+              for location, (name, line) in curation.apart.items() if location not in found]
+    return apart, unused
+
+
 def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
     """Group entries (given in manifest order) into datasets."""
     keys = [curation.aliases.get(name_key(e.name), name_key(e.name)) for e in entries]
+    apart, unused_apart = _kept_apart(entries, curation)
+    for i in apart:
+        keys[i] = f"{keys[i]}@{entries[i].location}"  # a key no other entry has: no name joins it
     groups = _Groups(keys, curation.different)
     refused: list[str] = []
 
@@ -188,9 +231,14 @@ def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
     for a_key, b_key in curation.same:
         if a_key in first_by_key and b_key in first_by_key:
             join(first_by_key[a_key], first_by_key[b_key], "curated as the same dataset")
-    shared = _pages_of_several_datasets(entries, keys)
+    # an entry kept apart says nothing about which pages its list shares between datasets
+    shared = (_pages_of_several_datasets([e for i, e in enumerate(entries) if i not in apart],
+                                         [k for i, k in enumerate(keys) if i not in apart])
+              if apart else _pages_of_several_datasets(entries, keys))
     first_by_url: dict[str, int] = {}
     for i, entry in enumerate(entries):
+        if i in apart:
+            continue
         for url in entry.landing_pages:
             key = url_key(url)
             if key is None or key in shared:
@@ -199,19 +247,28 @@ def merge(entries: list[EntryRecord], curation: Curation) -> MergeResult:
                 join(first_by_url[key], i, f"same landing page {url}")
             first_by_url.setdefault(key, i)
     unused = [where for (a_key, b_key), where in curation.written.items()
-              if a_key not in first_by_key or b_key not in first_by_key]
+              if a_key not in first_by_key or b_key not in first_by_key] + unused_apart
     clusters: dict[int, list[int]] = {}
     for i in range(len(entries)):
         clusters.setdefault(groups.find(i), []).append(i)
-    datasets: list[Dataset] = []
+    roots = sorted(clusters)
+    slugs = _slugs(entries, [r for r in roots if r not in apart] + [r for r in roots if r in apart])
+    datasets = [Dataset(slugs[root], entries[root].name, [entries[i] for i in clusters[root]])
+                for root in roots]
+    kept = [f"{entries[i].name} ({entries[i].location}): a dataset of its own, {slugs[i]} "
+            f"(entries.tsv:{curation.apart[entries[i].location][1]})" for i in sorted(apart)]
+    return MergeResult(datasets, refused, unused, kept)
+
+
+def _slugs(entries: list[EntryRecord], roots: list[int]) -> dict[int, str]:
+    """A unique slug per group root, from its first entry's name, given out in `roots` order."""
+    slugs: dict[int, str] = {}
     used: set[str] = set()
-    for root in sorted(clusters):
-        members = [entries[i] for i in clusters[root]]
-        title = members[0].name
-        slug = base = slugify(title)
+    for root in roots:
+        slug = base = slugify(entries[root].name)
         n = 2
         while slug in used:
             slug, n = f"{base}-{n}", n + 1
         used.add(slug)
-        datasets.append(Dataset(slug, title, members))
-    return MergeResult(datasets, refused, unused)
+        slugs[root] = slug
+    return slugs
