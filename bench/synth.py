@@ -35,7 +35,7 @@ HEADER = ("Dataset", "Description", "Organs", "Staining", "Modality", "Task", "S
 UNITS = ("Cases", "images", "WSIs", "patches", "patients", "scans")
 SYLLABLES = ("ka", "lo", "mi", "ra", "to", "ve", "sa", "ne", "du", "pi", "zor", "tel", "an", "qu",
              "bri", "cel", "dax", "fen", "gal", "hul")
-TABLE_DATA = ("column-roles.tsv", "count-units.tsv", "non-dataset-sections.tsv")
+TABLE_DATA = ("column-roles.tsv", "count-units.tsv", "count-splits.tsv", "non-dataset-sections.tsv")
 
 
 @dataclass(frozen=True)

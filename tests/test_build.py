@@ -340,3 +340,21 @@ def test_an_entry_curated_apart_is_its_own_dataset_and_in_the_report(
             skos:altLabel ?n FILTER(?n IN ("Breast Beta", "Breast-Beta")) } GROUP BY ?ds ORDER BY ?ds""")
     assert rows == [{"ds": "https://w3id.org/medkg/dataset/breast-beta", "lists": "1"},
                     {"ds": "https://w3id.org/medkg/dataset/breastbeta", "lists": "2"}]
+
+
+def test_the_largest_collections_question_leaves_out_counts_of_one_split(
+    mini_settings: Settings, write_list,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = write_list("sizes", "# Sizes\n\n| Dataset | Size |\n|---|---|\n"
+                                 "| Split Giant | Train: 9000000 images, Test: 14 images |\n"
+                                 "| Whole Giant | 8000000 images |\n")
+    build(mini_settings, extra=[folder])
+    rows = select(mini_settings, """SELECT ?n ?split WHERE {
+        ?d skos:altLabel "Split Giant" ; mkg:count ?c . ?c rdf:value ?n ; mkg:split ?split }
+        ORDER BY ?n""")
+    assert rows == [{"n": "14", "split": "test"}, {"n": "9000000", "split": "train"}]
+    question = (Path(__file__).resolve().parents[1] / "data" / "example-queries"
+                / "13-largest-image-collections.rq").read_text(encoding="utf-8")
+    largest = select(mini_settings, question)
+    assert largest[0] == {"title": "Whole Giant", "n": "8000000", "unit": "images"}
+    assert all(r["title"] != "Split Giant" for r in largest)

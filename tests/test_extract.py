@@ -280,6 +280,29 @@ def test_counts_are_totals_with_their_own_unit(real_settings, write_list) -> Non
     assert counts("Classes") == [(304, "wsis")]
 
 
+def test_a_count_after_a_split_word_is_that_part_not_the_whole(real_settings,
+                                                                write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "splits",
+        "# Splits\n\n| Dataset | Size |\n|---|---|\n"
+        "| Nuclei Split | Train: 27 images, Test: 14 images, 24.319 nuclei |\n"
+        "| Slides Split | train 4433 wsi; Valid: 90 wsi |\n"
+        "| Whole After Parts | Train: 14.134, Valid: 1767, Test: 1767 (100 wsi) |\n",
+    )
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+
+    def counts(name: str) -> list[tuple[float, str, str | None]]:
+        return [(c.value, c.unit, c.split) for c in by_name(result, name).counts]
+
+    assert counts("Nuclei Split") == [(27, "images", "train"), (14, "images", "test"),
+                                      (24319, "nuclei", None)]
+    assert counts("Slides Split") == [(4433, "wsis", "train"), (90, "wsis", "validation")]
+    # a figure further on from the split word is not read as that split's
+    assert counts("Whole After Parts") == [(100, "wsis", None)]
+
+
 def test_an_image_size_is_no_magnification(real_settings, write_list) -> None:
     from medkg.sources import extra_sources
 

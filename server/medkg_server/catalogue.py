@@ -331,6 +331,7 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
     follow = DatasetTerms(
         term("count"), term("unit"), term("inList"), term("line"), term("section"),
         term("rawText"), tuple(term(t) for t in ("organ", "modality", "stain", "task")),
+        term("split"),
     )
     title = _title(rows) or iri
     view = {

@@ -61,6 +61,7 @@ class DatasetTerms:
     section: str
     raw_text: str
     tags: tuple[str, ...]
+    split: str = ""  # mkg:split of a count: the part of the data it counts
 
 
 class ResourceReader:
@@ -110,7 +111,7 @@ class ResourceReader:
 
     def counts(self, statements: list[Statement], props: DatasetTerms) -> list[Row]:
         """The sizes each list gives for a dataset (from its statements): value, unit, text
-        read, the list's graph."""
+        read, the split it counts (None for the whole), the list's graph."""
         rows = []
         for link in statements:
             if link.property != props.count:
@@ -121,7 +122,9 @@ class ResourceReader:
             if number is None or unit is None:
                 continue  # a size record without a number and unit is not a size
             text = self._first(node, f"{RDFS}label", graph)
-            rows.append({"value": number, "unit": unit, "text": text, "graph": graph.value})
+            split = self._first(node, props.split, graph) if props.split else None
+            rows.append({"value": number, "unit": unit, "text": text, "split": split,
+                         "graph": graph.value})
         rows.sort(key=lambda r: (r["graph"] or "", r["unit"] or ""))
         return rows
 

@@ -75,6 +75,10 @@ LEAD_END = re.compile(r":\s|\s[-–—]\s|[,;.]\s")
 CONCEPT_CELL_CACHE = 100_000
 
 
+# how far before a count's number its split word may start ("validation set: " and spaces)
+SPLIT_WORD_REACH = 40
+
+
 @dataclass
 class Rules:
     """The data-file side of extraction: header roles, skip lists and count units."""
@@ -85,7 +89,9 @@ class Rules:
     not_concepts: set[str]
     mention_map: dict[tuple[str, str], str]  # (kind, folded text) -> concept local id
     not_scanner: re.Pattern[str] | None  # phrases in acquisition cells that name no scanner
+    splits: dict[str, str] = field(default_factory=dict)  # word -> data split ("valid": validation)
     unit_pattern: re.Pattern[str] = field(init=False)
+    split_pattern: re.Pattern[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         words = sorted(self.units, key=len, reverse=True)
@@ -97,6 +103,22 @@ class Rules:
         self.unit_pattern = re.compile(
             rf"{COUNT_START}{NUMBER}\+?\s*{modifiers}({alternation})(?![a-z]){NOT_A_RATE}", re.I
         )
+        split_words = "|".join(re.escape(w) for w in sorted(self.splits, key=len, reverse=True))
+        # the split word right before the number: "Train: 27 images", "test 14 images"
+        self.split_pattern = (re.compile(rf"(?<![a-z])({split_words})\s*[:=-]?\s*$", re.I)
+                              if split_words else None)
+
+    def split_before(self, text: str) -> str | None:
+        """The data split a text ends by naming ("... Test: " -> "test"), if any.
+
+        Only a split word written right before a count's number makes the count a part: in
+        "Test: 1767 (100 wsi)" the 100 slides are likely the whole set's, as in "Train: 32,
+        test: 32 (7570 nuclei)", so a figure further on stays a figure of the whole.
+        """
+        if self.split_pattern is None:
+            return None
+        found = self.split_pattern.search(text[-SPLIT_WORD_REACH:])
+        return self.splits[found.group(1).lower()] if found else None
 
 
 def load_rules(data_dir: Path) -> Rules:
@@ -107,6 +129,8 @@ def load_rules(data_dir: Path) -> Rules:
         for r in read_tsv(data_dir / "non-dataset-sections.tsv", ("heading", "reason"))
     }
     units = {r["word"].lower(): r["unit"] for r in read_tsv(data_dir / "count-units.tsv", ("word", "unit"))}
+    splits = {r["word"].lower(): r["split"]
+              for r in read_tsv(data_dir / "count-splits.tsv", ("word", "split"))}
     not_concepts = {
         fold(r["text"]) or r["text"]
         for r in read_tsv(data_dir / "curation" / "not-a-concept.tsv", ("text", "reason"))
@@ -119,7 +143,7 @@ def load_rules(data_dir: Path) -> Rules:
                                                   ("text", "reason"))), key=len, reverse=True)
     not_scanner = (re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases), re.I)
                    if phrases else None)
-    return Rules(roles, sections, units, not_concepts, mention_map, not_scanner)
+    return Rules(roles, sections, units, not_concepts, mention_map, not_scanner, splits)
 
 
 def heading_key(text: str) -> str:
@@ -492,13 +516,19 @@ class Extractor:
                 self._challenge(record, sentence.split("Challenge")[0].split("challenge")[0])
 
     def _counts(self, text: str) -> list[Count]:
+        """The counts of a text, each with the data split its clause names, if any.
+
+        "Train: 27 images, Test: 14 images" gives 27 train images and 14 test images: two
+        parts, not two sizes of the whole (nor a total of 41 the list does not give).
+        """
         counts: list[Count] = []
         for match in self.rules.unit_pattern.finditer(text):
             number, scale, word = match.groups()
             value = _number(number, scale)
             if value is None:
                 continue
-            count = Count(value, self.rules.units[word.lower()], match.group(0).strip())
+            count = Count(value, self.rules.units[word.lower()], match.group(0).strip(),
+                          self.rules.split_before(text[:match.start()]))
             if count not in counts:
                 counts.append(count)
         return counts

@@ -166,6 +166,8 @@ def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
         w.typed(g, node, RDF + "value", value, "decimal")
         w.text(g, node, m("unit"), count.unit)
         w.text(g, node, RDFS + "label", count.text)
+        if count.split:
+            w.text(g, node, m("split"), count.split)
     for dim in e.dimensions:
         w.text(g, dataset_iri, m("dimension"), dim)
     for prop, iris in (("organ", e.organs), ("modality", e.modalities), ("stain", e.stains),

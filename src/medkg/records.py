@@ -22,11 +22,16 @@ class Issued:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """A size figure with its unit: 327680 cases, 547 WSIs."""
+    """A size figure with its unit: 327680 cases, 547 WSIs.
+
+    `split` names the part of the data it counts ("train" for "Train: 27 images"), from
+    data/count-splits.tsv; None when the list gives it for the dataset as a whole.
+    """
 
     value: float
     unit: str
     text: str
+    split: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,3 +330,23 @@ def test_csv_keeps_hostile_text_and_never_a_formula(out_dir: Path) -> None:
     assert row["alt_names"] == "'@SUM(1+1) | a \"quoted\",\nname"
     assert row["counts"] == "'-1 cases (alpha)"
     assert row["iri"] == f"{BASE}dataset/x"
+
+
+def test_a_count_of_one_split_is_shown_as_that_part(mini_settings, write_list,  # type: ignore[no-untyped-def]
+                                                    out_dir: Path) -> None:
+    """"Train: 27 images" is 27 training images, not the size of the dataset: the CSV and the
+    schema.org description say the split."""
+    from medkg.build import build
+    from medkg.export.table import write_csv
+
+    folder = write_list("sizes", "# Sizes\n\n| Dataset | Size |\n|---|---|\n"
+                                 "| Nuclei Split | Train: 27 images, 24.319 nuclei |\n")
+    build(mini_settings, extra=[folder], run_validation=False)
+    catalogue = read_catalogue(open_read_only(mini_settings.store), Namespaces(mini_settings.base))
+    (record,) = [r for r in catalogue.datasets if r.title == "Nuclei Split"]
+    with write_csv([record], out_dir / "sizes.csv", quiet=True).open(encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["counts"] == "27 images, train split (sizes) | 24319 nuclei (sizes)"
+    text = schemaorg.describe(record)
+    assert "Size: 27 images (train split, according to sizes); 24.319 nuclei (according to " \
+           "sizes)." in text

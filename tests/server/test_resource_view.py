@@ -14,7 +14,7 @@ MKG = "https://w3id.org/medkg/ontology#"
 CAMELYON = "https://w3id.org/medkg/dataset/camelyon16"
 TERMS = DatasetTerms(f"{MKG}count", f"{MKG}unit", f"{MKG}inList", f"{MKG}line", f"{MKG}section",
                      f"{MKG}rawText", tuple(f"{MKG}{t}" for t in ("organ", "modality", "stain",
-                                                                   "task")))
+                                                                   "task")), f"{MKG}split")
 PREFIXES = f"""
 PREFIX mkg: <{MKG}>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -58,7 +58,8 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
         <{CAMELYON}> mkg:count ?c . ?c rdf:value ?value ; mkg:unit ?unit .
         OPTIONAL {{ ?c rdfs:label ?text }} }} }} ORDER BY ?g ?unit""")
     assert counts and reader.counts(own, TERMS) == [
-        {"value": r["value"], "unit": r["unit"], "text": r["text"], "graph": r["g"]} for r in counts
+        {"value": r["value"], "unit": r["unit"], "text": r["text"], "split": None, "graph": r["g"]}
+        for r in counts
     ]
     entries = select(db, f"""SELECT ?entry ?list ?listTitle ?line ?section ?raw WHERE {{
         GRAPH ?g {{ <{CAMELYON}> prov:wasDerivedFrom ?entry .
@@ -144,3 +145,19 @@ def test_the_rdf_description_stops_at_its_cap(db: ox.Store) -> None:
     assert truncated and cut == whole[:10]
     exact, truncated = ResourceReader(db, 2_000).description(CAMELYON, len(whole))
     assert not truncated and exact == whole
+
+
+def test_a_count_of_one_split_says_which() -> None:
+    # a list's "Train: 27 images, 24.319 nuclei": a part and a whole
+    data = f"""
+        @prefix mkg: <{MKG}> . @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+        <https://w3id.org/medkg/graph/source/a> {{
+          <urn:d> mkg:count <urn:d/count/1>, <urn:d/count/2> .
+          <urn:d/count/1> a mkg:Count ; rdf:value 27 ; mkg:unit "images" ; mkg:split "train" .
+          <urn:d/count/2> a mkg:Count ; rdf:value 24319 ; mkg:unit "nuclei" . }}"""
+    db = ox.Store()
+    db.load(data.encode(), format=ox.RdfFormat.TRIG)
+    reader = ResourceReader(db, 2_000)
+    counts = reader.counts(reader.statements("urn:d"), TERMS)
+    assert sorted((c["value"], c["unit"], c["split"]) for c in counts) == [
+        ("24319", "nuclei", None), ("27", "images", "train")]

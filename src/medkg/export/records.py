@@ -38,6 +38,12 @@ class Count:
     unit: str
     text: str
     source: str
+    split: str | None = None  # the part of the data counted ("train"); None: the whole
+
+    @property
+    def said(self) -> str:
+        """'27 images', or '27 images, train split' for a count of one part."""
+        return f"{self.value} {self.unit}" + (f", {self.split} split" if self.split else "")
 
 
 @dataclass(frozen=True)
@@ -194,15 +200,18 @@ def read_challenges(store: ox.Store, ns: Namespaces) -> dict[str, Challenge]:
 def _read_counts(store: ox.Store, ns: Namespaces) -> dict[str, Count]:
     rows = _select(
         store,
-        f"""SELECT ?n ?value ?unit ?text ?g WHERE {{ GRAPH ?g {{
+        f"""SELECT ?n ?value ?unit ?text ?split ?g WHERE {{ GRAPH ?g {{
               ?n a <{ns.term('Count')}> ; <{RDF}value> ?value ; <{ns.term('unit')}> ?unit .
-              OPTIONAL {{ ?n <{RDFS}label> ?text }} }} }}""",
+              OPTIONAL {{ ?n <{RDFS}label> ?text }} OPTIONAL {{ ?n <{ns.term('split')}> ?split }}
+              }} }}""",
     )
     counts = {}
     for r in rows:
         text = r["text"].value if "text" in r else f"{r['value'].value} {r['unit'].value}"
         source = r["g"].value.removeprefix(ns.source_graph(""))
-        counts[r["n"].value] = Count(_plain_number(r["value"].value), r["unit"].value, text, source)
+        split = r["split"].value if "split" in r else None
+        counts[r["n"].value] = Count(_plain_number(r["value"].value), r["unit"].value, text, source,
+                                     split)
     return counts
 
 

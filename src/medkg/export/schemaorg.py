@@ -65,7 +65,8 @@ def describe(record: DatasetRecord) -> str:
     elif len(" ".join(parts)) < MIN_DESCRIPTION:
         parts.append(_summary(record))
     if record.counts:
-        sizes = "; ".join(f"{c.text} (according to {c.source})" for c in record.counts)
+        sizes = "; ".join(f"{c.text} ({c.split + ' split, ' if c.split else ''}according to "
+                          f"{c.source})" for c in record.counts)
         parts.append(f"Size: {sizes}.")
     if len({d.value for d in record.issued}) > 1:
         said = "; ".join(f"{d.value} ({d.source})" for d in record.issued)

@@ -1,7 +1,8 @@
 """One flat CSV row per dataset, for spreadsheet users.
 
 Several values in one cell are joined with " | ". Counts read "399 wsis (alpha)", naming the list
-that gave each, because lists often count different things (training split, whole set ...).
+that gave each, because lists often count different things (training split, whole set ...); a
+count of one split says so: "27 images, train split (alpha)".
 
 The text comes from community-edited lists, and a spreadsheet runs a cell that starts with =, +,
 -, @, a tab or a carriage return as a formula: such a cell starts with an apostrophe instead
@@ -30,7 +31,7 @@ COLUMNS: tuple[tuple[str, Callable[[DatasetRecord], Iterable[str]]], ...] = (
     ("tasks", lambda r: [c.label for c in r.tasks]),
     ("challenges", lambda r: [c.label for c in r.challenges]),
     ("years", lambda r: r.years),
-    ("counts", lambda r: [f"{c.value} {c.unit} ({c.source})" for c in r.counts]),
+    ("counts", lambda r: [f"{c.said} ({c.source})" for c in r.counts]),
     ("landing_pages", lambda r: r.landing_pages),
     ("dois", lambda r: r.dois),
     ("sources", lambda r: [s.source_id for s in r.sources]),
