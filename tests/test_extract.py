@@ -303,6 +303,25 @@ def test_a_count_after_a_split_word_is_that_part_not_the_whole(real_settings,
     assert counts("Whole After Parts") == [(100, "wsis", None)]
 
 
+def test_a_not_a_scanner_phrase_goes_only_as_a_whole_part_of_the_cell(real_settings,
+                                                                      write_list) -> None:
+    from medkg.sources import extra_sources
+
+    folder = write_list(
+        "scanned",
+        "# Scanned\n\n| Dataset name | Other (Magnification, Scanner) |\n|---|---|\n"
+        "| Prostate Slides | 20x - Subset1: Akoya Scanner, Subset3: scanned by multiple scanners |\n"
+        "| Many Slides | 40x, multiple |\n"
+        "| Other Slides | 20x - different scanners |\n",
+    )
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+    # "multiple" inside a longer phrase is part of what the list says, not noise to cut out
+    assert by_name(result, "Prostate Slides").scanner == [
+        "Subset1: Akoya Scanner, Subset3: scanned by multiple scanners"]
+    assert by_name(result, "Many Slides").scanner == []
+    assert by_name(result, "Other Slides").scanner == []
+
+
 def test_an_image_size_is_no_magnification(real_settings, write_list) -> None:
     from medkg.sources import extra_sources
 

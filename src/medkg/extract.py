@@ -141,9 +141,21 @@ def load_rules(data_dir: Path) -> Rules:
     }
     phrases = sorted((r["text"] for r in read_tsv(data_dir / "curation" / "not-a-scanner.tsv",
                                                   ("text", "reason"))), key=len, reverse=True)
-    not_scanner = (re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases), re.I)
+    not_scanner = (re.compile("|".join(_whole_segment(p) for p in phrases), re.I)
                    if phrases else None)
     return Rules(roles, sections, units, not_concepts, mention_map, not_scanner, splits)
+
+
+def _whole_segment(phrase: str) -> str:
+    """A pattern for `phrase` only where it is a whole part of a cell, not words inside a longer one.
+
+    "multiple" says nothing of a scanner when it stands alone ("40x, multiple"), but in "scanned
+    by multiple scanners" it is part of the text kept. A part is bounded by the cell's ends, a
+    ',' ';' ':' or ' - ' separator, or its own parentheses ("(from TCGA)" anywhere).
+    """
+    before = "" if phrase.startswith("(") else r"(?:^|(?<=[,;:])|(?<=\s-))\s*"
+    after = "" if phrase.endswith(")") else r"\s*(?=$|[,;:]|-\s)"
+    return f"{before}{re.escape(phrase)}{after}"
 
 
 def heading_key(text: str) -> str:
