@@ -337,7 +337,8 @@ def test_an_entry_curated_apart_is_its_own_dataset_and_in_the_report(
         "Breast-Beta (numbered:5): a dataset of its own, breast-beta (entries.tsv:2)"]
     rows = select(mini_settings, """SELECT ?ds (COUNT(DISTINCT ?list) AS ?lists) WHERE {
         ?ds a mkg:Dataset ; prov:wasDerivedFrom/mkg:inList ?list ;
-            skos:altLabel ?n FILTER(?n IN ("Breast Beta", "Breast-Beta")) } GROUP BY ?ds ORDER BY ?ds""")
+            skos:altLabel ?n FILTER(?n IN ("Breast Beta", "Breast-Beta")) }
+        GROUP BY ?ds ORDER BY ?ds""")
     assert rows == [{"ds": "https://w3id.org/medkg/dataset/breast-beta", "lists": "1"},
                     {"ds": "https://w3id.org/medkg/dataset/breastbeta", "lists": "2"}]
 

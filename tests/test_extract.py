@@ -310,7 +310,8 @@ def test_a_not_a_scanner_phrase_goes_only_as_a_whole_part_of_the_cell(real_setti
     folder = write_list(
         "scanned",
         "# Scanned\n\n| Dataset name | Other (Magnification, Scanner) |\n|---|---|\n"
-        "| Prostate Slides | 20x - Subset1: Akoya Scanner, Subset3: scanned by multiple scanners |\n"
+        "| Prostate Slides | 20x - Subset1: Akoya Scanner, Subset3: scanned by multiple "
+        "scanners |\n"
         "| Many Slides | 40x, multiple |\n"
         "| Other Slides | 20x - different scanners |\n",
     )

@@ -146,7 +146,8 @@ def test_an_entry_that_is_not_list_and_line_names_its_row(tmp_path) -> None:  # 
 
     from medkg.tables import TableError
 
-    with pytest.raises(TableError, match=r"entries\.tsv:2: entry 'NuCLS' is not '<list id>:<line>'"):
+    with pytest.raises(TableError,
+                       match=r"entries\.tsv:2: entry 'NuCLS' is not '<list id>:<line>'"):
         _merge_table(tmp_path, "", "NuCLS\tNuCLS\tno location\n")
 
 

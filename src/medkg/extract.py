@@ -147,7 +147,7 @@ def load_rules(data_dir: Path) -> Rules:
 
 
 def _whole_segment(phrase: str) -> str:
-    """A pattern for `phrase` only where it is a whole part of a cell, not words inside a longer one.
+    """A pattern for `phrase` where it is a whole part of a cell, not words of a longer one.
 
     "multiple" says nothing of a scanner when it stands alone ("40x, multiple"), but in "scanned
     by multiple scanners" it is part of the text kept. A part is bounded by the cell's ends, a
