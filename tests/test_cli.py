@@ -159,6 +159,38 @@ def test_malformed_query_names_the_position(runner: CliRunner, built_store: str)
     assert "malformed query" in result.output and "1:" in result.output
 
 
+UPDATES = [
+    "INSERT DATA { <http://example.org/a> <http://example.org/b> 1 }",
+    "PREFIX ex: <http://example.org/>\n# wipe\nDELETE WHERE { ?s ?p ?o }",
+    "load <http://example.org/data.ttl>",
+    "CLEAR ALL",
+    "BASE <http://example.org/> WITH <g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+]
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_an_update_is_told_that_query_runs_queries_only(
+    runner: CliRunner, built_store: str, update: str
+) -> None:
+    result = runner.invoke(main, ["query", "--store", built_store, update])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1, result.output
+    assert "medkg query runs queries only" in result.output
+    assert "medkg build" in result.output and "expected" not in result.output
+    # the same refusal with --endpoint, before anything is sent (port 9 would not answer)
+    remote = runner.invoke(main, ["query", "--endpoint", "http://127.0.0.1:9/sparql", update])
+    assert remote.exit_code == 2 and "medkg query runs queries only" in remote.output
+
+
+def test_a_query_whose_names_look_like_update_words_runs(
+    runner: CliRunner, built_store: str
+) -> None:
+    text = "PREFIX insert: <http://example.org/> SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert runner.invoke(main, ["query", "--store", built_store, text]).exit_code == 0
+    wrong = runner.invoke(main, ["query", "--store", built_store, "SELECT ?x WHERE { ?x ?y }"])
+    assert "malformed query" in wrong.output and "queries only" not in wrong.output
+
+
 def test_query_without_store_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["query", "--store", str(tmp_path / "none"), SELECT])
     assert result.exit_code == 1 and "run `medkg build` first" in result.output

@@ -229,6 +229,8 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
 
         try:
             click.echo(remote_query(endpoint, text, fmt))
+        except QueryError as exc:
+            fail(str(exc), EXIT_INPUT)
         except RemoteError as exc:
             fail(str(exc))
         return

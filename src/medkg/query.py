@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import pyoxigraph as ox
 
 from medkg.namespaces import DCAT, DCTERMS, PROV, RDFS, SCHEMA, SKOS, XSD, Namespaces
@@ -21,6 +23,14 @@ GRAPH_FORMATS = {
     "xml": ox.RdfFormat.RDF_XML,
 }
 FORMATS = ("table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld")
+# What may stand before an operation's first keyword: space, comments, BASE and PREFIX lines.
+_PROLOGUE = re.compile(
+    r"(?:\s+|#[^\n\r]*|(?i:BASE)\s*<[^<>]*>|(?i:PREFIX)\s*[^\s:]*:\s*<[^<>]*>)*"
+)
+# The words a SPARQL 1.1 Update operation starts with (no query form starts with them).
+UPDATE_KEYWORDS = re.compile(
+    r"(?i:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b"
+)
 
 
 class QueryError(Exception):
@@ -64,11 +74,19 @@ def _decoded(data: bytes, where: str) -> str:
                          "save the query as UTF-8") from None
 
 
+def check_is_query(text: str) -> None:
+    """Refuse a SPARQL Update: `medkg query` reads; the parser alone would say "expected ..."."""
+    if UPDATE_KEYWORDS.match(text, _PROLOGUE.match(text).end()):  # type: ignore[union-attr]
+        raise QueryError("this is a SPARQL Update: medkg query runs queries only (SELECT, ASK, "
+                         "CONSTRUCT, DESCRIBE); the store is changed by medkg build")
+
+
 def run(store: ox.Store, query: str, ns: Namespaces) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
     """Evaluate a query; the default graph is the union of all named graphs."""
     try:
         return store.query(query, use_default_graph_as_union=True, prefixes=default_prefixes(ns))
     except SyntaxError as exc:
+        check_is_query(query)
         raise QueryError(f"malformed query: {short_message(str(exc))}") from None
 
 

@@ -22,7 +22,14 @@ from SPARQLWrapper import SPARQLWrapper
 from medkg.config import DEFAULT_BASE
 from medkg.namespaces import Namespaces
 from medkg.push import NO_REDIRECT_OPENER, REDIRECT_STATUSES
-from medkg.query import FORMATS, QueryError, default_prefixes, short_message, write
+from medkg.query import (
+    FORMATS,
+    QueryError,
+    check_is_query,
+    default_prefixes,
+    short_message,
+    write,
+)
 
 GRAPH_QUERY_TYPES = ("CONSTRUCT", "DESCRIBE")
 N_TRIPLES = "application/n-triples"
@@ -125,11 +132,16 @@ def query(
     timeout: float = DEFAULT_TIMEOUT,
     base: str = DEFAULT_BASE,
 ) -> str:
-    """Run `query_text` on `endpoint` and return the results written as `fmt`."""
+    """Run `query_text` on `endpoint` and return the results written as `fmt`.
+
+    Raises RemoteError when the endpoint fails, QueryError when the query or `fmt` is the
+    user's mistake (as the local `medkg query` does).
+    """
     if fmt not in FORMATS:
         raise RemoteError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     if not endpoint.startswith(("http://", "https://")):
         raise RemoteError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    check_is_query(query_text)  # an update is not sent: the endpoint may well accept it
     prelude = default_prefix_line(query_text, base)
     is_graph = _query_type(query_text) in GRAPH_QUERY_TYPES
     accept = N_TRIPLES if is_graph else SPARQL_JSON
