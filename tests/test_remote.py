@@ -20,7 +20,7 @@ from test_push import (  # noqa: F401 (fixtures)
 from medkg.config import Settings
 from medkg.namespaces import Namespaces
 from medkg.push import push
-from medkg.query import run, write
+from medkg.query import QueryError, run, write
 from medkg.remote import RemoteError, query, with_default_prefixes
 from medkg.store import open_read_only
 
@@ -72,8 +72,29 @@ def test_construct_in_graph_formats(loaded: tuple[str, Settings], fmt: str) -> N
 
 def test_a_format_that_does_not_fit_the_query_is_refused(loaded: tuple[str, Settings]) -> None:
     endpoint, _ = loaded
-    with pytest.raises(RemoteError, match="cannot be written as turtle"):
+    with pytest.raises(QueryError, match="cannot be written as turtle"):
         query(endpoint, SELECT, "turtle")
+
+
+def test_a_format_that_does_not_fit_exits_2_as_it_does_locally(
+    loaded: tuple[str, Settings],
+) -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import EXIT_INPUT, main
+
+    endpoint, settings = loaded
+    for text, fmt in [(SELECT, "turtle"), (CONSTRUCT, "csv")]:
+        local = CliRunner().invoke(main, ["query", "--store", str(settings.store),
+                                          "--format", fmt, text])
+        remote = CliRunner().invoke(main, ["query", "--endpoint", endpoint, "--format", fmt, text])
+        assert local.exit_code == remote.exit_code == EXIT_INPUT, remote.output
+        assert remote.output == local.output and remote.output.count("\n") == 1
+    malformed = "SELECT ?x WHERE { ?x ?y }"
+    local = CliRunner().invoke(main, ["query", "--store", str(settings.store), malformed])
+    remote = CliRunner().invoke(main, ["query", "--endpoint", endpoint, malformed])
+    assert local.exit_code == remote.exit_code == EXIT_INPUT, remote.output
+    assert f"{endpoint} answered HTTP 400: " in remote.output
 
 
 def test_malformed_query_reports_the_server_answer(loaded: tuple[str, Settings]) -> None:

@@ -217,7 +217,12 @@ def render_report(report: dict[str, Any]) -> str:
               help="Query a remote SPARQL endpoint instead of the store.")
 @click.argument("query")
 def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> None:
-    """Run SPARQL QUERY (text, @file.rq, or - for stdin) on the store."""
+    """Run SPARQL QUERY (text, @file.rq, or - for stdin) on the store.
+
+    Exit 0 on success; 2 when the query, its file or the format is wrong (with --endpoint: also
+    when the endpoint refuses the query as malformed, HTTP 400); 1 when the store or the
+    endpoint fails.
+    """
     from medkg.query import QueryError, read_query_argument, run, short_message, write
 
     try:
@@ -225,11 +230,11 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
     except QueryError as exc:
         fail(str(exc), EXIT_INPUT)
     if endpoint:
-        from medkg.remote import RemoteError, query as remote_query
+        from medkg.remote import QueryRefused, RemoteError, query as remote_query
 
         try:
             click.echo(remote_query(endpoint, text, fmt))
-        except QueryError as exc:
+        except (QueryError, QueryRefused) as exc:
             fail(str(exc), EXIT_INPUT)
         except RemoteError as exc:
             fail(str(exc))

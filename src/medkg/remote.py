@@ -42,6 +42,10 @@ class RemoteError(Exception):
     """The remote endpoint could not be reached, refused the query, or answered unreadably."""
 
 
+class QueryRefused(RemoteError):
+    """The endpoint answered 400 Bad Request: the SPARQL 1.1 Protocol's answer to a bad query."""
+
+
 def with_default_prefixes(query_text: str, base: str = DEFAULT_BASE) -> str:
     """Prepend PREFIX lines for the medkg default prefixes the query does not declare itself."""
     return default_prefix_line(query_text, base) + query_text
@@ -88,8 +92,9 @@ def _fetch(endpoint: str, query_text: str, accept: str, token: str | None, timeo
             where = exc.headers.get("Location") or "(no Location)"
             raise RemoteError(f"{endpoint} redirects to {where}; not followed (a redirected POST "
                               "loses the query): query that URL instead") from None
-        raise RemoteError(f"{endpoint} answered HTTP {exc.code}: "
-                          f"{_server_message(exc, shift)}") from None
+        refused = QueryRefused if exc.code == 400 else RemoteError
+        raise refused(f"{endpoint} answered HTTP {exc.code}: "
+                      f"{_server_message(exc, shift)}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise RemoteError(f"{endpoint} did not answer within {timeout:g} s") from None
@@ -138,7 +143,7 @@ def query(
     user's mistake (as the local `medkg query` does).
     """
     if fmt not in FORMATS:
-        raise RemoteError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+        raise QueryError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     if not endpoint.startswith(("http://", "https://")):
         raise RemoteError(f"endpoint must be an http(s) URL, got {endpoint!r}")
     check_is_query(query_text)  # an update is not sent: the endpoint may well accept it
@@ -154,8 +159,6 @@ def query(
             results = _graph_results(data)
         else:
             results = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
-        return write(results, fmt)
     except SyntaxError as exc:
         raise RemoteError(f"{endpoint} sent results that do not parse: {exc}") from None
-    except QueryError as exc:
-        raise RemoteError(str(exc)) from None
+    return write(results, fmt)  # QueryError: a format that does not fit the query form
