@@ -200,3 +200,63 @@ def test_a_slow_endpoint_times_out() -> None:
 def test_a_malformed_url_is_a_remote_error(endpoint: str) -> None:
     with pytest.raises(RemoteError, match="not a valid URL"):
         query(endpoint, ASK, "json")
+
+
+ASK_TRUE = (200, {"Content-Type": "application/sparql-results+json"}, b'{"head":{},"boolean":true}')
+
+
+def test_the_command_line_sends_a_token_and_never_prints_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    monkeypatch.delenv("MEDKG_QUERY_TOKEN", raising=False)
+    with scripted_server(lambda n, m, h, b: ASK_TRUE) as target:
+        given = CliRunner().invoke(main, ["query", "--endpoint", f"{target.url}/sparql",
+                                          "--token", "s3cret", ASK])
+        monkeypatch.setenv("MEDKG_QUERY_TOKEN", "fr0m-env")
+        from_env = CliRunner().invoke(main, ["query", "--endpoint", f"{target.url}/sparql", ASK])
+    assert given.output == from_env.output == "true\n"
+    assert [auth for _, _, auth in target.seen] == ["Bearer s3cret", "Bearer fr0m-env"]
+
+
+def test_a_token_echoed_by_the_endpoint_is_not_printed() -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    def echo(n: int, method: str, headers: dict[str, str], body: bytes) -> Answer:
+        return 401, {"Content-Type": "text/plain"}, f"bad {headers['Authorization']}".encode()
+
+    with scripted_server(echo) as target:
+        result = CliRunner().invoke(main, ["query", "--endpoint", f"{target.url}/sparql",
+                                           "--token", "s3cret", ASK])
+    assert result.exit_code == 1 and "HTTP 401: bad Bearer [token]" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_a_token_a_header_cannot_carry_is_refused_without_showing_it() -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    with scripted_server(lambda n, m, h, b: ASK_TRUE) as target:
+        result = CliRunner().invoke(main, ["query", "--endpoint", f"{target.url}/sparql",
+                                           "--token", "s3c ret\nx", ASK])
+    assert result.exit_code == 1 and "an HTTP header cannot carry" in result.output
+    assert "s3c" not in result.output and target.seen == []
+
+
+def test_a_token_without_an_endpoint_is_refused(fixture_settings: Settings) -> None:  # noqa: F811
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    store = str(fixture_settings.store)
+    refused = CliRunner().invoke(main, ["query", "--store", store, "--token", "s3cret", ASK])
+    assert refused.exit_code == 2 and "--token is sent to --endpoint" in refused.output
+    from_env = CliRunner(env={"MEDKG_QUERY_TOKEN": "s3cret"}).invoke(
+        main, ["query", "--store", store, ASK])
+    assert from_env.exit_code == 0 and from_env.output == "true\n"

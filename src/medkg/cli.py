@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from medkg import __version__
 
@@ -215,8 +216,11 @@ def render_report(report: dict[str, Any]) -> str:
                                  "jsonld"]))
 @click.option("--endpoint", default=None,
               help="Query a remote SPARQL endpoint instead of the store.")
+@click.option("--token", default=None, envvar="MEDKG_QUERY_TOKEN",
+              help="Bearer token sent to --endpoint (never printed).")
 @click.argument("query")
-def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> None:
+def query(store: Path | None, fmt: str, endpoint: str | None, token: str | None,
+          query: str) -> None:
     """Run SPARQL QUERY (text, @file.rq, or - for stdin) on the store.
 
     Exit 0 on success; 2 when the query, its file or the format is wrong (with --endpoint: also
@@ -229,11 +233,14 @@ def query(store: Path | None, fmt: str, endpoint: str | None, query: str) -> Non
         text = read_query_argument(query, sys.stdin.buffer.read() if query == "-" else None)
     except QueryError as exc:
         fail(str(exc), EXIT_INPUT)
+    given = click.get_current_context().get_parameter_source("token")
+    if token is not None and not endpoint and given is ParameterSource.COMMANDLINE:
+        fail("--token is sent to --endpoint; a query on the local store needs none", EXIT_INPUT)
     if endpoint:
         from medkg.remote import QueryRefused, RemoteError, query as remote_query
 
         try:
-            click.echo(remote_query(endpoint, text, fmt))
+            click.echo(remote_query(endpoint, text, fmt, token=token))
         except (QueryError, QueryRefused) as exc:
             fail(str(exc), EXIT_INPUT)
         except RemoteError as exc:

@@ -21,7 +21,7 @@ from SPARQLWrapper import SPARQLWrapper
 
 from medkg.config import DEFAULT_BASE
 from medkg.namespaces import Namespaces
-from medkg.push import NO_REDIRECT_OPENER, REDIRECT_STATUSES
+from medkg.push import NO_REDIRECT_OPENER, REDIRECT_STATUSES, TOKEN_SHAPE
 from medkg.query import (
     FORMATS,
     QueryError,
@@ -93,8 +93,10 @@ def _fetch(endpoint: str, query_text: str, accept: str, token: str | None, timeo
             raise RemoteError(f"{endpoint} redirects to {where}; not followed (a redirected POST "
                               "loses the query): query that URL instead") from None
         refused = QueryRefused if exc.code == 400 else RemoteError
-        raise refused(f"{endpoint} answered HTTP {exc.code}: "
-                      f"{_server_message(exc, shift)}") from None
+        message = _server_message(exc, shift)
+        if token:
+            message = message.replace(token, "[token]")  # a server may echo the header it got
+        raise refused(f"{endpoint} answered HTTP {exc.code}: {message}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise RemoteError(f"{endpoint} did not answer within {timeout:g} s") from None
@@ -147,6 +149,10 @@ def query(
     if not endpoint.startswith(("http://", "https://")):
         raise RemoteError(f"endpoint must be an http(s) URL, got {endpoint!r}")
     check_is_query(query_text)  # an update is not sent: the endpoint may well accept it
+    if token is not None and not TOKEN_SHAPE.fullmatch(token):
+        # urllib's own message would quote the header, token and all
+        raise RemoteError("the token has a character an HTTP header cannot carry (a space, a "
+                          "line break or a non-ASCII character)")
     prelude = default_prefix_line(query_text, base)
     is_graph = _query_type(query_text) in GRAPH_QUERY_TYPES
     accept = N_TRIPLES if is_graph else SPARQL_JSON
