@@ -191,6 +191,12 @@ def test_a_query_whose_names_look_like_update_words_runs(
     assert "malformed query" in wrong.output and "queries only" not in wrong.output
 
 
+@pytest.mark.parametrize("text", ["", "  \n", "# only a comment\n"])
+def test_an_empty_query_says_so(runner: CliRunner, built_store: str, text: str) -> None:
+    result = runner.invoke(main, ["query", "--store", built_store, "-"], input=text)
+    assert result.exit_code == 2 and result.output == "medkg: error: the query is empty\n"
+
+
 def test_query_without_store_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["query", "--store", str(tmp_path / "none"), SELECT])
     assert result.exit_code == 1 and "run `medkg build` first" in result.output

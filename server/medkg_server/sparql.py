@@ -18,6 +18,8 @@ from functools import partial
 
 from flask import Blueprint, Response, request
 
+from medkg.query import is_empty
+
 from medkg_server import describe, formats
 from medkg_server.fastpath import MARKER, PUBLISHED
 from medkg_server.guard import check_query, check_update
@@ -81,6 +83,9 @@ def answer_query(
     `link` is the store's `current` link as read when the request came in (fastpath.PUBLISHED).
     The Flask view above and the direct path (direct.py) both answer through here.
     """
+    if is_empty(operation.text):
+        # Oxigraph would answer "error at 1:1: expected [_]"
+        raise ProtocolError(400, "the query is empty")
     check_nesting(operation.text)
     choice = formats.negotiate(accept, list(operation.format_values))
     if choice.tabular is None and choice.graph is None:

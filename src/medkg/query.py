@@ -27,6 +27,7 @@ FORMATS = ("table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld")
 _PROLOGUE = re.compile(
     r"(?:\s+|#[^\n\r]*|(?i:BASE)\s*<[^<>]*>|(?i:PREFIX)\s*[^\s:]*:\s*<[^<>]*>)*"
 )
+_BLANK = re.compile(r"(?:\s+|#[^\n\r]*)*")  # only space and comments
 # The words a SPARQL 1.1 Update operation starts with (no query form starts with them).
 UPDATE_KEYWORDS = re.compile(
     r"(?i:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b"
@@ -74,8 +75,15 @@ def _decoded(data: bytes, where: str) -> str:
                          "save the query as UTF-8") from None
 
 
+def is_empty(text: str) -> bool:
+    """Whether the text holds nothing but white space and comments."""
+    return _BLANK.fullmatch(text) is not None
+
+
 def check_is_query(text: str) -> None:
-    """Refuse a SPARQL Update: `medkg query` reads; the parser alone would say "expected ..."."""
+    """Refuse an empty text or a SPARQL Update, which the parser would meet with "expected ..."."""
+    if is_empty(text):
+        raise QueryError("the query is empty")
     if UPDATE_KEYWORDS.match(text, _PROLOGUE.match(text).end()):  # type: ignore[union-attr]
         raise QueryError("this is a SPARQL Update: medkg query runs queries only (SELECT, ASK, "
                          "CONSTRUCT, DESCRIBE); the store is changed by medkg build")

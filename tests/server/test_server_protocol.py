@@ -141,6 +141,24 @@ def test_syntax_error_is_400_with_position(server):
     assert "Traceback" not in answer.text
 
 
+@pytest.mark.parametrize("text", ["", "   \n\t", "# nothing to ask\n  # at all", "#\r"])
+def test_an_empty_query_is_400_saying_so(server, text):
+    answers = [
+        sparql(server, params={"query": text}),
+        sparql(server, method="POST", data={"query": text}),
+        sparql(server, method="POST", data=text.encode(),
+               headers={"Content-Type": "application/sparql-query"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400
+        assert answer.text.strip() == "the query is empty"
+
+
+def test_a_comment_before_a_query_is_not_an_empty_query(server):
+    answer = sparql(server, params={"query": "# datasets\n" + SELECT_DATASETS})
+    assert answer.status_code == 200 and len(answer.json()["results"]["bindings"]) == 3
+
+
 def test_unacceptable_format_is_406(server):
     answer = sparql(server, params={"query": SELECT_DATASETS}, headers={"Accept": "image/png"})
     assert answer.status_code == 406
