@@ -226,6 +226,38 @@ def test_validate_store_and_files(runner: CliRunner, built_store: str, tmp_path:
     assert runner.invoke(main, ["validate", str(broken)]).exit_code == 2
 
 
+SH = "http://www.w3.org/ns/shacl#"
+BAD_DATASET = ("@prefix mkg: <https://w3id.org/medkg/ontology#> .\n"
+               "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
+               "<https://x.org/d> a mkg:Dataset ; dcterms:title \"a\", \"b\" .\n")
+
+
+def test_a_failed_report_write_keeps_the_previous_report_whole(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(BAD_DATASET)
+    (tmp_path / "out").mkdir()
+    report = tmp_path / "out" / "report.ttl"
+    report.write_text("# the previous report\n")
+
+    def half_then_full_disk(path: Path, data: str | bytes, *args: object, **kw: object) -> int:
+        with open(path, "wb") as out:
+            out.write((data.encode() if isinstance(data, str) else data)[:100])
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(Path, "write_text", half_then_full_disk)
+    monkeypatch.setattr(Path, "write_bytes", half_then_full_disk)
+    result = runner.invoke(main, ["validate", str(bad), "--report-ttl", str(report)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    last = result.output.strip().splitlines()[-1]
+    assert last == f"medkg: cannot write {report}: No space left on device"
+    assert report.read_text() == "# the previous report\n"  # not half of the new one
+    assert [p.name for p in report.parent.iterdir()] == ["report.ttl"]  # no temporary left
+
+
 def test_failed_build_reports_and_keeps_store(runner: CliRunner, built_store: str) -> None:
     result = runner.invoke(main, ["build", "--store", built_store, "--sources", "/no/such/list.md"])
     assert result.exit_code == 2

@@ -488,6 +488,13 @@ def _issue_line(issue: ValidationIssue, prefixes: dict[str, str], with_message: 
 
 
 def write_report_turtle(result: ValidationResult, path: Path) -> None:
-    """Write the standard sh:ValidationReport graph as Turtle."""
+    """Write the standard sh:ValidationReport graph as Turtle.
+
+    The file is written beside `path` and moved into place when complete: a failure leaves the
+    previous report as it was, never half a file.
+    """
+    from medkg.export.atomic import write_file  # the exporters' atomic write, imported late
+
+    text = result.report_graph.serialize(format="turtle").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.report_graph.serialize(format="turtle"), encoding="utf-8")
+    write_file(path, lambda temporary: temporary.write_bytes(text))
