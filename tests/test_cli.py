@@ -258,6 +258,47 @@ def test_a_failed_report_write_keeps_the_previous_report_whole(
     assert [p.name for p in report.parent.iterdir()] == ["report.ttl"]  # no temporary left
 
 
+def test_docs_replace_the_previous_folder_whole_and_only_once_complete(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import medkg.docs
+
+    out = tmp_path / "site" / "docs"
+    out.mkdir(parents=True)
+    (out / "index.html").write_text("old index")
+    (out / "scheme-anatomy.html").write_text("old anatomy")
+    (out / "scheme-gone.html").write_text("a scheme no longer in the vocabulary")
+    pages = medkg.docs._index_page
+
+    def full_disk(*args: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(medkg.docs, "_index_page", full_disk)  # after every scheme page
+    failed = runner.invoke(main, ["docs", "--out", str(out)])
+    assert_one_line_error(failed, 2, f"cannot write {out}: No space left on device")
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "index.html": "old index", "scheme-anatomy.html": "old anatomy",
+        "scheme-gone.html": "a scheme no longer in the vocabulary"}
+    assert [p.name for p in out.parent.iterdir()] == ["docs"]  # no temporary folder left
+    monkeypatch.setattr(medkg.docs, "_index_page", pages)
+    done = runner.invoke(main, ["docs", "--out", str(out)])
+    assert done.exit_code == 0 and done.output == f"wrote {out / 'index.html'}\n"
+    names = sorted(p.name for p in out.iterdir())
+    assert "scheme-gone.html" not in names and "index.html" in names
+    assert (out / "scheme-anatomy.html").read_text() != "old anatomy"
+
+
+def test_docs_refuse_a_folder_holding_other_files(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = runner.invoke(main, ["docs", "--out", str(out)])
+    assert_one_line_error(result, 2, str(out), "'notes.txt'")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
 def test_failed_build_reports_and_keeps_store(runner: CliRunner, built_store: str) -> None:
     result = runner.invoke(main, ["build", "--store", built_store, "--sources", "/no/such/list.md"])
     assert result.exit_code == 2

@@ -361,17 +361,19 @@ def push(store: Path | None, endpoint: str, graph: str | None, token: str | None
 @main.command()
 @store_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: <store>/docs).")
+              help="Output folder (default: <store>/docs), replaced whole once the pages are "
+                   "written; one holding other than .html files is refused.")
 def docs(store: Path | None, out: Path | None) -> None:
     """Generate HTML documentation of the ontology and vocabularies."""
-    from medkg.docs import build_docs
+    from medkg.docs import write_docs
+    from medkg.export import ExportError
     from medkg.ontology import OntologyError
 
     settings = settings_for(store)
     out_dir = out or settings.store / "docs"
     try:
-        index = build_docs(settings, out_dir)
-    except OntologyError as exc:
+        index = write_docs(settings, out_dir)
+    except (OntologyError, ExportError) as exc:
         fail(str(exc), EXIT_INPUT)
     except OSError as exc:
         os_failure(exc, out_dir)

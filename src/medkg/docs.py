@@ -24,7 +24,7 @@ from medkg.config import Settings
 from medkg.namespaces import Namespaces
 from medkg.ontology import ontology_graph, read_turtle, vocabulary_files
 
-__all__ = ["build_docs"]
+__all__ = ["build_docs", "write_docs"]
 
 INDEX = "index.html"
 PROPERTY_KINDS = (
@@ -48,6 +48,20 @@ dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem}
 dt{font-weight:600;color:#555} dd{margin:0} ul.tree ul{margin:0;padding-left:1.4rem}
 .iri{color:#666;font-size:.9em}
 """
+
+
+def write_docs(settings: Settings, out_dir: Path) -> Path:
+    """Put the documentation in `out_dir` whole, once complete; returns its index page.
+
+    The pages are written into a folder beside `out_dir` that then takes its place, so a failure
+    leaves the previous documentation as it was, and a page of a scheme that is gone goes too.
+    A folder holding anything but .html files is refused (ExportError), not emptied.
+    """
+    from medkg.export.atomic import write_folder  # the exporters' atomic write, imported late
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    write_folder(out_dir, ".html", lambda folder: build_docs(settings, folder))
+    return out_dir / INDEX
 
 
 def build_docs(settings: Settings, out_dir: Path) -> Path:
