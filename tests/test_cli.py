@@ -86,15 +86,56 @@ def test_a_list_that_gives_nothing_is_named(runner: CliRunner, tmp_path: Path,
         "# Broken\n\n| Dataset | Link | Year |\n|---|---|\n"
         "| Gamma | [x](https://example.org/g) | 2020 |\n",
     )
-    result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "--sources", str(lists)])
-    assert result.exit_code == 0, result.output
-    assert "lists that gave no dataset entry" in result.output
-    assert "broken-table (broken-table.md)" in result.output
+    store = tmp_path / "s"
+    assert runner.invoke(main, ["build", "--store", str(store), "-q"]).exit_code == 0
+    published = (store / "current").resolve()
+    result = runner.invoke(main, ["build", "--store", str(store), "-q", "--sources", str(lists)])
+    line = assert_one_line_error(result, 2, "no dataset entry read from broken-table (",
+                                 "broken-table.md)", "is its table well formed?")
+    assert line.endswith(f"(previous store kept at {store})")
+    assert (store / "current").resolve() == published
     empty = tmp_path / "empty"
     empty.mkdir()
     refused = runner.invoke(main, ["build", "--store", str(tmp_path / "s"),
                                    "--sources", str(empty)])
     assert refused.exit_code == 2 and "no markdown list in this folder" in refused.output
+
+
+def test_a_manifest_list_that_gives_nothing_fails_the_build(
+    runner: CliRunner, tmp_path: Path, mini_home: Path
+) -> None:
+    listed = mini_home / "data" / "sources" / "tables.md"
+    listed.write_text("# Moved\n\nThis list now lives elsewhere.\n", encoding="utf-8")
+    result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "-q"])
+    assert_one_line_error(result, 2, "no dataset entry read from tables (sources/tables.md)")
+    assert not (tmp_path / "s" / "current").exists()
+
+
+def test_a_url_that_gives_an_html_page_fails_the_build(runner: CliRunner, tmp_path: Path) -> None:
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = (b"<!DOCTYPE html>\n<html><body><table><tr><td>Gamma</td></tr></table>"
+                    b"</body></html>\n")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/owner/list/blob/main/README.md"
+    try:
+        result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "-q",
+                                      "--sources", url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(result, 2, f"no dataset entry read from readme ({url})",
+                          "an HTML page, not a markdown list")
 
 
 def test_a_list_edited_since_it_was_received_is_named(runner: CliRunner, tmp_path: Path,

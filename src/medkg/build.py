@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -48,6 +49,7 @@ class ValidationFailed(BuildError):
 
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html)", re.IGNORECASE)
 
 
 @dataclass
@@ -304,6 +306,24 @@ def validate(settings: Settings, result: BuildResult, staged: ox.Store) -> dict[
     }
 
 
+def refuse_empty_sources(results: list[SourceResult]) -> None:
+    """Fail on a list, from the manifest or --sources, that gave no dataset entry at all.
+
+    Such a list is a mistake, not data: an HTML page where a raw markdown file was meant, or a
+    table whose broken separator row makes it read as text. Publishing without it would drop
+    every dataset it gave before, so the build stops and names it (the store is unchanged).
+    """
+    empty = [res for res in results if not res.records]
+    if not empty:
+        return
+    named = ", ".join(f"{res.text.source.id} ({res.text.source.path})" for res in empty)
+    if any(HTML_START.match(res.text.text) for res in empty):
+        hint = "an HTML page, not a markdown list? give the raw file's URL"
+    else:
+        hint = "is its table well formed?"
+    raise BuildError(f"no dataset entry read from {named} ({hint})")
+
+
 def build(settings: Settings, extra: list[str | Path] | None = None, run_validation: bool = True,
           quiet: bool = True) -> dict[str, Any]:
     """Build the graph and publish it atomically into settings.store; returns the report.
@@ -312,6 +332,7 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
     succeeds (and, with validation, the graph conforms); otherwise it is deleted.
     """
     result = assemble(settings, extra, quiet)
+    refuse_empty_sources(result.sources)
     result.report["datasets_gone"] = datasets_gone(settings, result.datasets)
     settings.store.mkdir(parents=True, exist_ok=True)
     try:
