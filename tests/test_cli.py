@@ -267,10 +267,58 @@ def test_validate_store_and_files(runner: CliRunner, built_store: str, tmp_path:
     assert runner.invoke(main, ["validate", str(broken)]).exit_code == 2
 
 
-SH = "http://www.w3.org/ns/shacl#"
+DCTERMS_TITLE = rdflib.URIRef("http://purl.org/dc/terms/title")
 BAD_DATASET = ("@prefix mkg: <https://w3id.org/medkg/ontology#> .\n"
                "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
                "<https://x.org/d> a mkg:Dataset ; dcterms:title \"a\", \"b\" .\n")
+
+
+def _store_of(turtle: str, folder: Path) -> Path:
+    """A published store holding `turtle` in one source graph."""
+    from medkg.store import StagedVersion
+
+    graph = rdflib.Graph().parse(data=turtle, format="turtle")
+    nquads = "".join(f"{s.n3()} {p.n3()} {o.n3()} <https://w3id.org/medkg/graph/source/t> .\n"
+                     for s, p, o in graph)
+    staged = StagedVersion(folder)
+    staged.load_nquads(nquads.encode())
+    staged.publish({})
+    return folder
+
+
+@pytest.mark.parametrize("where", ["store", "file"])
+def test_the_report_ttl_is_a_shacl_validation_report(
+    runner: CliRunner, tmp_path: Path, where: str
+) -> None:
+    from rdflib.namespace import RDF, SH as SH_NS, XSD
+
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(BAD_DATASET)
+    report = tmp_path / "report.ttl"
+    given = (["--store", str(_store_of(BAD_DATASET, tmp_path / "store"))] if where == "store"
+             else [str(bad)])
+    result = runner.invoke(main, ["validate", *given, "--report-ttl", str(report)])
+    assert result.exit_code == 1, result.output
+    graph = rdflib.Graph().parse(report, format="turtle")
+    (node,) = graph.subjects(RDF.type, SH_NS.ValidationReport)
+    assert graph.value(node, SH_NS.conforms) == rdflib.Literal(False, datatype=XSD.boolean)
+    results = list(graph.objects(node, SH_NS.result))
+    assert results
+    for res in results:
+        assert (res, RDF.type, SH_NS.ValidationResult) in graph
+        for prop in (SH_NS.focusNode, SH_NS.resultSeverity, SH_NS.sourceShape,
+                     SH_NS.resultMessage, SH_NS.sourceConstraintComponent):
+            assert len(list(graph.objects(res, prop))) == 1, (prop, where)
+        assert graph.value(res, SH_NS.resultSeverity) in (SH_NS.Violation, SH_NS.Warning,
+                                                          SH_NS.Info)
+        component = graph.value(res, SH_NS.sourceConstraintComponent)
+        if component in (SH_NS.MinCountConstraintComponent, SH_NS.MaxCountConstraintComponent):
+            assert graph.value(res, SH_NS.resultPath) is not None  # a property shape's result
+    focus = rdflib.URIRef("https://x.org/d")
+    two_titles = [r for r in results if graph.value(r, SH_NS.focusNode) == focus
+                  and graph.value(r, SH_NS.sourceConstraintComponent)
+                  == SH_NS.MaxCountConstraintComponent]
+    assert [graph.value(r, SH_NS.resultPath) for r in two_titles] == [DCTERMS_TITLE]
 
 
 def test_a_failed_report_write_keeps_the_previous_report_whole(

@@ -251,6 +251,8 @@ def _report_graph(conforms: bool, issues: list[ValidationIssue], settings: Setti
         graph.add((node, SH.resultSeverity, SH[issue.severity]))
         graph.add((node, SH.focusNode, _node(issue.focus)))
         graph.add((node, SH.sourceShape, _node(issue.shape)))
+        if issue.component:
+            graph.add((node, SH.sourceConstraintComponent, rdflib.URIRef(issue.component)))
         graph.add((node, SH.resultMessage, rdflib.Literal(issue.message)))
         if issue.path:
             graph.add((node, SH.resultPath, _path(graph, issue.path)))

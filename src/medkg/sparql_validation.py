@@ -135,6 +135,7 @@ class CompiledCheck:
     focus: str | None = None  # the query of the focus nodes rows must be among, if any
     joined: str | None = None  # the same check joined with its focus nodes, for small targets
     target: str | None = None  # the query of the focus nodes that decides between the two
+    component: str | None = None  # "missing" rows: sh:minCount or sh:hasValue (local names)
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -420,7 +421,8 @@ class _Compiler:
             self._need_message(base)
             if low in (None, 1):
                 if low == 1:
-                    checks.append(self.missing_check(focus, f"?this {path} ?any", base))
+                    checks.append(self.missing_check(focus, f"?this {path} ?any", base,
+                                                     "minCount"))
                 if high is not None:
                     head = f"{self.prologue}SELECT ?this (COUNT(DISTINCT ?v) AS ?n) WHERE {{\n"
                     tail = (f"  ?this {path} ?v\n}} GROUP BY ?this "
@@ -444,17 +446,19 @@ class _Compiler:
             if path is None:
                 query = (f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
                          f"  FILTER (!sameTerm(?this, {term}))\n}}")
-                checks.append(CompiledCheck(kind="missing", query=query, **base))
+                checks.append(CompiledCheck(kind="missing", query=query, component="hasValue",
+                                            **base))
             else:
-                checks.append(self.missing_check(focus, f"?this {path} {term}", base))
+                checks.append(self.missing_check(focus, f"?this {path} {term}", base,
+                                                 "hasValue"))
         return checks
 
-    def missing_check(self, focus: str, pattern: str, base: dict) -> CompiledCheck:
+    def missing_check(self, focus: str, pattern: str, base: dict, component: str) -> CompiledCheck:
         """Focus nodes that do not match `pattern`: MINUS, or NOT EXISTS for small targets."""
         head = f"{self.prologue}SELECT DISTINCT ?this WHERE {{\n{focus}\n"
         return CompiledCheck(kind="missing", query=f"{head}  MINUS {{ {pattern} }}\n}}",
                              joined=f"{head}  FILTER NOT EXISTS {{ {pattern} }}\n}}",
-                             target=self.focus_query(focus), **base)
+                             target=self.focus_query(focus), component=component, **base)
 
     def sparql_check(self, shape: Node, constraint: Node, focus: str, path_node: Node | None,
                      base: dict) -> CompiledCheck:
@@ -668,22 +672,22 @@ class _Compiler:
 
 
 def _value_rows(check: CompiledCheck, row: ox.QuerySolution, names: list[str]) -> Iterator[ValidationIssue]:
-    for i, (_name, messages) in enumerate(check.components):
+    for i, (name, messages) in enumerate(check.components):
         flag = row[f"f{i}"]
         if flag is not None and flag.value == "true":
-            yield _issue(check, row["this"], row["value"], messages)
+            yield _issue(check, row["this"], row["value"], messages, name)
 
 
 def _count_rows(check: CompiledCheck, row: ox.QuerySolution, names: list[str]) -> Iterator[ValidationIssue]:
     count = int(row["n"].value)
     if check.min_count is not None and count < check.min_count:
-        yield _issue(check, row["this"], None, check.messages)
+        yield _issue(check, row["this"], None, check.messages, "minCount")
     if check.max_count is not None and count > check.max_count:
-        yield _issue(check, row["this"], None, check.messages)
+        yield _issue(check, row["this"], None, check.messages, "maxCount")
 
 
 def _missing_rows(check: CompiledCheck, row: ox.QuerySolution, names: list[str]) -> Iterator[ValidationIssue]:
-    yield _issue(check, row["this"], None, check.messages)
+    yield _issue(check, row["this"], None, check.messages, check.component)
 
 
 def _sparql_rows(check: CompiledCheck, row: ox.QuerySolution, names: list[str]) -> Iterator[ValidationIssue]:
@@ -699,9 +703,9 @@ def _sparql_rows(check: CompiledCheck, row: ox.QuerySolution, names: list[str]) 
     if value is not None:
         bindings["value"] = _to_rdflib(value)
     messages = tuple(_fill(message, bindings) for message in check.messages)
-    issue = _issue(check, this, value, messages)
+    issue = _issue(check, this, value, messages, "SPARQL")
     yield ValidationIssue(issue.severity, issue.focus, path_text, issue.value, issue.message,
-                          issue.shape)
+                          issue.shape, issue.component)
 
 
 RowHandler = Callable[[CompiledCheck, ox.QuerySolution, list[str]], Iterator[ValidationIssue]]
@@ -718,7 +722,7 @@ def _fill(message: str, bindings: dict[str, Node]) -> str:
 
 
 def _issue(check: CompiledCheck, focus: ox.Term, value: ox.Term | None,
-           messages: tuple[str, ...]) -> ValidationIssue:
+           messages: tuple[str, ...], parameter: str | None) -> ValidationIssue:
     return ValidationIssue(
         severity=check.severity,
         focus=_focus_text(focus),
@@ -726,7 +730,17 @@ def _issue(check: CompiledCheck, focus: ox.Term, value: ox.Term | None,
         value=_to_rdflib(value).n3() if value is not None else None,
         message="; ".join(sorted(set(messages))) or "(no message)",
         shape=check.shape,
+        component=component_iri(parameter) if parameter else None,
     )
+
+
+def component_iri(parameter: str) -> str:
+    """The constraint component of a SHACL parameter: sh:minCount -> sh:MinCountConstraintComponent.
+
+    SHACL names each core component after its parameter this way; "SPARQL" gives
+    sh:SPARQLConstraintComponent, the component of sh:sparql constraints.
+    """
+    return f"{SH}{parameter[0].upper()}{parameter[1:]}ConstraintComponent"
 
 
 def _focus_text(node: ox.Term) -> str:

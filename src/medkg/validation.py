@@ -93,7 +93,8 @@ class ValidationIssue:
     `focus`, `path` and `shape` hold full IRIs (`_:id` for blank nodes; an inverse path is written
     `^IRI`); `value` is the offending term in N-Triples form, or None when the result has none.
     `shape` names the named shape that raised the result (the node shape owning an anonymous
-    property shape).
+    property shape). `component` is the IRI of the constraint component that failed
+    (sh:MinCountConstraintComponent ...), which every result of a SHACL report names.
     """
 
     severity: str
@@ -102,6 +103,7 @@ class ValidationIssue:
     value: str | None
     message: str
     shape: str
+    component: str | None = None
 
 
 @dataclass
@@ -186,6 +188,7 @@ def issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[V
         path = report.value(result, SH.resultPath)
         value = report.value(result, SH.value)
         source = report.value(result, SH.sourceShape)
+        component = report.value(result, SH.sourceConstraintComponent)
         messages = [str(m) for m in report.objects(result, SH.resultMessage)]
         yield ValidationIssue(
             severity=_local_name(severity) if severity is not None else "Violation",
@@ -194,6 +197,7 @@ def issues_from_report(report: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[V
             value=value.n3() if value is not None else None,
             message="; ".join(sorted(messages)) or "(no message)",
             shape=shape_name(shapes, source),
+            component=str(component) if component is not None else None,
         )
 
 
