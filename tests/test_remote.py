@@ -260,3 +260,15 @@ def test_a_token_without_an_endpoint_is_refused(fixture_settings: Settings) -> N
     from_env = CliRunner(env={"MEDKG_QUERY_TOKEN": "s3cret"}).invoke(
         main, ["query", "--store", store, ASK])
     assert from_env.exit_code == 0 and from_env.output == "true\n"
+
+
+def test_an_endpoint_with_a_password_in_it_is_refused_without_printing_it() -> None:
+    from click.testing import CliRunner
+
+    from medkg.cli import main
+
+    with scripted_server(lambda n, m, h, b: ASK_TRUE) as target:
+        endpoint = target.url.replace("http://", "http://user:pa55word@") + "/sparql"
+        result = CliRunner().invoke(main, ["query", "--endpoint", endpoint, ASK])
+    assert result.exit_code == 1 and "must not carry a user name or password" in result.output
+    assert "pa55word" not in result.output and target.seen == []

@@ -65,6 +65,14 @@ def default_prefix_line(query_text: str, base: str = DEFAULT_BASE) -> str:
     )
 
 
+def _has_user_info(endpoint: str) -> bool:
+    """Whether the URL names a user (and maybe a password) before its host."""
+    try:
+        return "@" in urllib.parse.urlsplit(endpoint).netloc
+    except ValueError:
+        return False  # a malformed URL: the request says so, naming it
+
+
 def _query_type(query_text: str) -> str:
     """SELECT, ASK, CONSTRUCT, DESCRIBE ... as SPARQLWrapper reads the query (by its keywords)."""
     wrapper = SPARQLWrapper("http://localhost/")
@@ -148,6 +156,9 @@ def query(
         raise QueryError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     if not endpoint.startswith(("http://", "https://")):
         raise RemoteError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    if _has_user_info(endpoint):
+        # urllib sends no credentials from the URL, and every message would print the password
+        raise RemoteError("endpoint must not carry a user name or password: use --token")
     check_is_query(query_text)  # an update is not sent: the endpoint may well accept it
     if token is not None and not TOKEN_SHAPE.fullmatch(token):
         # urllib's own message would quote the header, token and all
