@@ -15,7 +15,7 @@ from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
 from medkg_server.replies import cors_headers
 from medkg_server.responses import make_conditional, plain_error
-from medkg_server.settings import ServerSettings, resolve
+from medkg_server.settings import ServerSettings, from_environment, resolve
 from medkg_server.state import EXTENSION, ServerState
 
 error_log = logging.getLogger("medkg_server.error")
@@ -45,7 +45,7 @@ SETTING_KEYS = (
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the web application; `config` overrides MEDKG_* environment variables."""
     app = Flask(__name__)
-    app.config.from_prefixed_env("MEDKG")
+    app.config.update(from_environment())
     app.config.update(config or {})
     settings = resolve({key: app.config.get(key) for key in SETTING_KEYS})
     # One byte over the limit: Werkzeug's stream for a chunked body (no Content-Length) stops

@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any
 
-from flask import Config, Flask
+from flask import Flask
 
 from medkg.config import ConfigError, Settings
 from medkg.store import StoreError
@@ -28,7 +28,7 @@ from medkg_server import catalogue, describe
 from medkg_server.app import create_app
 from medkg_server.batched_log import BatchedHandler, SecondsFormatter
 from medkg_server.fastpath import access_log
-from medkg_server.settings import resolve
+from medkg_server.settings import from_environment, resolve
 from medkg_server.state import EXTENSION
 
 log = logging.getLogger("medkg_server")
@@ -144,7 +144,4 @@ def _check_address_free(host: str, port: int) -> None:
 
 def _env_and(config: dict[str, Any]) -> dict[str, Any]:
     """The same view of MEDKG_* variables and overrides that create_app will have."""
-    merged = Config(".")
-    merged.from_prefixed_env("MEDKG")
-    merged.update(config)
-    return dict(merged)
+    return {**from_environment(), **config}

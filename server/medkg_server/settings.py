@@ -2,7 +2,8 @@
 
 Each value comes, in order of precedence, from the `config` dict given to `create_app`, from a
 `MEDKG_<NAME>` environment variable (read with Flask's `from_prefixed_env`, so `MEDKG_ROW_CAP=500`
-arrives as the integer 500), then from the default below.
+arrives as the integer 500; STORE and UPDATE_TOKEN stay the text written), then from the default
+below.
 
 Keys (default): meaning
 
@@ -30,10 +31,13 @@ Keys (default): meaning
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from flask import Config
 
 from medkg.config import ConfigError, Settings, load_settings
 
@@ -55,6 +59,21 @@ DEFAULTS: dict[str, Any] = {
     "LD_PREFIX": "/",
     "CATALOGUE_FILES_MAX": 20_000,
 }
+
+# Flask's from_prefixed_env reads each value as JSON when it can ("true" -> True, "1e3" ->
+# 1000.0, "null" -> None): right for numbers, wrong for a token or a path, which are text
+TEXT_KEYS = ("STORE", "UPDATE_TOKEN")
+
+
+def from_environment() -> dict[str, Any]:
+    """The MEDKG_* environment variables as setting keys: numbers decoded, text kept as written."""
+    config = Config(".")
+    config.from_prefixed_env("MEDKG")
+    for key in TEXT_KEYS:
+        raw = os.environ.get(f"MEDKG_{key}")
+        if raw is not None:
+            config[key] = raw
+    return dict(config)
 
 
 @dataclass(frozen=True)

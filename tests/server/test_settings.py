@@ -32,3 +32,24 @@ def test_zero_turns_a_feature_off(tmp_path, name: str) -> None:  # type: ignore[
 def test_a_bad_value_names_its_variable(tmp_path, name: str, value: str, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=message):
         resolve({"STORE": str(tmp_path), name: value})
+
+
+@pytest.mark.parametrize("token", ["true", "1e3", "1.50", "null", "007"])
+def test_an_update_token_from_the_environment_is_the_text_written(
+    tmp_path, monkeypatch, token: str  # type: ignore[no-untyped-def]
+) -> None:
+    # Flask's JSON decoding made "true" the token "True", "1e3" "1000.0" and "null" no token
+    from medkg_server.app import create_app
+
+    monkeypatch.setenv("MEDKG_UPDATE_TOKEN", token)
+    settings = create_app({"STORE": str(tmp_path)}).config["MEDKG_SETTINGS"]
+    assert settings.update_token == token
+    assert settings.update_enabled
+
+
+def test_a_store_path_that_reads_as_a_number_stays_a_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from medkg_server.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEDKG_STORE", "2024")  # decoded as JSON, the integer 2024 broke Path()
+    assert create_app().config["MEDKG_SETTINGS"].store == tmp_path / "2024"
