@@ -24,6 +24,7 @@ from flask import (
     render_template,
     request,
     send_from_directory,
+    url_for,
 )
 
 from medkg import store as medkg_store
@@ -137,8 +138,8 @@ def resource(kind: str, rest: str | None) -> Response:
     if not_modified(request, etag, version):
         return _decorate(with_validators(Response(status=304), etag, version))
     if kind == "ontology" and not isinstance(wanted, formats.Format) and _docs_dir() is not None:
-        # people asking for the ontology get its generated documentation
-        return _decorate(redirect(f"{request.script_root}{request.path}/docs/index.html", code=303))
+        # people asking for the ontology (or its versionIRI) get its generated documentation
+        return _decorate(redirect(url_for("ld.ontology_docs", name="index.html"), code=303))
     if isinstance(wanted, formats.Format):
         response = _rdf(st, version.name, kind, iri, wanted)
     else:

@@ -46,6 +46,17 @@ def test_browsers_are_sent_to_the_generated_docs(docs_server: RunningServer) -> 
         assert requests.get(f"{docs_server.url}/ontology/docs/{name}", timeout=10).status_code == 200
 
 
+def test_the_version_iri_sends_browsers_to_the_same_docs(docs_server: RunningServer) -> None:
+    turtle = requests.get(f"{docs_server.url}/ontology?format=ttl", timeout=10).text
+    graph = rdflib.Graph().parse(data=turtle, format="turtle")
+    version = graph.value(rdflib.URIRef("https://w3id.org/medkg/ontology"), rdflib.OWL.versionIRI)
+    path = str(version).removeprefix("https://w3id.org/medkg")
+    answer = requests.get(f"{docs_server.url}{path}", headers={"Accept": "text/html"}, timeout=10)
+    # the redirect was relative to the request path: /ontology/<version>/docs/index.html, a 404
+    assert answer.status_code == 200 and answer.url.endswith("/ontology/docs/index.html")
+    assert "Dataset" in answer.text
+
+
 def test_machines_get_the_owl_ontology(docs_server: RunningServer) -> None:
     answer = requests.get(f"{docs_server.url}/ontology", headers={"Accept": "text/turtle"}, timeout=10)
     assert answer.status_code == 200
