@@ -333,7 +333,8 @@ def stats(store: Path | None, as_json: bool) -> None:
 @store_option
 @click.option("--endpoint", required=True, help="SPARQL endpoint (Graph Store Protocol or Update).")
 @click.option("--graph", default=None, help="Put everything into this one named graph.")
-@click.option("--token", default=None, envvar="MEDKG_PUSH_TOKEN", help="Bearer token.")
+@click.option("--token", default=None, envvar="MEDKG_PUSH_TOKEN",
+              help="Bearer token (also from $MEDKG_PUSH_TOKEN).")
 @click.option("--batch", default=50_000, show_default=True, help="Triples per request.")
 @click.option("--timeout", default=300.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
