@@ -167,3 +167,21 @@ def test_graph_store_says_what_it_allows(writable):
     answer = requests.request("PATCH", writable.url + "/store", params={"graph": GRAPH}, timeout=30)
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "GET, HEAD, PUT, POST, DELETE"
+
+
+def test_graph_store_refuses_a_chunked_body_over_the_limit(writable):
+    limit = 1_048_576  # MEDKG_MAX_REQUEST_BYTES's default
+    line = b"<urn:a> <urn:p> <urn:o> .\n"
+    lines = line * (limit // len(line) - 1)
+    # the body's first limit + 1 bytes end on a whole statement, where the reader stops
+    filler = limit + 1 - len(lines) - len(b'<urn:x> <urn:p> "" .')
+    head = lines + b'<urn:x> <urn:p> "' + b"a" * filler + b'" .'
+    assert len(head) == limit + 1
+    body = head + b"\n<urn:lost> <urn:p> <urn:o> .\n"
+    answer = requests.put(writable.url + "/store", params={"graph": GRAPH}, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}",
+                                   "Content-Type": "application/n-triples"},
+                          data=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]))
+    assert answer.status_code == 413, answer.text
+    assert str(limit) in answer.text
+    assert graph_triples(writable) == set()
