@@ -82,6 +82,7 @@ def _write(st: ServerState, method: str) -> Response:
         raise ProtocolError(400, f"graph= must be an absolute IRI: {exc}") from None
     version = st.version()
     existed = version is not None and graph_exists(st, version.name, graphs[0])
+    data = ""
     if method == "DELETE":
         if not existed:
             raise ProtocolError(404, f"no graph {graph} in the store")
@@ -93,7 +94,9 @@ def _write(st: ServerState, method: str) -> Response:
         text = f"DROP SILENT GRAPH {graph} ;\n{insert}" if method == "PUT" else insert
     job = Job(text, "update", None, None, 0, base_iri=st.settings.base)
     outcome = st.run(job, "", st.settings.query_timeout)
-    created = method == "PUT" and not existed
+    # PUT or POST of triples to a graph not in the store creates it (an empty body creates
+    # nothing: the store keeps no empty graphs)
+    created = bool(data) and not existed
     response = Response(status=201 if created else 204)
     response.headers["X-MedKG-Store-Version"] = outcome.version or ""
     return response

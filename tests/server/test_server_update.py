@@ -143,6 +143,18 @@ def test_graph_store_put_post_delete(writable):
     assert ask(writable, "ASK { <https://w3id.org/medkg/dataset/camelyon16> ?p ?o }") is True
 
 
+def test_graph_store_post_that_creates_a_graph_says_created(writable):
+    # an empty PUT to a graph not in the store creates nothing (no empty graphs are kept)
+    assert gsp(writable, "PUT", "").status_code == 204
+    assert graph_triples(writable) == set()
+    created = gsp(writable, "POST", "<urn:a> <urn:p> <urn:o> .")
+    assert created.status_code == 201, created.text  # as PUT does, and Oxigraph server
+    added = gsp(writable, "POST", "<urn:a> <urn:p> <urn:o2> .")
+    assert added.status_code == 204
+    assert len(graph_triples(writable)) == 2
+    assert gsp(writable, "DELETE").status_code == 204
+
+
 @pytest.mark.parametrize(
     ("kwargs", "status", "says"),
     [
