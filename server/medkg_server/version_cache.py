@@ -3,8 +3,8 @@
 The graph does not change between builds, so what costs a pass over the whole store (the facet
 index, the VoID statistics, the downloadable dump) is computed once per version and saved in its
 folder. A file lock makes one process compute while the others wait and then read its file; a
-folder the server may not write to (a read-only deployment) just means every process computes
-for itself.
+folder the server may not write to (a read-only deployment) means every process computes for
+itself what was not saved there before.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def load_or_build(
     try:
         lock = _lock(version_dir, name)
     except OSError:
+        # a folder this process may not write to: a file saved there before is still good
+        if path.exists():
+            try:
+                return load(path)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
         return build()
     with lock:
         if path.exists():
@@ -51,10 +57,17 @@ def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object])
 
     For files too big to hold in memory (the whole graph as a download): `write` fills a
     temporary path that is renamed into place when complete, so a reader never sees half a
-    file. Raises OSError when the folder cannot be written.
+    file. Raises OSError when the file is not there and the folder cannot be written.
     """
     path = version_dir / name
-    with _lock(version_dir, name):
+    try:
+        lock = _lock(version_dir, name)
+    except OSError:
+        # read-only now, but written before (files are only ever renamed in complete): use it
+        if path.exists():
+            return path
+        raise
+    with lock:
         if not path.exists():
             _write_atomically(path, write)
     return path

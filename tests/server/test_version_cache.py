@@ -122,3 +122,28 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
 
     folder = version_cache.file_or_write(tmp_path, "croissant", write)
     assert (folder / "one.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_a_folder_now_read_only_still_serves_what_was_saved_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "figures.json").write_text('{"n": 7}', encoding="utf-8")
+    (tmp_path / "medkg.nq.gz").write_bytes(b"saved")
+
+    def refuse(*args: object) -> None:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(version_cache, "_lock", refuse)
+
+    def build() -> dict[str, int]:
+        raise AssertionError("computed again although the folder has it")
+
+    def load(path: Path) -> dict[str, int]:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    found = version_cache.load_or_build(tmp_path, "figures.json", build, lambda v, p: None, load)
+    assert found == {"n": 7}
+    path = version_cache.file_or_write(tmp_path, "medkg.nq.gz", build)
+    assert path.read_bytes() == b"saved"
+    with pytest.raises(PermissionError):  # not there and cannot be written: the caller decides
+        version_cache.file_or_write(tmp_path, "other.csv", build)
