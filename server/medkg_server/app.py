@@ -136,7 +136,8 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
             else:
                 response.headers[name] = value
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        size = response.calculate_content_length() or 0
+        # a file sent as it is (a download) has its length in the header only
+        size = response.calculate_content_length() or response.content_length or 0
         started = g.get("started", time.perf_counter())
         log_access(request.environ, response.status_code, size, started)
         return response

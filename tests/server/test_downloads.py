@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -84,6 +85,20 @@ def test_validators_ranges_and_head(store: Path) -> None:
     assert head.status_code == 200 and head.data == b""
     assert int(head.headers["Content-Length"]) == len(whole.data)
     assert client.post(PATH).status_code == 405
+
+
+def test_the_access_log_counts_the_bytes_of_a_download(
+    store: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _client(store)
+    size = len(client.get(PATH).data)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="medkg_server.access"):
+        client.get(PATH)
+        client.get(PATH, headers={"Range": "bytes=0-9"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "medkg_server.access"]
+    assert f'"GET {PATH}" 200 {size} ' in lines[0]
+    assert f'"GET {PATH}" 206 10 ' in lines[1]
 
 
 def test_void_names_the_dump(store: Path) -> None:
