@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 import pytest
 
-from medkg.store import open_read_only
+from medkg.store import StagedVersion, open_read_only, read_report
 from medkg_server import crawlers
 from medkg_server.app import create_app
 
@@ -98,3 +99,31 @@ def test_no_store_yet_is_503(tmp_path: Path) -> None:
     client = create_app({"STORE": str(tmp_path / "empty"), "EXECUTORS": 1}).test_client()
     assert client.get("/sitemap.xml").status_code == 503
     assert client.get("/robots.txt").status_code == 200
+
+
+def _with_written_datasets(built_store: Path, tmp_path: Path) -> Path:
+    """A copy of the test store plus datasets a build never makes but Graph Store or SPARQL
+    writes can: a blank node, an IRI outside the base (no page here) and an IRI with
+    characters a URI must percent-encode."""
+    store = tmp_path / "store"
+    shutil.copytree(built_store, store, symlinks=True)
+    graph = ox.NamedNode("urn:test:written")
+    extra = [ox.BlankNode(), ox.NamedNode("https://example.org/ds/x"),
+             ox.NamedNode("https://w3id.org/medkg/dataset/caf\u00e9-\u00fcn\u00ef")]
+    staged = StagedVersion(store)
+    staged.load_quads(open_read_only(store))
+    staged.load_quads(ox.Quad(d, RDF_TYPE, MKG_DATASET, graph) for d in extra)
+    staged.publish(read_report(store) or {})
+    return store
+
+
+def test_browse_lists_written_datasets_and_leaves_blank_nodes_out(
+    built_store: Path, tmp_path: Path
+) -> None:
+    store = _with_written_datasets(built_store, tmp_path)
+    client = create_app({"STORE": str(store), "EXECUTORS": 1}).test_client()
+    assert client.get("/browse").status_code == 200
+    listed = client.get("/browse?format=json").get_json()["datasets"]
+    assert "https://example.org/ds/x" in {d["iri"] for d in listed}
+    assert not [d for d in listed if not d["iri"].startswith("http")]  # a blank node has no page
+
