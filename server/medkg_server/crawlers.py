@@ -9,6 +9,7 @@ computation per address (queries, facet combinations, the graph store, the downl
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from werkzeug.urls import iri_to_uri
 
 from medkg_server import catalogue
 from medkg_server.replies import etag_for
@@ -66,10 +67,13 @@ def sitemap(number: int) -> Response:
     etag = etag_for(version, "sitemap", number, request.host_url)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
+    # Only datasets with a page here: a dataset written in with a blank node or an IRI outside
+    # the base has none. The protocol wants URIs: an IRI's other characters percent-encoded.
+    base = st.settings.base
     body = render_template(
         "sitemap.xml",
         pages=[url_for(name, _external=True) for name in FIXED_PAGES] if number == 1 else [],
         root=request.host_url.rstrip("/") + request.script_root,  # before each page's path
-        iris=iris[start : start + PER_SITEMAP],
+        iris=[iri_to_uri(iri) for iri in iris[start : start + PER_SITEMAP] if iri.startswith(base)],
     )
     return with_validators(Response(body, content_type=XML), etag, version)

@@ -127,3 +127,15 @@ def test_browse_lists_written_datasets_and_leaves_blank_nodes_out(
     assert "https://example.org/ds/x" in {d["iri"] for d in listed}
     assert not [d for d in listed if not d["iri"].startswith("http")]  # a blank node has no page
 
+
+def test_sitemaps_of_written_datasets_give_only_addresses_that_answer(
+    built_store: Path, tmp_path: Path
+) -> None:
+    store = _with_written_datasets(built_store, tmp_path)
+    client = create_app({"STORE": str(store), "EXECUTORS": 1}).test_client()
+    pages = _pages(client)
+    assert "http://localhost/dataset/caf%C3%A9-%C3%BCn%C3%AF" in pages
+    for page in pages:
+        parts = urlsplit(page)
+        assert parts.scheme == "http" and parts.netloc == "localhost" and page.isascii(), page
+        assert client.get(parts.path).status_code == 200, page
