@@ -97,14 +97,18 @@ def cors_headers(origin: str | None, settings: ServerSettings) -> Headers:
     else:
         return []
     return allowed + [
-        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+        # PUT and DELETE: the Graph Store's writes, when updates are on
+        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
         (
             "Access-Control-Allow-Headers",
-            "Accept, Content-Type, Authorization, If-None-Match, If-Modified-Since",
+            "Accept, Content-Type, Authorization, If-None-Match, If-Modified-Since, Range, "
+            "If-Range",
         ),
+        # a script resuming a download reads Content-Range; one saving it, Content-Disposition
         (
             "Access-Control-Expose-Headers",
-            "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version",
+            "ETag, Last-Modified, Link, X-MedKG-Rows, X-MedKG-Truncated, X-MedKG-Store-Version, "
+            "Content-Range, Content-Disposition, Retry-After",
         ),
         ("Access-Control-Max-Age", "600"),
     ]

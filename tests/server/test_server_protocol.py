@@ -323,7 +323,14 @@ def test_cors_headers_on_queries_and_preflight(server):
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     # a browser revalidating a kept answer sends either validator
     allowed = {h.strip() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
-    assert {"If-None-Match", "If-Modified-Since", "Content-Type"} <= allowed
+    assert {"If-None-Match", "If-Modified-Since", "Content-Type", "Range"} <= allowed
+    methods = {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+    assert {"GET", "POST", "PUT", "DELETE"} <= methods  # the Graph Store's writes, when on
+    download = requests.get(server.url + "/download/medkg.nq.gz", timeout=30,
+                            headers={"Origin": "http://elsewhere.example", "Range": "bytes=0-9"})
+    assert download.status_code == 206
+    exposed = {h.strip() for h in download.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"Content-Range", "Content-Disposition", "ETag"} <= exposed
 
 
 def test_service_description_by_conneg(server):
