@@ -184,6 +184,12 @@ def test_query_formats(runner: CliRunner, built_store: str) -> None:
                            "WHERE { ?d a mkg:Dataset ; dcterms:title ?t }")
     assert len(rdflib.Graph().parse(data=turtle, format="turtle")) == 10
     assert json.loads(run("json", "ASK { ?d a mkg:Dataset }"))["boolean"] is True
+    # the answer as the format writes it: no blank line after the last row
+    rows = list(csv.reader(io.StringIO(run("csv"))))
+    assert len(rows) == 11 and all(rows)
+    assert run("csv").endswith("\n") and not run("csv").endswith("\n\n")
+    assert not run("tsv").endswith("\n\n") and not turtle.endswith("\n\n")
+    assert run("table").endswith("\n")
 
 
 def test_query_from_file_and_stdin(runner: CliRunner, built_store: str, tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def query(store: Path | None, fmt: str, endpoint: str | None, token: str | None,
         from medkg.remote import QueryRefused, RemoteError, query as remote_query
 
         try:
-            click.echo(remote_query(endpoint, text, fmt, token=token))
+            _print_answer(remote_query(endpoint, text, fmt, token=token))
         except (QueryError, QueryRefused) as exc:
             fail(str(exc), EXIT_INPUT)
         except RemoteError as exc:
@@ -246,7 +246,7 @@ def query(store: Path | None, fmt: str, endpoint: str | None, token: str | None,
     settings = settings_for(store)
     db = open_store(settings)
     try:
-        click.echo(write(run(db, text, Namespaces(settings.base)), fmt))
+        _print_answer(write(run(db, text, Namespaces(settings.base)), fmt))
     except QueryError as exc:
         fail(str(exc), EXIT_INPUT)
     except (OSError, RuntimeError) as exc:
@@ -256,6 +256,12 @@ def query(store: Path | None, fmt: str, endpoint: str | None, token: str | None,
         during = " (while calling a SERVICE endpoint)" if SERVICE_KEYWORD.search(text) else ""
         fail(f"query failed{during}: {short_message(str(exc))}")
 
+
+
+
+def _print_answer(text: str) -> None:
+    """An answer as it is: CSV, TSV and RDF end with their own line break, a table does not."""
+    click.echo(text, nl=not text.endswith("\n"))
 
 @main.command()
 @store_option
