@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
 from medkg_server.direct import DirectQueries
@@ -39,6 +40,7 @@ SETTING_KEYS = (
     "CORS_ORIGINS",
     "LD_PREFIX",
     "CATALOGUE_FILES_MAX",
+    "PROXY_HOPS",
 )
 
 
@@ -65,13 +67,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
     app.context_processor(_site_links_function())
     _install_hooks(app, settings)
-    # outermost first: the answer cache, then plain GET queries, then Flask for the rest
+    # outermost first: trusted proxies' headers, the answer cache, then plain GET queries, then
+    # Flask for the rest
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
         DirectQueries(app.wsgi_app, st),
         settings.store,
         settings.cache_entries,
         settings.cache_max_bytes,
     )
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     return app
 
 

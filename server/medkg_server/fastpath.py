@@ -3,8 +3,8 @@
 Most traffic to a public endpoint repeats (the same example questions, the same pages). A view
 marks a successful answer as reusable with the `X-MedKG-Cacheable` header; this layer keeps it,
 keyed by the published store version and everything the answer depends on (path, query string,
-Accept, Origin), and strips the marker. A rebuild changes the version, so old answers are never
-served for new data. Conditional requests and anything else go to Flask as usual.
+Accept, Origin, Host, scheme), and strips the marker. A rebuild changes the version, so old
+answers are never served for new data. Conditional requests and anything else go to Flask as usual.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class FastPath:
             environ.get("HTTP_ACCEPT", ""),
             environ.get("HTTP_ORIGIN", ""),
             environ.get("HTTP_HOST", ""),
+            # answers that name this server (VoID, sitemaps) differ by scheme behind a proxy
+            environ.get("wsgi.url_scheme", ""),
         )
 
     def _fill(

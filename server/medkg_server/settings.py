@@ -24,6 +24,10 @@ Keys (default): meaning
 - FEDERATION_ALLOW (empty): IRI prefixes SERVICE and LOAD may reach (comma separated)
 - CORS_ORIGINS (*): origins allowed to read cross-origin (comma separated, or *)
 - LD_PREFIX (/): the server path that the base IRI maps to
+- PROXY_HOPS (0): how many reverse proxies in front of the server to trust for the client's
+  scheme, host, port and path prefix (X-Forwarded-Proto, -Host, -Port, -Prefix, -For), so the
+  links the server writes (sitemaps, VoID, service description) say https behind a TLS proxy;
+  0 trusts none (a client could otherwise choose the links others are sent)
 - CATALOGUE_FILES_MAX (20000): the most datasets for which the server makes the catalogue
   downloads (DCAT, CSV, SSSOM) itself, about 1.2 s and 60 MB per 1,000 datasets, once per
   version (0: never; `medkg export` makes them at any size)
@@ -58,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "CORS_ORIGINS": "*",
     "LD_PREFIX": "/",
     "CATALOGUE_FILES_MAX": 20_000,
+    "PROXY_HOPS": 0,
 }
 
 # Flask's from_prefixed_env reads each value as JSON when it can ("true" -> True, "1e3" ->
@@ -98,6 +103,7 @@ class ServerSettings:
     cors_origins: tuple[str, ...]
     ld_prefix: str
     catalogue_files_max: int
+    proxy_hops: int
 
     @property
     def store(self) -> Path:
@@ -126,7 +132,8 @@ def _positive(name: str, value: Any, kind: type) -> Any:
     except (TypeError, ValueError):
         noun = "whole number" if kind is int else "number"
         raise ConfigError(f"MEDKG_{name}={value!r} is not a {noun}") from None
-    zero_allowed = name in ("CACHE_ENTRIES", "MEMORY_QUADS", "CATALOGUE_FILES_MAX")  # 0: off
+    # 0 turns the feature off
+    zero_allowed = name in ("CACHE_ENTRIES", "MEMORY_QUADS", "CATALOGUE_FILES_MAX", "PROXY_HOPS")
     if number < 0 or (number == 0 and not zero_allowed):
         least = "0 or more" if zero_allowed else "positive"
         raise ConfigError(f"MEDKG_{name} must be {least}, got {value!r}")
@@ -164,4 +171,5 @@ def resolve(values: Mapping[str, Any], core: Settings | None = None) -> ServerSe
         cors_origins=_as_list(merged["CORS_ORIGINS"]),
         ld_prefix=prefix,
         catalogue_files_max=_positive("CATALOGUE_FILES_MAX", merged["CATALOGUE_FILES_MAX"], int),
+        proxy_hops=_positive("PROXY_HOPS", merged["PROXY_HOPS"], int),
     )

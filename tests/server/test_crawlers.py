@@ -139,3 +139,17 @@ def test_sitemaps_of_written_datasets_give_only_addresses_that_answer(
         parts = urlsplit(page)
         assert parts.scheme == "http" and parts.netloc == "localhost" and page.isascii(), page
         assert client.get(parts.path).status_code == 200, page
+
+
+def test_behind_a_trusted_proxy_links_name_its_scheme_and_host(built_store: Path) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "medkg.example.org"}
+    client = create_app({"STORE": str(built_store), "EXECUTORS": 1, "PROXY_HOPS": 1}).test_client()
+    proxied = client.get("/sitemap.xml", headers=forwarded)
+    locs = [loc.text for loc in ET.fromstring(proxied.data).iter(f"{SM}loc")]
+    assert locs and all(loc.startswith("https://medkg.example.org/") for loc in locs)
+    # the same host over plain http, not through the proxy: its own links, not the kept answer
+    plain = client.get("/sitemap.xml", headers={"Host": "medkg.example.org"})
+    assert b"http://medkg.example.org/" in plain.data and b"https://" not in plain.data
+    untrusting = create_app({"STORE": str(built_store), "EXECUTORS": 1}).test_client()
+    ignored = untrusting.get("/sitemap.xml", headers=forwarded)
+    assert b"https://medkg.example.org" not in ignored.data  # no proxy trusted: headers ignored
