@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import rdflib
+import rdflib.collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from medkg.config import Settings, load_settings
 from medkg.docs import build_docs
 from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
+from medkg.tables import read_tsv
 from medkg.validation import validate_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +170,24 @@ def test_shapes_use_only_declared_medkg_terms(ontology: rdflib.Graph, shapes: rd
     used = {MKG[name] for name in re.findall(r"\bmkg:([A-Za-z][A-Za-z0-9]*)", text)}
     used |= {t for t in shapes.all_nodes() if isinstance(t, rdflib.URIRef) and t.startswith(MKG)}
     assert used - set(ontology.subjects()) == set()
+
+
+def shape_values_in(shapes: rdflib.Graph, path: rdflib.URIRef) -> set[str]:
+    """The values every sh:in on a property shape of `path` allows (empty when none is closed)."""
+    values: set[str] = set()
+    for shape in shapes.subjects(SH.path, path):
+        for members in shapes.objects(shape, SH["in"]):
+            values |= {str(v) for v in rdflib.collection.Collection(shapes, members)}
+    return values
+
+
+@pytest.mark.parametrize("data_dir", ["data", "tests/fixtures/mini/data"])
+def test_split_shape_allows_exactly_the_splits_of_count_splits_tsv(
+    shapes: rdflib.Graph, data_dir: str
+) -> None:
+    """mkg:split is a closed list: what the build writes passes, a stray word ("training") fails."""
+    splits = {row["split"] for row in read_tsv(ROOT / data_dir / "count-splits.tsv", ("split",))}
+    assert shape_values_in(shapes, MKG["split"]) == splits  # MKG.split is str.split
 
 
 def test_every_class_of_the_graph_has_a_shape(shapes: rdflib.Graph) -> None:
