@@ -7,6 +7,7 @@ HTML documentation generated from these files (medkg.docs) is tested at the end.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -188,6 +189,19 @@ def test_split_shape_allows_exactly_the_splits_of_count_splits_tsv(
     """mkg:split is a closed list: what the build writes passes, a stray word ("training") fails."""
     splits = {row["split"] for row in read_tsv(ROOT / data_dir / "count-splits.tsv", ("split",))}
     assert shape_values_in(shapes, MKG["split"]) == splits  # MKG.split is str.split
+
+
+def test_context_names_every_medkg_property(ontology: rdflib.Graph) -> None:
+    """ontology/context.jsonld gives each mkg: property a plain key, as JSON-LD exports use."""
+    context = json.loads((ROOT / "ontology" / "context.jsonld").read_text(encoding="utf-8"))
+    named = set()
+    for value in context["@context"].values():
+        iri = value.get("@id") if isinstance(value, dict) else value
+        if isinstance(iri, str) and iri.startswith("mkg:"):
+            named.add(MKG[iri[len("mkg:"):]])
+    properties = {p for p in declared_properties(ontology) if p.startswith(MKG)}
+    assert MKG["split"] in properties
+    assert properties - named == set()
 
 
 def test_every_class_of_the_graph_has_a_shape(shapes: rdflib.Graph) -> None:
