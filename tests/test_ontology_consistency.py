@@ -152,6 +152,15 @@ def test_readme_model_terms_are_declared(ontology: rdflib.Graph) -> None:
             )
 
 
+def test_every_medkg_term_is_in_the_readme_model(ontology: rdflib.Graph) -> None:
+    """The other way round: each term medkg.ttl declares is described in ontology/README.md."""
+    readme = (ROOT / "ontology" / "README.md").read_text(encoding="utf-8")
+    named = {MKG[name] for name in re.findall(r"`mkg:([A-Za-z][A-Za-z0-9]*)", readme)}
+    terms = {s for s in ontology.subjects() if isinstance(s, rdflib.URIRef) and s.startswith(MKG)}
+    assert MKG["split"] in terms
+    assert terms - named == set()
+
+
 def test_shape_classes_and_paths_are_declared(ontology: rdflib.Graph, shapes: rdflib.Graph) -> None:
     classes = set(shapes.objects(None, SH.targetClass)) | set(shapes.objects(None, SH["class"]))
     assert classes - declared_classes(ontology) == set()
