@@ -17,6 +17,7 @@ import rdflib
 import rdflib.collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
+from medkg.build import assemble
 from medkg.config import Settings, load_settings
 from medkg.docs import build_docs
 from medkg.ontology import ontology_graph, shapes_graph, vocabulary_graph
@@ -232,6 +233,24 @@ def test_every_class_of_the_graph_has_a_shape(shapes: rdflib.Graph) -> None:
     assert rdflib.URIRef("https://w3id.org/medkg/catalogue") in set(
         shapes.objects(None, SH.targetNode)
     )
+
+
+def test_what_a_build_writes_is_declared_and_shaped(
+    mini_settings: Settings, ontology: rdflib.Graph, shapes: rdflib.Graph, write_list
+) -> None:
+    """Every predicate and class the build writes (the mini lists and a list of split counts)
+    is declared in medkg.ttl, and every predicate is the path of some shape."""
+    folder = write_list("splits", "# Splits\n\n| Dataset | Size |\n|---|---|\n"
+                                  "| Split Set | Train: 27 images, Test: 14 images |\n")
+    ontology_graph_name = f"{mini_settings.base}graph/ontology"  # medkg.ttl itself, as stored
+    quads = [q for q in assemble(mini_settings, extra=[folder]).quads
+             if q.graph_name.value != ontology_graph_name]
+    predicates = {rdflib.URIRef(q.predicate.value) for q in quads}
+    classes = {rdflib.URIRef(q.object.value) for q in quads if q.predicate.value == str(RDF.type)}
+    assert MKG["split"] in predicates
+    assert predicates - declared_properties(ontology) - {RDF.type} == set()
+    assert classes - declared_classes(ontology) - {OWL.Ontology} == set()
+    assert predicates - shape_paths(shapes) - {RDF.type} == set()
 
 
 def test_vocabulary_terms_are_declared(settings: Settings, ontology: rdflib.Graph) -> None:
