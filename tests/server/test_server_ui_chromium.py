@@ -88,3 +88,26 @@ def test_example_button_runs_its_query(server, browser):
     )
     assert browser.execute_script("return window.medkgYasgui.getTab().getQuery()") == first_example
     assert not buttons[0].text.startswith("#") and not buttons[0].text.lower().startswith("title")
+
+
+NARROW_PAGES = ("/browse", "/dataset/camelyon16", "/graph/source/histo")
+
+
+@pytest.mark.parametrize("path", NARROW_PAGES)
+def test_pages_fit_a_400_pixel_wide_screen(server, browser, path):
+    """At phone width nothing (facet column, property table, long IRIs) widens the page."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 400, "height": 800, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        browser.get(server.url + path)
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+        widths = browser.execute_script(
+            "var e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
+        )
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide in a {widths[1]} px window"
