@@ -1,0 +1,105 @@
+"""The HTML pages people read: well formed, one heading, labelled inputs, named links, offline."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import pytest
+import requests
+
+# Elements with no end tag, and those whose end tag HTML lets the parser imply.
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}
+PAGES = ("/", "/browse", "/browse?q=breast", "/stats", "/dataset/camelyon16",
+         "/challenge/miccai-2016", "/source/histo", "/modality/wsi", "/no/such/page")
+
+
+@dataclass
+class _Link:
+    attrs: dict[str, str | None]
+    text: str = ""
+
+
+@dataclass
+class PageCheck(HTMLParser):
+    """Collects what a reader (or a screen reader) relies on while parsing one page."""
+
+    problems: list[str] = field(default_factory=list)
+    open_tags: list[tuple[str, tuple[int, int]]] = field(default_factory=list)
+    h1: int = 0
+    lang: str | None = None
+    label_for: set[str] = field(default_factory=set)
+    inputs: list[dict[str, str | None]] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+    link: _Link | None = None
+
+    def __post_init__(self) -> None:
+        HTMLParser.__init__(self)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.h1 += tag == "h1"
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag == "label" and a.get("for"):
+            self.label_for.add(a["for"] or "")
+        if tag in {"input", "select", "textarea"} and a.get("type") != "hidden":
+            self.inputs.append(a)
+        for name in ("src", "href"):
+            value = a.get(name) or ""
+            if tag in {"script", "link", "img", "iframe"} and re.match(r"(https?:)?//", value):
+                self.remote.append(value)
+        if tag == "a":
+            self.link = _Link(a)
+        if tag not in VOID:
+            self.open_tags.append((tag, self.getpos()))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.link is not None:
+            if not self.link.text.strip() and not self.link.attrs.get("aria-label"):
+                self.problems.append(f"a link with no text: {self.link.attrs}")
+            self.link = None
+        if tag in VOID:
+            return
+        names = [name for name, _ in self.open_tags]
+        if tag not in names:
+            self.problems.append(f"</{tag}> closes nothing at {self.getpos()}")
+            return
+        while self.open_tags[-1][0] != tag:
+            name, where = self.open_tags.pop()
+            if name not in OPTIONAL_END:
+                self.problems.append(f"<{name}> opened at {where} is never closed")
+        self.open_tags.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.link is not None:
+            self.link.text += data
+
+
+def check_page(html: str) -> list[str]:
+    """What is wrong with one page, as short sentences (empty when nothing is)."""
+    page = PageCheck()
+    page.feed(html)
+    page.close()
+    problems = list(page.problems)
+    problems += [f"<{n}> opened at {w} is never closed" for n, w in page.open_tags
+                 if n not in OPTIONAL_END]
+    if page.h1 != 1:
+        problems.append(f"{page.h1} h1 headings")
+    if not page.lang:
+        problems.append("no lang on <html>")
+    for attrs in page.inputs:
+        if attrs.get("id") not in page.label_for and not attrs.get("aria-label"):
+            problems.append(f"an input with no label: {attrs}")
+    problems += [f"loads {url} from another server" for url in page.remote]
+    return problems
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_well_formed_labelled_and_offline(server, path):
+    reply = requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=30)
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert check_page(reply.text) == []
