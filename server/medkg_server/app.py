@@ -115,6 +115,7 @@ def _site_links_function():  # type: ignore[no-untyped-def]
         if links is None:
             links = {
                 "css": url_for("static", filename="medkg.css"),
+                "icon": url_for("static", filename="favicon.svg"),
                 "index": url_for("pages.index"),
                 "browse": url_for("pages.browse"),
                 "stats": url_for("pages.stats"),

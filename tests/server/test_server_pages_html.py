@@ -103,3 +103,13 @@ def test_pages_are_well_formed_labelled_and_offline(server, path):
     reply = requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=30)
     assert reply.headers["Content-Type"].startswith("text/html")
     assert check_page(reply.text) == []
+
+
+def test_pages_name_an_icon_the_server_has(server):
+    """Pages declare their icon, so browsers do not ask for /favicon.ico and get a 404."""
+    page = requests.get(server.url + "/browse", timeout=30).text
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', page)
+    assert icon, "the page names no icon"
+    reply = requests.get(server.url + icon.group(1), timeout=30)
+    assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("image/svg+xml")
+    assert reply.text.lstrip().startswith("<svg")
