@@ -113,3 +113,17 @@ def test_pages_name_an_icon_the_server_has(server):
     reply = requests.get(server.url + icon.group(1), timeout=30)
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("image/svg+xml")
     assert reply.text.lstrip().startswith("<svg")
+
+
+def _title(path: str, server) -> str:
+    page = requests.get(server.url + path, timeout=30).text
+    return re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+
+
+def test_a_browse_title_names_the_search_and_the_chosen_values(server):
+    assert _title("/browse", server) == "Browse datasets · medkg"
+    breast = "https%3A%2F%2Fw3id.org%2Fmedkg%2Fanatomy%2Fbreast"
+    assert _title(f"/browse?q=set&organ={breast}&year=2019", server) == (
+        "Browse datasets: “set”, breast, 2019 · medkg"
+    )
+    assert _title("/browse?q=%3Cb%3E", server) == "Browse datasets: “&lt;b&gt;” · medkg"
