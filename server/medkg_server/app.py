@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(linked_data.blueprint(settings.ld_prefix))
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
+    app.jinja_env.globals["STATUS_NAMES"] = HTTP_STATUS_CODES  # the error page's title
     app.context_processor(_site_links_function())
     _install_hooks(app, settings)
     # outermost first: trusted proxies' headers, the answer cache, then plain GET queries, then

@@ -84,13 +84,14 @@ def browse() -> Response:
     try:
         selection = catalogue.read_selection(st, request.args)
     except queries.BadValue as exc:
-        return plain_error(400, str(exc))
+        return _page_error(kind, 400, str(exc))
     etag = etag_for(version, "browse", kind, request.query_string)
     if not_modified(request, etag, version):
         return with_validators(_varied(Response(status=304)), etag, version)
     view = catalogue.browse(st, version.name, selection)
     if view["page"] > view["pages"]:
-        return plain_error(404, f"no page {view['page']}: the selection has {view['pages']}")
+        message = f"no page {view['page']}: the selection has {view['pages']}"
+        return _page_error(kind, 404, message)
     if kind == "json":
         response = _json_response(catalogue.browse_data(view))
     else:
@@ -120,6 +121,18 @@ def stats() -> Response:
     ]
     body = render_template("stats.html", totals=data["totals"], charts=chart_list)
     return with_validators(_varied(Response(body, content_type=HTML)), etag, version)
+
+
+def _page_error(kind: str, status: int, message: str) -> Response:
+    """A bad browse address: the site's error page (with its navigation) for a browser, else text.
+
+    A stale "next" link or a mistyped filter would otherwise leave a reader on a bare line of
+    text with no way back into the site.
+    """
+    if kind != "html":
+        return plain_error(status, message)
+    body = render_template("error.html", code=status, message=message)
+    return _varied(Response(body, status=status, content_type=HTML))
 
 
 def _varied(response: Response) -> Response:

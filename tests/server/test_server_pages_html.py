@@ -127,3 +127,21 @@ def test_a_browse_title_names_the_search_and_the_chosen_values(server):
         "Browse datasets: “set”, breast, 2019 · medkg"
     )
     assert _title("/browse?q=%3Cb%3E", server) == "Browse datasets: “&lt;b&gt;” · medkg"
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [({"page": "9"}, 404, "no page 9: the selection has 1"),
+     ({"year": "19"}, 400, "year must be four digits")],
+)
+def test_a_bad_browse_address_gives_a_browser_the_site_error_page(server, args, status, message):
+    """A stale "next" link or mistyped filter keeps the site's navigation; scripts get text."""
+    page = requests.get(server.url + "/browse", params=args, headers={"Accept": "text/html"},
+                        timeout=30)
+    assert page.status_code == status and page.headers["Content-Type"].startswith("text/html")
+    assert message in page.text and 'href="/browse">Browse</a>' in page.text
+    assert re.search(rf"<title>{status} \w[\w ]+ · medkg</title>", page.text)
+    assert check_page(page.text) == []
+    script = requests.get(server.url + "/browse", params={**args, "format": "json"}, timeout=30)
+    assert script.status_code == status
+    assert script.headers["Content-Type"].startswith("text/plain") and message in script.text
