@@ -13,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -111,3 +113,19 @@ def test_pages_fit_a_400_pixel_wide_screen(server, browser, path):
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide in a {widths[1]} px window"
+
+
+def test_the_query_editor_is_named_and_says_how_to_leave_it(server, browser):
+    """Tab indents inside the editor, so it must have a name and say that Esc leaves it."""
+    browser.get(server.url + "/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda d: d.execute_script("return !!window.medkgYasgui")
+    )
+    field = browser.find_element(By.CSS_SELECTOR, "#yasgui .CodeMirror textarea")
+    assert field.get_attribute("aria-label") == "SPARQL query"
+    hint = browser.find_element(By.ID, field.get_attribute("aria-describedby") or "missing")
+    assert "Esc" in hint.text and hint.is_displayed()
+    browser.execute_script("window.medkgYasgui.getTab().getYasqe().focus()")
+    ActionChains(browser).send_keys(Keys.ESCAPE, Keys.TAB, Keys.TAB).perform()
+    focused = browser.switch_to.active_element
+    assert "yasqe_queryButton" in (focused.get_attribute("class") or "")  # "Run query"

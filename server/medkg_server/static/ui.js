@@ -19,6 +19,22 @@
     tab.query();
   }
 
+  // The editor keeps Tab for indenting and YASQE's Esc leaves it; its input field has no name.
+  // Naming it and pointing at the visible key hint tells keyboard and screen-reader users the
+  // way out, which would otherwise be a trap.
+  function describeEditors() {
+    var fields = document.querySelectorAll("#yasgui .CodeMirror textarea");
+    Array.prototype.forEach.call(fields, function (field) {
+      field.setAttribute("aria-label", "SPARQL query");
+      field.setAttribute("aria-describedby", "editor-keys");
+    });
+  }
+  describeEditors();
+  // a new or reopened tab draws its editor after the event
+  ["tabAdd", "tabSelect"].forEach(function (event) {
+    yasgui.on(event, function () { setTimeout(describeEditors, 0); });
+  });
+
   var buttons = document.querySelectorAll("button.example");
   Array.prototype.forEach.call(buttons, function (button, index) {
     button.addEventListener("click", function () { runExample(index); });
