@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import requests
@@ -145,3 +146,40 @@ def test_a_bad_browse_address_gives_a_browser_the_site_error_page(server, args, 
     script = requests.get(server.url + "/browse", params={**args, "format": "json"}, timeout=30)
     assert script.status_code == status
     assert script.headers["Content-Type"].startswith("text/plain") and message in script.text
+
+
+CSS = Path(__file__).resolve().parents[2] / "server" / "medkg_server" / "static" / "medkg.css"
+# Text rules read on the page background, with WCAG's AA minimum for normal-size text.
+TEXT_ON_PAGE = ("body", ".muted", ".count", "footer", "a", "table.props th")
+AA_CONTRAST = 4.5
+
+
+def _css_colours(css: str) -> dict[str, dict[str, str]]:
+    """{selector: {property: #hex}} for the colour and background declarations of medkg.css."""
+    rules: dict[str, dict[str, str]] = {}
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", re.sub(r"/\*.*?\*/", "", css)):
+        found = dict(re.findall(r"(?:^|;)\s*(color|background)\s*:\s*(#[0-9a-fA-F]{3,6})", body))
+        for selector in selectors.split(","):
+            rules.setdefault(selector.strip(), {}).update(found)
+    return rules
+
+
+def _luminance(hex_colour: str) -> float:
+    digits = hex_colour.lstrip("#")
+    digits = "".join(c * 2 for c in digits) if len(digits) == 3 else digits
+    channels = [int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, other: str) -> float:
+    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("selector", TEXT_ON_PAGE)
+def test_text_colours_are_readable_on_the_page_background(selector):
+    rules = _css_colours(CSS.read_text(encoding="utf-8"))
+    background = rules["body"]["background"]
+    colour = rules[selector]["color"]
+    assert _contrast(colour, background) >= AA_CONTRAST, (selector, colour, background)
