@@ -107,8 +107,26 @@ def test_a_manifest_list_that_gives_nothing_fails_the_build(
     listed = mini_home / "data" / "sources" / "tables.md"
     listed.write_text("# Moved\n\nThis list now lives elsewhere.\n", encoding="utf-8")
     result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "-q"])
-    assert_one_line_error(result, 2, "no dataset entry read from tables (sources/tables.md)")
+    line = assert_one_line_error(result, 2, "no dataset entry read from tables (sources/tables.md)")
+    # a first build has no previous store to keep: the line must not promise one
+    assert line.endswith(f"(no store was written at {tmp_path / 's'})")
     assert not (tmp_path / "s" / "current").exists()
+
+
+def test_serve_without_a_store_stops_on_a_list_that_gives_nothing(
+    runner: CliRunner, tmp_path: Path, mini_home: Path
+) -> None:
+    # `medkg serve` on a fresh clone builds first: an empty list must stop it with one line
+    (mini_home / "data" / "sources" / "tables.md").write_text("", encoding="utf-8")
+    store = tmp_path / "fresh"
+    result = runner.invoke(main, ["serve", "--store", str(store), "-q", "--port", "9"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    error = [line for line in result.output.splitlines() if line.startswith("medkg: error:")]
+    assert len(error) == 1, result.output
+    assert "no dataset entry read from tables (sources/tables.md)" in error[0]
+    assert error[0].endswith(f"(no store was written at {store})")
+    assert not (store / "current").exists()
 
 
 def test_a_url_that_gives_an_html_page_fails_the_build(runner: CliRunner, tmp_path: Path) -> None:

@@ -129,15 +129,24 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
                            quiet=quiet)
     except ValidationFailed as exc:
         click.echo(exc.report["validation"]["text"], err=True)
-        fail(f"{exc} (previous store kept at {settings.store})")
+        fail(f"{exc} ({_store_left(settings.store)})")
     except (BuildError, SourceError, OntologyError, CurationError) as exc:
-        fail(f"{exc} (previous store kept at {settings.store})", EXIT_INPUT)
+        fail(f"{exc} ({_store_left(settings.store)})", EXIT_INPUT)
     except OSError as exc:
         os_failure(exc, settings.store)
     if not quiet:
         click.echo(render_report(report))
     click.echo(f"built {report['datasets']} datasets ({report['quads']} quads) into "
                f"{settings.store} [version {report['version']}]", err=quiet)
+
+
+def _store_left(store: Path) -> str:
+    """What a failed build left at `store`: the previous version, or (a first build) nothing."""
+    from medkg.store import exists
+
+    if exists(store):
+        return f"previous store kept at {store}"
+    return f"no store was written at {store}"
 
 
 def render_report(report: dict[str, Any]) -> str:
