@@ -124,7 +124,7 @@ def test_serve_without_a_store_stops_on_a_list_that_gives_nothing(
     assert "Traceback" not in result.output
     error = [line for line in result.output.splitlines() if line.startswith("medkg: error:")]
     assert len(error) == 1, result.output
-    assert "no dataset entry read from tables (sources/tables.md)" in error[0]
+    assert "no dataset entry read from tables (sources/tables.md) (the file is empty)" in error[0]
     assert error[0].endswith(f"(no store was written at {store})")
     assert not (store / "current").exists()
 

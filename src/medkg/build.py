@@ -317,7 +317,10 @@ def refuse_empty_sources(results: list[SourceResult]) -> None:
     if not empty:
         return
     named = ", ".join(f"{res.text.source.id} ({res.text.source.path})" for res in empty)
-    if any(HTML_START.match(res.text.text) for res in empty):
+    if any(not res.text.text.strip() for res in empty):
+        # a list cut to nothing (a failed copy, a cron job that fetched while it was rewritten)
+        hint = "the file is empty"
+    elif any(HTML_START.match(res.text.text) for res in empty):
         hint = "an HTML page, not a markdown list? give the raw file's URL"
     else:
         hint = "is its table well formed?"
