@@ -10,6 +10,7 @@ itself what was not saved there before.
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import shutil
 from collections.abc import Callable
@@ -46,6 +47,7 @@ def load_or_build(
                 pass  # an older or damaged file: build it again
         value = build()
         try:
+            _remove_leftovers(path)
             _write_atomically(path, lambda tmp: save(value, tmp))
         except OSError:
             pass  # not saved: the next process builds it again
@@ -69,6 +71,7 @@ def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object])
         raise
     with lock:
         if not path.exists():
+            _remove_leftovers(path)
             _write_atomically(path, write)
     return path
 
@@ -78,6 +81,20 @@ def _lock(version_dir: Path, name: str) -> IO[str]:
     lock = open(version_dir / f"{name}.lock", "w", encoding="utf-8")
     fcntl.flock(lock, fcntl.LOCK_EX)
     return lock
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete the temporary copies of `path` that writers killed half-way left behind.
+
+    Called under the lock: the only process that writes one is the lock's holder, so any that
+    exists now belongs to a process that died (a dump is as big as the store, so each killed
+    worker would otherwise leave one for as long as the version is kept).
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
