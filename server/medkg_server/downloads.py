@@ -127,6 +127,11 @@ def _send(item: Download, name: str, pick: Callable[[Path], Path]) -> Response:
         path = pick(_file(st, version.name, item, _writer(st, item, db)))
     except ExportError as exc:
         return plain_error(404, f"{name} cannot be made from this store: {exc}")
+    except OSError as exc:
+        # nowhere to write it (a full disk): nothing half-written was kept, a later request
+        # writes it again
+        return plain_error(503, f"{name} cannot be written now: {exc.strerror or exc}; "
+                           "ask again later", {"Retry-After": "60"})
     response = send_file(
         path,
         mimetype=item.content_type,
@@ -175,5 +180,6 @@ def _private_copy(name: str, write: Callable[[Path], object]) -> Path:
             _private = tempfile.TemporaryDirectory(prefix="medkg-download-")
         path = Path(_private.name) / name
         if not path.exists():
-            write(path)
+            # renamed in only when whole: a write that fails half-way must not be served next
+            version_cache.write_atomically(path, write)
         return path

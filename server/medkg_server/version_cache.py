@@ -48,7 +48,7 @@ def load_or_build(
         value = build()
         try:
             _remove_leftovers(path)
-            _write_atomically(path, lambda tmp: save(value, tmp))
+            write_atomically(path, lambda tmp: save(value, tmp))
         except OSError:
             pass  # not saved: the next process builds it again
         return value
@@ -72,7 +72,7 @@ def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object])
     with lock:
         if not path.exists():
             _remove_leftovers(path)
-            _write_atomically(path, write)
+            write_atomically(path, write)
     return path
 
 
@@ -97,7 +97,7 @@ def _remove_leftovers(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """`write` fills a temporary path (a file or a folder) that is then renamed to `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

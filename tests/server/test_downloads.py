@@ -185,3 +185,31 @@ def test_no_croissant_link_past_the_size_limit(store: Path) -> None:
     page = client.get("/dataset/camelyon16", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "/download/croissant/" not in page
     assert client.get("/download/croissant/camelyon16.json").status_code == 404
+
+
+def test_a_private_copy_whose_writing_failed_is_never_served_half(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a store folder it cannot write to: the dump goes to a folder of the process's own
+    def refuse(*args: object) -> Path:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(version_cache, "file_or_write", refuse)
+    monkeypatch.setattr(downloads, "_private", None)
+    whole = downloads.write_dump
+
+    def full_disk(db: ox.Store, path: Path) -> None:
+        path.write_bytes(gzip.compress(b"<https://x/a> <https://x/b> <https://x/c> .\n")[:10])
+        raise OSError(28, "No space left on device")
+
+    client = _client(store)
+    monkeypatch.setattr(downloads, "write_dump", full_disk)
+    failed = client.get(PATH)
+    assert failed.status_code == 503
+    assert failed.data.decode().strip() == (
+        "medkg.nq.gz cannot be written now: No space left on device; ask again later"
+    )
+    monkeypatch.setattr(downloads, "write_dump", whole)
+    answer = client.get(PATH)  # the next request, once there is room again
+    assert answer.status_code == 200
+    assert _quads(answer.data) == set(open_read_only(store))
