@@ -91,6 +91,15 @@ def test_a_writer_that_waits_starts_when_the_other_is_done(tmp_path: Path) -> No
     assert started and not waiter.is_alive()
 
 
+def test_a_writer_with_a_time_limit_gives_up_busy_then_starts_once_free(tmp_path: Path) -> None:
+    first = store.StagedVersion(tmp_path)
+    with pytest.raises(store.StoreBusy, match="another build or update is writing"):
+        store.StagedVersion(tmp_path, wait=0.2)
+    assert first.dir.is_dir()
+    first.abandon()
+    store.StagedVersion(tmp_path, wait=0.2).abandon()  # free now: taken at once
+
+
 def test_a_version_was_published_when_its_name_says_not_when_its_folder_last_changed(
     tmp_path: Path,
 ) -> None:

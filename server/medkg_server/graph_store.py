@@ -22,7 +22,7 @@ from medkg_server.replies import EXPECTED, etag_for, refusal
 from medkg_server.responses import not_modified, plain_error, to_response, with_validators
 from medkg_server.sparql import require_update_token
 from medkg_server.state import ServerState, state
-from medkg_server.worker import Job
+from medkg_server.worker import update_job
 
 bp = Blueprint("graph_store", __name__)
 READ = "GET, HEAD"
@@ -92,7 +92,7 @@ def _write(st: ServerState, method: str) -> Response:
         data = _triples(body, request.headers.get("Content-Type", ""), graphs[0])
         insert = f"INSERT DATA {{ GRAPH {graph} {{\n{data}\n}} }}"
         text = f"DROP SILENT GRAPH {graph} ;\n{insert}" if method == "PUT" else insert
-    job = Job(text, "update", None, None, 0, base_iri=st.settings.base)
+    job = update_job(text, st.settings.base, st.settings.query_timeout)
     outcome = st.run(job, "", st.settings.query_timeout)
     # PUT or POST of triples to a graph not in the store creates it (an empty body creates
     # nothing: the store keeps no empty graphs)

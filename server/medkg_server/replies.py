@@ -21,7 +21,7 @@ from medkg_server.query_text import QueryTooComplex
 from medkg_server.settings import ServerSettings
 from medkg_server.state import StoreVersion
 
-JOB_STATUS = {"syntax": 400, "evaluation": 400, "not_acceptable": 406, "store": 503}
+JOB_STATUS = {"syntax": 400, "evaluation": 400, "not_acceptable": 406, "store": 503, "busy": 503}
 # The errors a request can run into on the way to an answer; anything else is a server bug.
 EXPECTED = (ProtocolError, QueryTooComplex, ForbiddenTarget, ExecutorError)
 RETRY = {"Retry-After": "5"}
@@ -62,7 +62,8 @@ def refusal(exc: Exception) -> Reply:
         return plain(503, str(exc), RETRY)
     if isinstance(exc, JobFailed):
         prefix = "SPARQL syntax error: " if exc.kind == "syntax" else ""
-        return plain(JOB_STATUS.get(exc.kind, 500), prefix + str(exc))
+        retry = RETRY if exc.kind == "busy" else None
+        return plain(JOB_STATUS.get(exc.kind, 500), prefix + str(exc), retry)
     return plain(503, str(exc))
 
 

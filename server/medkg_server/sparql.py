@@ -28,7 +28,7 @@ from medkg_server.query_text import check_nesting, has_dataset_clause
 from medkg_server.replies import EXPECTED, Reply, etag_for, refusal, validator_headers
 from medkg_server.responses import not_modified, plain_error, to_response
 from medkg_server.state import is_federated, ServerState, StoreVersion, state
-from medkg_server.worker import Job, Outcome
+from medkg_server.worker import Job, Outcome, update_job
 
 bp = Blueprint("sparql", __name__)
 METHODS = ["GET", "POST"]
@@ -174,8 +174,9 @@ def _update(st: ServerState, operation: Operation) -> Response:
     if operation.default_graphs or operation.named_graphs or _using_graphs():
         raise ProtocolError(400, "dataset parameters are not supported for updates")
     check_update(operation.text, st.settings.federation_allow, st.settings.base)
-    job = Job(operation.text, "update", None, None, 0, base_iri=st.settings.base)
-    outcome = st.run(job, "", _timeout(st, operation))
+    timeout = _timeout(st, operation)
+    job = update_job(operation.text, st.settings.base, timeout)
+    outcome = st.run(job, "", timeout)
     response = plain_error(200, f"update applied; store version {outcome.version}")
     response.headers["X-MedKG-Store-Version"] = outcome.version or ""
     return response

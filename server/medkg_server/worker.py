@@ -51,6 +51,8 @@ class Job:
     named_graphs: tuple[str, ...] | None = None
     prefixes: tuple[tuple[str, str], ...] = ()  # for Turtle/TriG/RDF-XML output only
     union_default_graph: bool = True  # False when the query has its own FROM / FROM NAMED
+    # an update: how long to wait for another writer (a `medkg build`) before answering busy
+    lock_wait: float | None = None
 
     def __hash__(self) -> int:
         # A job is the key of the answer cache and of in-flight queries: hashed several times
@@ -68,6 +70,17 @@ class Job:
 
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
+BUSY = "another build or update is writing the store; ask again when it has finished"
+
+
+def update_job(text: str, base_iri: str, timeout: float) -> Job:
+    """An update that waits for another writer at most half its time limit.
+
+    A build holds the store's writer lock for as long as it runs; an update that waited all
+    its time limit for it would be killed and answered "ran longer than its time limit", which
+    is not what happened. The other half is left for the update itself.
+    """
+    return Job(text, "update", None, None, 0, base_iri=base_iri, lock_wait=timeout / 2)
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,8 @@ def answer(
         return "syntax", str(exc)
     except NotAcceptable as exc:
         return "not_acceptable", str(exc)
+    except medkg_store.StoreBusy:
+        return "busy", BUSY  # its own message names the store's folder, not the client's business
     except medkg_store.StoreError as exc:
         return "store", str(exc)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
@@ -334,8 +349,11 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
     place; a file lock serialises concurrent updates so none is lost.
     """
     store_dir.mkdir(parents=True, exist_ok=True)
-    # waits for the store's writer lock: concurrent updates (and a build) follow one another
-    staged = medkg_store.StagedVersion(store_dir, wait=True)
+    # waits for the store's writer lock (at most job.lock_wait): concurrent updates (and a
+    # build) follow one another
+    staged = medkg_store.StagedVersion(
+        store_dir, wait=True if job.lock_wait is None else job.lock_wait
+    )
     try:
         if medkg_store.exists(store_dir):
             dump = io.BytesIO()

@@ -37,6 +37,7 @@ KEEP_VERSIONS = 2
 # Held by whoever stages a new version (a build, a SPARQL update) until it is published or
 # abandoned: one writer at a time, so a staging folder without the lock is a dead one's.
 WRITE_LOCK = ".write.lock"
+LOCK_POLL_SECONDS = 0.05  # how often a writer with a time limit tries the lock again
 log = logging.getLogger(__name__)
 
 
@@ -138,8 +139,11 @@ def read_report(store_dir: Path) -> dict[str, Any] | None:
 class StagedVersion:
     """A version being built beside the published one; publish() swaps it in."""
 
-    def __init__(self, store_dir: Path, wait: bool = False) -> None:
-        """Stage a new version; `wait` for another writer to finish, else raise StoreBusy."""
+    def __init__(self, store_dir: Path, wait: bool | float = False) -> None:
+        """Stage a new version; `wait` for another writer to finish, else raise StoreBusy.
+
+        `wait` True waits as long as it takes; a number of seconds waits at most that long.
+        """
         self.store_dir = store_dir
         versions = store_dir / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)
@@ -188,11 +192,14 @@ class StagedVersion:
         self._lock.close()
 
 
-def _write_lock(store_dir: Path, wait: bool) -> Any:
-    """The store's writer lock, held while the returned file stays open."""
+def _write_lock(store_dir: Path, wait: bool | float) -> Any:
+    """The store's writer lock, held while the returned file stays open (see StagedVersion)."""
     lock = open(store_dir / WRITE_LOCK, "a+", encoding="utf-8")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if wait is True:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            _lock_within(lock, float(wait))
     except BlockingIOError:
         lock.close()
         raise StoreBusy(
@@ -202,6 +209,19 @@ def _write_lock(store_dir: Path, wait: bool) -> Any:
         lock.close()
         raise
     return lock
+
+
+def _lock_within(lock: Any, seconds: float) -> None:
+    """Take `lock` within `seconds` (0: now), else raise BlockingIOError."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def _fsync_dir(path: Path) -> None:
