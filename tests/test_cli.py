@@ -623,3 +623,22 @@ def test_a_query_file_with_a_byte_order_mark_runs(
     query_file.write_bytes(b"\xef\xbb\xbf" + SELECT.encode())
     result = runner.invoke(main, ["query", "--store", built_store, f"@{query_file}"])
     assert result.exit_code == 0 and "LungAlpha" in result.output, result.output
+
+
+def test_a_build_over_sparql_updates_says_it_drops_them(runner: CliRunner, tmp_path: Path) -> None:
+    from medkg import store as medkg_store
+
+    store = tmp_path / "s"
+    assert runner.invoke(main, ["build", "--store", str(store), "-q"]).exit_code == 0
+    # what a SPARQL Update or Graph Store write publishes: the graph plus the change
+    report = dict(medkg_store.read_report(store) or {}, updated_by_sparql=True)
+    quads = list(medkg_store.open_read_only(store))
+    staged = medkg_store.StagedVersion(store)
+    staged.load_quads(quads)
+    staged.publish(report)
+    warning = ("medkg: warning: the previous version held changes made by SPARQL Update or the "
+               "Graph Store; this build is made from the lists alone and does not keep them")
+    rebuilt = runner.invoke(main, ["build", "--store", str(store), "-q"])
+    assert rebuilt.exit_code == 0 and warning in rebuilt.output.splitlines()
+    again = runner.invoke(main, ["build", "--store", str(store), "-q"])
+    assert again.exit_code == 0 and "warning" not in again.output  # nothing written since

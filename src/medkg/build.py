@@ -28,7 +28,7 @@ from medkg.namespaces import Namespaces, slugify
 from medkg.ontology import ontology_graph, vocabulary_graph
 from medkg.records import EntryRecord, Skip
 from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
-from medkg.store import StagedVersion, StoreBusy, StoreError, open_read_only
+from medkg.store import StagedVersion, StoreBusy, StoreError, open_read_only, read_report
 from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
@@ -261,6 +261,18 @@ def datasets_gone(settings: Settings, datasets: list[Dataset]) -> list[dict[str,
     return [{"iri": iri, "now_in": holder.get(iri)} for iri in sorted(before - now)]
 
 
+def updated_by_sparql(store_dir: Path) -> bool:
+    """True when the published version holds changes made by SPARQL Update or the Graph Store.
+
+    A build makes the graph from the lists alone, so publishing it drops those changes.
+    """
+    try:
+        previous = read_report(store_dir)
+    except (OSError, ValueError):
+        return False  # no readable report: nothing says the store was written to
+    return bool(previous and previous.get("updated_by_sparql"))
+
+
 def _published_datasets(store_dir: Path, ns: Namespaces) -> set[str]:
     try:
         published = open_read_only(store_dir)
@@ -343,6 +355,8 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
     except StoreBusy as exc:
         raise BuildError(str(exc)) from None
     try:
+        # read under the writer lock: an update published while the lists were read counts too
+        result.report["sparql_updates_dropped"] = updated_by_sparql(settings.store)
         started = time.perf_counter()
         counted = _Counter(result.iter_quads())
         with cyclic_gc_paused():

@@ -136,6 +136,11 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
         os_failure(exc, settings.store)
     if not quiet:
         click.echo(render_report(report))
+    if report.get("sparql_updates_dropped"):
+        # said even with -q: a cron build must not drop what users wrote without a word
+        click.echo("medkg: warning: the previous version held changes made by SPARQL Update or "
+                   "the Graph Store; this build is made from the lists alone and does not keep "
+                   "them", err=True)
     click.echo(f"built {report['datasets']} datasets ({report['quads']} quads) into "
                f"{settings.store} [version {report['version']}]", err=quiet)
 
