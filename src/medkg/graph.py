@@ -143,9 +143,8 @@ def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
     if e.raw_text:
         w.text(g, entry, m("rawText"), e.raw_text)
     w.iri(g, dataset_iri, PROV + "wasDerivedFrom", entry)
-    for name in dict.fromkeys((e.name, e.raw_name)):
-        if name:
-            w.text(g, dataset_iri, SKOS + "altLabel", name)
+    for name in e.names:
+        w.text(g, dataset_iri, SKOS + "altLabel", name)
     if e.description:
         w.text(g, dataset_iri, DCTERMS + "description", e.description, EN)
     for url in e.landing_pages:

@@ -108,10 +108,9 @@ class Dataset:
     def names(self) -> list[str]:
         names: list[str] = []
         for entry in self.entries:
-            for name in (entry.name, entry.raw_name):
-                clean = name.strip()
-                if clean and clean not in names:
-                    names.append(clean)
+            for name in entry.names:
+                if name not in names:
+                    names.append(name)
         return names
 
 

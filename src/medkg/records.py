@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# a list's reference markers in a name cell: "[10]", "[1a], [1b]", or left empty "[]"
+FOOTNOTES = re.compile(r"\[\s*(?:\d+[a-z]?)?\s*\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,14 @@ class EntryRecord:
     @property
     def location(self) -> str:
         return f"{self.source_id}:{self.line}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the list gives the dataset: the read name, and the cell's whole text when
+        that is longer ("SICAPv2 Prostate Pathology Segmentation Dataset" for a link "SICAPv2"),
+        without its footnote markers ("CAMELYON16 [10]" is CAMELYON16)."""
+        written = " ".join(FOOTNOTES.sub(" ", self.raw_name).split()).strip(" ,-*")
+        return tuple(n for n in dict.fromkeys((self.name, written)) if n)
 
     def add_concepts(self, kind: str, iris: tuple[str, ...] | list[str]) -> None:
         target = {
