@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from medkg.config import ConfigError
@@ -51,5 +53,7 @@ def test_a_store_path_that_reads_as_a_number_stays_a_path(tmp_path, monkeypatch)
     from medkg_server.app import create_app
 
     monkeypatch.chdir(tmp_path)
+    # an installed package finds no data/ from here: name the checkout's, as a deployment would
+    monkeypatch.setenv("MEDKG_HOME", str(Path(__file__).resolve().parents[2]))
     monkeypatch.setenv("MEDKG_STORE", "2024")  # decoded as JSON, the integer 2024 broke Path()
     assert create_app().config["MEDKG_SETTINGS"].store == tmp_path / "2024"
