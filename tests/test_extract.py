@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,8 @@ from medkg.namespaces import Namespaces
 from medkg.ontology import vocabulary_graph
 from medkg.records import EntryRecord
 from medkg.vocabulary import Vocabulary, build_vocabulary
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -400,3 +404,20 @@ def test_a_bold_label_under_a_heading_entry_is_not_an_organ(mini_settings, write
     slate = by_name(result, "Chest Slate")
     assert [m.text for m in slate.mentions if m.field == "organ"] == []
     assert slate.organs == []
+
+
+def test_counts_in_a_data_column_are_read_like_the_size_column(real_settings) -> None:
+    from medkg.sources import extra_sources
+
+    folder = FIXTURES / "count-columns"
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+
+    def counts(name: str) -> list[tuple[float, str, str | None]]:
+        return [(c.value, c.unit, c.split) for c in by_name(result, name).counts]
+
+    # the size cell gives slides without a unit; the "Data" cell gives the patches per split
+    assert counts("Patch Split") == [(10091, "patches", "train"), (40, "patches", "validation"),
+                                     (80, "patches", "test")]
+    assert counts("Nuclei Masks") == [(12000, "nuclei", None)]
+    assert counts("Both Columns") == [(30, "wsis", None), (4022, "nuclei", None)]  # no repeat
+    assert counts("Labels Only") == []

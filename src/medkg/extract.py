@@ -291,8 +291,10 @@ class Extractor:
             self._release(record, cell.text)
         for cell in cells.get("challenge", []):
             self._challenge(record, cell.text)
-        for cell in cells.get("size", []):
-            record.counts.extend(self._counts(cell.text))
+        # a "Data" (annotation) cell often says how much there is too: "images (12.000 nuclei)
+        # + masks", "Train: 10.091 patches, Valid: 40 patches" where the size cell counts slides
+        for cell in cells.get("size", []) + cells.get("annotation", []):
+            record.counts.extend(c for c in self._counts(cell.text) if c not in record.counts)
         for cell in cells.get("acquisition", []):
             self._acquisition(record, cell.text)
 
