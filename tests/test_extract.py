@@ -421,3 +421,24 @@ def test_counts_in_a_data_column_are_read_like_the_size_column(real_settings) ->
     assert counts("Nuclei Masks") == [(12000, "nuclei", None)]
     assert counts("Both Columns") == [(30, "wsis", None), (4022, "nuclei", None)]  # no repeat
     assert counts("Labels Only") == []
+
+
+def test_a_count_after_a_split_count_in_its_part_is_of_that_split(real_settings) -> None:
+    from medkg.sources import extra_sources
+
+    folder = FIXTURES / "split-parts"
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+
+    def counts(name: str) -> list[tuple[float, str, str | None]]:
+        return [(c.value, c.unit, c.split) for c in by_name(result, name).counts]
+
+    # LYON19: the cells are the test ROIs' cells, not the whole dataset's
+    assert counts("Cells In Test") == [(441, "rois", "test"), (171166, "cells", "test")]
+    assert counts("Two Parts") == [(20, "images", "train"), (300, "cells", "train"),
+                                   (10, "images", "test"), (150, "cells", "test")]
+    # a separator, brackets or a sentence's end close the part: what follows is the whole's
+    assert counts("Part Then Whole") == [(14, "images", "test"), (24319, "nuclei", None)]
+    assert counts("Whole In Brackets") == [(30, "images", "test"), (7570, "nuclei", None)]
+    assert counts("Sentence Ends") == [(12, "images", "test"), (900, "cells", None)]
+    # another split word, even not right before the number, starts another part
+    assert counts("Next Split Word") == [(5, "wsis", "test"), (20, "images", None)]

@@ -77,6 +77,9 @@ CONCEPT_CELL_CACHE = 100_000
 
 # how far before a count's number its split word may start ("validation set: " and spaces)
 SPLIT_WORD_REACH = 40
+# what ends a split's part of a text: "Test: 441 ROIs - 171.166 cells" is one part, but in
+# "Test: 14 images, 24.319 nuclei" or "Test: 1767 (100 wsi)" the figure after is the whole's
+SPLIT_SEGMENT_END = re.compile(r"[,;()|]|\.(?!\d)")
 
 
 @dataclass
@@ -92,6 +95,7 @@ class Rules:
     splits: dict[str, str] = field(default_factory=dict)  # word -> data split ("valid": validation)
     unit_pattern: re.Pattern[str] = field(init=False)
     split_pattern: re.Pattern[str] | None = field(init=False)
+    split_word: re.Pattern[str] | None = field(init=False)  # a split word anywhere in a text
 
     def __post_init__(self) -> None:
         words = sorted(self.units, key=len, reverse=True)
@@ -107,18 +111,32 @@ class Rules:
         # the split word right before the number: "Train: 27 images", "test 14 images"
         self.split_pattern = (re.compile(rf"(?<![a-z])({split_words})\s*[:=-]?\s*$", re.I)
                               if split_words else None)
+        self.split_word = (re.compile(rf"(?<![a-z])(?:{split_words})(?![a-z])", re.I)
+                           if split_words else None)
 
     def split_before(self, text: str) -> str | None:
         """The data split a text ends by naming ("... Test: " -> "test"), if any.
 
-        Only a split word written right before a count's number makes the count a part: in
-        "Test: 1767 (100 wsi)" the 100 slides are likely the whole set's, as in "Train: 32,
-        test: 32 (7570 nuclei)", so a figure further on stays a figure of the whole.
+        Only a split word written right before a count's number makes the count a part (or a
+        count of that part before it: `same_split_part`): in "Test: 1767 (100 wsi)" the 100
+        slides are likely the whole set's, as in "Train: 32, test: 32 (7570 nuclei)", so a
+        figure further on stays a figure of the whole.
         """
         if self.split_pattern is None:
             return None
         found = self.split_pattern.search(text[-SPLIT_WORD_REACH:])
         return self.splits[found.group(1).lower()] if found else None
+
+    def same_split_part(self, between: str) -> bool:
+        """Whether the text between two counts keeps the second in the first one's split part.
+
+        "Test: 441 ROIs - 171.166 cells" counts both in the test part: nothing between them
+        ends it. A separator (',', ';', parentheses, a sentence's end) or another split word
+        does.
+        """
+        if SPLIT_SEGMENT_END.search(between):
+            return False
+        return self.split_word is None or not self.split_word.search(between)
 
 
 def load_rules(data_dir: Path) -> Rules:
@@ -536,13 +554,19 @@ class Extractor:
         parts, not two sizes of the whole (nor a total of 41 the list does not give).
         """
         counts: list[Count] = []
+        split: str | None = None  # the split of the count before, while its part goes on
+        part_end = 0  # where that count ended
         for match in self.rules.unit_pattern.finditer(text):
             number, scale, word = match.groups()
             value = _number(number, scale)
             if value is None:
                 continue
-            count = Count(value, self.rules.units[word.lower()], match.group(0).strip(),
-                          self.rules.split_before(text[:match.start()]))
+            # "Test: 441 ROIs - 171.166 cells": a count after a split's count, in its part
+            follows = split is not None and self.rules.same_split_part(
+                text[part_end:match.start()])
+            split = self.rules.split_before(text[:match.start()]) or (split if follows else None)
+            part_end = match.end()
+            count = Count(value, self.rules.units[word.lower()], match.group(0).strip(), split)
             if count not in counts:
                 counts.append(count)
         return counts
