@@ -122,11 +122,34 @@ def test_a_build_while_another_writes_fails_and_keeps_both(mini_settings: Settin
     other = StagedVersion(mini_settings.store)  # another build, still loading
     try:
         with pytest.raises(build_module.BuildError, match="another build or update"):
-            build(mini_settings, run_validation=False)
+            build(mini_settings, run_validation=False, wait=0)
+        with pytest.raises(build_module.BuildError,
+                           match=r"another build or update.*\(waited 0\.2 s for it\)"):
+            build(mini_settings, run_validation=False, wait=0.2)  # bounded: gives up
         assert current_version(mini_settings.store) == before
         assert other.dir.is_dir()
     finally:
         other.abandon()
+
+
+def test_a_build_that_may_wait_publishes_once_the_other_writer_is_done(
+    mini_settings: Settings,
+) -> None:
+    import threading
+
+    from medkg.store import StagedVersion
+
+    build(mini_settings, run_validation=False)
+    before = current_version(mini_settings.store)
+    other = StagedVersion(mini_settings.store)  # an update holding the writer lock a moment
+    finish = threading.Timer(0.3, other.abandon)
+    finish.start()
+    try:
+        report = build(mini_settings, run_validation=False, wait=60)
+    finally:
+        finish.join()
+    assert not other.dir.exists()  # the other writer finished before this build wrote
+    assert current_version(mini_settings.store) == report["version"] != before
 
 
 def test_store_error_mid_load_abandons_the_staging(mini_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -499,6 +499,30 @@ def assert_one_line_error(result: Result, code: int, *named: str) -> str:
     return lines[0]
 
 
+def test_build_waits_a_bounded_time_for_another_writer(
+    runner: CliRunner, built_store: str
+) -> None:
+    from medkg.store import StagedVersion, current_version
+
+    assert "--wait SECONDS" in runner.invoke(main, ["build", "--help"]).output
+    before = current_version(Path(built_store))
+    other = StagedVersion(Path(built_store))  # a SPARQL update, say, still writing
+    try:
+        at_once = runner.invoke(main, ["build", "-q", "--store", built_store, "--wait", "0"])
+        assert_one_line_error(at_once, 2, "another build or update is writing",
+                              f"previous store kept at {built_store}")
+        bounded = runner.invoke(main, ["build", "-q", "--store", built_store, "--wait", "0.2"])
+        assert_one_line_error(bounded, 2, "(waited 0.2 s for it)")
+    finally:
+        other.abandon()
+    assert current_version(Path(built_store)) == before
+    refused = runner.invoke(main, ["build", "-q", "--store", built_store, "--wait", "-1"])
+    assert refused.exit_code == 2 and "--wait" in refused.output
+    # free again: the default wait takes the lock at once
+    assert runner.invoke(main, ["build", "-q", "--store", built_store]).exit_code == 0
+    assert current_version(Path(built_store)) != before
+
+
 @pytest.mark.parametrize("base", ["https://example.org/kg#", "https://example.org/k g/"])
 def test_unusable_base_is_a_config_error(
     runner: CliRunner, built_store: str, base: str, monkeypatch: pytest.MonkeyPatch

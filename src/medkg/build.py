@@ -340,20 +340,23 @@ def refuse_empty_sources(results: list[SourceResult]) -> None:
 
 
 def build(settings: Settings, extra: list[str | Path] | None = None, run_validation: bool = True,
-          quiet: bool = True) -> dict[str, Any]:
+          quiet: bool = True, wait: float = 0) -> dict[str, Any]:
     """Build the graph and publish it atomically into settings.store; returns the report.
 
     The new version is loaded beside the published one and swapped in only when every step
-    succeeds (and, with validation, the graph conforms); otherwise it is deleted.
+    succeeds (and, with validation, the graph conforms); otherwise it is deleted. Another
+    writer (a build, a SPARQL update, a Graph Store write) holding the store is waited for at
+    most `wait` seconds (0: not at all), then the build fails with BuildError.
     """
     result = assemble(settings, extra, quiet)
     refuse_empty_sources(result.sources)
     result.report["datasets_gone"] = datasets_gone(settings, result.datasets)
     settings.store.mkdir(parents=True, exist_ok=True)
     try:
-        staged = StagedVersion(settings.store)
+        staged = StagedVersion(settings.store, wait=wait)
     except StoreBusy as exc:
-        raise BuildError(str(exc)) from None
+        waited = f" (waited {wait:g} s for it)" if wait else ""
+        raise BuildError(f"{exc}{waited}") from None
     try:
         # read under the writer lock: an update published while the lists were read counts too
         result.report["sparql_updates_dropped"] = updated_by_sparql(settings.store)

@@ -21,6 +21,9 @@ from medkg import __version__
 EXIT_INPUT = 2
 SHOWN_LINKS = 5  # dropped links printed after a build (report.json lists them all)
 SERVICE_KEYWORD = re.compile(r"\bservice\b", re.IGNORECASE)
+# a cron build outlasts an update or Graph Store write holding the store's writer lock (they
+# take seconds), yet never waits forever behind a stuck writer
+BUILD_WAIT_SECONDS = 30.0
 
 store_option = click.option(
     "--store", "store", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -115,8 +118,13 @@ def main() -> None:
 @click.option("--sources", "extra", multiple=True, type=str,
               help="Extra markdown list (file, folder or http(s) URL); repeatable.")
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=BUILD_WAIT_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Wait at most this long for another build, SPARQL update or Graph Store "
+                   "write to finish with the store (0: fail at once).")
 @quiet_option
-def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: bool) -> None:
+def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, wait: float,
+          quiet: bool) -> None:
     """Build the graph from data/ and replace the store atomically."""
     from medkg.build import BuildError, ValidationFailed, build as run_build
     from medkg.ontology import OntologyError
@@ -126,7 +134,7 @@ def build(store: Path | None, extra: tuple[str, ...], no_validate: bool, quiet: 
     settings = settings_for(store)
     try:
         report = run_build(settings, list(extra), run_validation=not no_validate,
-                           quiet=quiet)
+                           quiet=quiet, wait=wait)
     except ValidationFailed as exc:
         click.echo(exc.report["validation"]["text"], err=True)
         fail(f"{exc} ({_store_left(settings.store)})")
