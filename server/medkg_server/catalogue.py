@@ -283,7 +283,7 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> 
     )
     return {
         "iri": iri,
-        "title": _title(rows) or iri,
+        "title": _title(rows) or graph_title(st, version, iri) or iri,
         "truncated": len(rows) >= PAGE_STATEMENTS,
         "shown": len(rows),
         "properties": [
@@ -298,6 +298,23 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> 
             for r in inbound
         ],
     }
+
+
+def graph_title(st: ServerState, version: str, iri: str) -> str | None:
+    """A named graph's readable name: its list's title for graph/source/<id>, else "Catalogue".
+
+    Graphs carry no statements about themselves; a source graph holds what one list says, so
+    the list's own title (in the store) names it. Other graphs under graph/ are named by their
+    last path segment, capitalised; None for an IRI outside graph/.
+    """
+    sources = st.ns.source_graph("")
+    if iri.startswith(sources) and iri != sources:
+        source_id = iri.removeprefix(sources)
+        return reader(st, version).title(st.ns.source(source_id)) or f"Source list {source_id}"
+    name = iri.removeprefix(st.ns.graph(""))
+    if name == iri or not name:
+        return None
+    return name.rsplit("/", 1)[-1].replace("-", " ").capitalize()
 
 
 def _title(rows: list[Statement]) -> str | None:

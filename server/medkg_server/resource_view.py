@@ -165,6 +165,11 @@ class ResourceReader:
             for concept, name, relation, term in ordered
         ]
 
+    def title(self, iri: str) -> str | None:
+        """An IRI's dcterms:title, else its skos:prefLabel or rdfs:label, from any graph."""
+        node = ox.NamedNode(iri)
+        return self._first(node, f"{DCTERMS}title") or self.label(node)
+
     def _label(self, term: ox.NamedNode) -> str | None:
         """An IRI's skos:prefLabel, else its rdfs:label, from any graph."""
         for prop in LABELS:

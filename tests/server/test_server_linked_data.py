@@ -163,6 +163,23 @@ def test_other_iris_dereference(server):
     assert CAMELYON in graph.text
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/graph/source/histo", "Histopathology datasets"),  # the list's dcterms:title
+        ("/graph/source/imaging", "Biomedical imaging datasets"),
+        ("/graph/catalogue", "Catalogue"),
+        ("/graph/vocabulary", "Vocabulary"),
+        ("/graph/ontology", "Ontology"),
+    ],
+)
+def test_a_named_graph_page_is_titled_by_name_not_by_iri(server, path, name):
+    page = get(server, path, "text/html").text
+    assert re.search(r"<title>(.*?)</title>", page).group(1) == f"{name} · medkg"
+    assert re.search(r"<h1>(.*?)</h1>", page).group(1) == name
+    assert f"<code>https://w3id.org/medkg{path}</code>" in page  # the IRI is still shown
+
+
 def test_unknown_iri_is_404(server):
     assert get(server, "/dataset/no-such-dataset", "text/turtle").status_code == 404
     assert get(server, "/dataset/no-such-dataset", "text/html").status_code == 404
