@@ -44,9 +44,16 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0
   line-height:1.5;color:#222}
 h1,h2,h3{line-height:1.2} h3{margin-bottom:.2rem} code{background:#f3f3f3;padding:0 .2rem}
 section.term{border-top:1px solid #ddd;padding:.5rem 0}
-dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem}
+dl{display:grid;grid-template-columns:10rem minmax(0,1fr);gap:.2rem 1rem}
 dt{font-weight:600;color:#555} dd{margin:0} ul.tree ul{margin:0;padding-left:1.4rem}
 .iri{color:#666;font-size:.9em}
+/* long IRIs and CURIEs break anywhere rather than widen the page past a phone's width */
+h1,h3,p,dd,li,code{overflow-wrap:anywhere}
+@media (max-width: 700px){
+  body{margin:1rem auto;padding:0 .8rem}
+  dl{grid-template-columns:1fr} dt{margin-top:.3rem}
+  ul.tree ul{padding-left:.9rem}
+}
 """
 
 
@@ -132,6 +139,7 @@ def _text(graph: rdflib.Graph, subject: Node, *props: URIRef) -> str:
 def _page(title: str, body: Iterable[str]) -> str:
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
