@@ -123,6 +123,7 @@ def _site_links_function():  # type: ignore[no-untyped-def]
                 "stats": url_for("pages.stats"),
                 "void": url_for("pages.void"),
                 "dump": url_for("downloads.download", name=downloads.DUMP),
+                "downloads": url_for("downloads.listing"),
                 "sparql": url_for("sparql.sparql"),
                 "sparql_external": url_for("sparql.sparql", _external=True),
             }

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort, render_template, send_file
 from werkzeug.security import safe_join
 
 from medkg import store as medkg_store
@@ -48,21 +48,39 @@ class Download:
     name: str
     content_type: str  # text types are sent with charset=utf-8
     export: str | None  # a medkg.export format; None for the dump
+    about: str = ""  # one line for the downloads page
 
 
 DOWNLOADS = {
     d.name: d
     for d in (
-        Download(DUMP, "application/gzip", None),
-        Download("catalogue.dcat.ttl", "text/turtle", "dcat"),
-        Download("datasets.csv", "text/csv", "csv"),
-        Download("mappings.sssom.tsv", "text/tab-separated-values", "sssom"),
+        Download(DUMP, "application/gzip", None,
+                 "the whole graph: every quad with its named graph, N-Quads compressed with gzip"),
+        Download("catalogue.dcat.ttl", "text/turtle", "dcat",
+                 "the catalogue in DCAT-AP 3, Turtle, for catalogue harvesters"),
+        Download("datasets.csv", "text/csv", "csv", "one row per dataset, for spreadsheets"),
+        Download("mappings.sssom.tsv", "text/tab-separated-values", "sssom",
+                 "the vocabularies' mappings to external ontologies, SSSOM"),
     )
 }
 # the folder `medkg export --format croissant` writes, one `<slug>.json` per dataset
 CROISSANT = Download("croissant", "application/ld+json", "croissant")
 _private: tempfile.TemporaryDirectory[str] | None = None
 _private_lock = threading.Lock()
+
+
+@bp.route("/download/")
+def listing() -> Response:
+    """A page naming the files to download (the catalogue files only when they are offered)."""
+    st = state()
+    version = st.version()
+    if version is None:
+        return plain_error(503, "the store has not been built yet")
+    offered = offers_catalogue_files(st, version.name)
+    files = [d for d in DOWNLOADS.values() if d.export is None or offered]
+    body = render_template("downloads.html", files=files, version=version.name,
+                           limit=st.settings.catalogue_files_max, offered=offered)
+    return Response(body, content_type="text/html; charset=utf-8")
 
 
 @bp.route("/download/<name>", methods=["GET", "HEAD"])

@@ -38,7 +38,7 @@ CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 ROUTES = ["/sparql", "/query", "/update", "/health", "/ready", "/void", "/browse", "/stats",
           "/openapi.yaml", "/openapi.json", "/{kind}/{id}", "/ontology", "/catalogue", "/team",
-          "/store", "/download/{name}", "/download/croissant/{slug}.json", "/robots.txt", "/sitemap.xml", "/sitemap/{number}.xml"]
+          "/store", "/download/", "/download/{name}", "/download/croissant/{slug}.json", "/robots.txt", "/sitemap.xml", "/sitemap/{number}.xml"]
 
 
 @pytest.fixture(scope="session")

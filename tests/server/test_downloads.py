@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import logging
 import shutil
 from pathlib import Path
@@ -213,3 +214,18 @@ def test_a_private_copy_whose_writing_failed_is_never_served_half(
     answer = client.get(PATH)  # the next request, once there is room again
     assert answer.status_code == 200
     assert _quads(answer.data) == set(open_read_only(store))
+
+
+def test_the_downloads_page_lists_what_is_offered(store: Path) -> None:
+    client = _client(store)
+    def listed(page: str) -> list[str]:
+        files = page.split('<ul class="downloads">', 1)[1].split("</ul>", 1)[0]
+        return re.findall(r'href="(/download/[^"/]+)" download', files)
+
+    links = listed(client.get("/download/").get_data(as_text=True))
+    assert sorted(links) == sorted(f"/download/{name}" for name in downloads.DOWNLOADS)
+    assert all(client.get(link).status_code in (200, 404) for link in links)  # 404: no licence
+    assert 'href="/download/"' in client.get("/stats").get_data(as_text=True)  # in the menu
+    small = _client(store, CATALOGUE_FILES_MAX=2).get("/download/").get_data(as_text=True)
+    assert listed(small) == [PATH]
+    assert "medkg export" in small

@@ -14,7 +14,7 @@ import requests
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}
-PAGES = ("/", "/browse", "/browse?q=breast", "/stats", "/dataset/camelyon16",
+PAGES = ("/", "/browse", "/browse?q=breast", "/stats", "/download/", "/dataset/camelyon16",
          "/challenge/miccai-2016", "/source/histo", "/modality/wsi", "/no/such/page")
 
 
