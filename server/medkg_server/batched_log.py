@@ -9,6 +9,10 @@ what is left (logging's own shutdown flushes every handler). A process that is k
 most the last interval's lines. If the stream stops taking lines (a closed or stuck stderr), at
 most `max_waiting` lines wait in memory; the rest are counted, and the count is logged once the
 stream takes lines again, so the server never grows without bound or fails a request over it.
+
+A line is handed over without the handler's lock (appending to a deque is atomic): with that
+lock, requests lined up behind whichever thread held it, and each wait released the interpreter
+lock, so a request that logged could then wait for every other thread's turn at the interpreter.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from typing import TextIO
 
 
@@ -35,22 +40,30 @@ class BatchedHandler(logging.Handler):
         self.interval = interval
         self.max_lines = max_lines
         self.max_waiting = max_waiting
-        self._lines: list[str] = []
+        self._lines: deque[str] = deque()
         self._lost = 0
+        self._lost_lock = threading.Lock()  # taken only when lines are being dropped
         self._wake = threading.Event()
         self._write_lock = threading.Lock()  # batches reach the stream in the order taken
+        self._start_lock = threading.Lock()
         self._writing = False
         # A forked worker inherits the parent's unwritten lines (the parent writes those) and
         # locks that the parent's writer thread may hold, but not the thread itself.
         os.register_at_fork(after_in_child=self._forget_parent)
 
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """Filter and emit `record` without taking the handler's lock (see the module's note)."""
+        passed = self.filter(record)
+        if passed:
+            self.emit(passed if isinstance(passed, logging.LogRecord) else record)
+        return passed
+
     def emit(self, record: logging.LogRecord) -> None:
-        # logging.Handler.handle calls this with self.lock held
         if not self._writing:
-            self._writing = True
-            threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
+            self._start_writer()
         if len(self._lines) >= self.max_waiting:
-            self._lost += 1
+            with self._lost_lock:
+                self._lost += 1
             return
         try:
             self._lines.append(self.format(record))
@@ -63,8 +76,9 @@ class BatchedHandler(logging.Handler):
     def flush(self) -> None:
         """Write every line gathered so far."""
         with self._write_lock:
-            with self.lock:  # type: ignore[union-attr]
-                lines, self._lines = self._lines, []
+            taken = self._lines
+            lines = [taken.popleft() for _ in range(len(taken))]
+            with self._lost_lock:
                 lost, self._lost = self._lost, 0
             if lost:
                 lines.insert(0, self._lost_line(lost))
@@ -74,8 +88,14 @@ class BatchedHandler(logging.Handler):
                 self.stream.write("\n".join(lines) + "\n")
                 self.stream.flush()
             except (OSError, ValueError):  # the stream is closed or broken: count, go on
-                with self.lock:  # type: ignore[union-attr]
+                with self._lost_lock:
                     self._lost += len(lines) - (1 if lost else 0) + lost
+
+    def _start_writer(self) -> None:
+        with self._start_lock:
+            if not self._writing:
+                self._writing = True
+                threading.Thread(target=self._write_forever, daemon=True, name="medkg-log").start()
 
     def _lost_line(self, count: int) -> str:
         message = f"{count} log lines were dropped: the log stream did not take them"
@@ -83,10 +103,12 @@ class BatchedHandler(logging.Handler):
         return self.format(logging.makeLogRecord({**fields, "msg": message}))
 
     def _forget_parent(self) -> None:
-        self._lines = []
+        self._lines = deque()
         self._lost = 0
+        self._lost_lock = threading.Lock()
         self._wake = threading.Event()
         self._write_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._writing = False  # this process starts its own writer on its first line
 
     def _write_forever(self) -> None:

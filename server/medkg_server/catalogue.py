@@ -261,7 +261,7 @@ def reader(st: ServerState, version: str) -> ResourceReader:
     key = ("resource-reader", version)
     found = st.memo.get(key)
     if found is None:
-        found = ResourceReader(st.inline.store(), PAGE_STATEMENTS)
+        found = ResourceReader(st.inline.store(version), PAGE_STATEMENTS)
         st.memo.put(key, found, 0)
     return found
 

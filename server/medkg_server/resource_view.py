@@ -227,5 +227,7 @@ def _number(text: str | None) -> int:
 
 def _add(found: dict[ox.Triple, None], quad: ox.Quad, cap: int) -> bool:
     """Add the quad's triple (once); True when that takes `found` past `cap`."""
-    found.setdefault(ox.Triple(quad.subject, quad.predicate, quad.object))
+    # quad.triple, not ox.Triple(...): building a triple with a literal or blank node from
+    # Python costs ten times as much and lets other threads take the interpreter mid-page
+    found.setdefault(quad.triple)
     return len(found) > cap

@@ -11,12 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 from medkg import store as medkg_store
 from medkg.namespaces import Namespaces
 from medkg_server.cache import LRUCache
 from medkg_server.executor import Executor, ExecutorError, QueryTimeout
+from medkg_server.fastpath import PUBLISHED
 from medkg_server.inline import InlineRunner
 from medkg_server.settings import ServerSettings
 from medkg_server.worker import Job, Outcome, link_path, published_link
@@ -63,8 +64,12 @@ class ServerState:
     def version(self, link: str | None = None) -> StoreVersion | None:
         """The version now published, or None when the store has never been built.
 
-        `link` is where the `current` link pointed when the request came in, if already read.
+        `link` is where the `current` link pointed when the request came in, if already read;
+        inside a request, the fast path's reading of it is used (fastpath.PUBLISHED), so the
+        answer comes from the version its cache key names, and the link is read once.
         """
+        if link is None and has_request_context():
+            link = request.environ.get(PUBLISHED)
         link = link or published_link(self._link_path)
         known = self._versions.get(link) if link else None
         if known is not None:

@@ -56,6 +56,34 @@ def test_many_threads_lose_and_repeat_nothing() -> None:
         assert mine == [f"{t}-{n}" for n in range(500)]
 
 
+def test_logging_does_not_wait_for_the_handlers_lock() -> None:
+    """A request that logs never lines up behind another thread holding the handler's lock."""
+    stream = io.StringIO()
+    handler = BatchedHandler(stream, interval=60)
+    logger = _logger(handler, "test.batched.lockfree")
+    handler.acquire()  # as if another thread were inside the handler
+    try:
+        sender = threading.Thread(target=logger.info, args=("not held up",))
+        sender.start()
+        sender.join(timeout=5)
+        assert not sender.is_alive()
+    finally:
+        handler.release()
+    handler.flush()
+    assert stream.getvalue() == "not held up\n"
+
+
+def test_a_filter_that_refuses_a_record_keeps_it_out() -> None:
+    stream = io.StringIO()
+    handler = BatchedHandler(stream, interval=60)
+    handler.addFilter(lambda record: "secret" not in record.getMessage())
+    logger = _logger(handler, "test.batched.filtered")
+    logger.info("a secret line")
+    logger.info("a plain line")
+    handler.flush()
+    assert stream.getvalue() == "a plain line\n"
+
+
 def test_a_full_batch_is_written_before_the_interval() -> None:
     stream = io.StringIO()
     logger = _logger(BatchedHandler(stream, interval=60, max_lines=10), "test.batched.full")

@@ -101,6 +101,35 @@ def test_the_view_answers_under_the_version_the_fast_path_read(app, store: Path)
     assert headers["X-MedKG-Store-Version"] == Path(first_link).name
 
 
+def test_a_page_reads_the_current_link_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read is a system call that lets other threads take the interpreter mid-request."""
+    page = ox.NamedNode("https://w3id.org/medkg/dataset/once")
+    staged = StagedVersion(tmp_path)
+    staged.load_quads([ox.Quad(page, ox.NamedNode("http://purl.org/dc/terms/title"),
+                                ox.Literal("Once"), ox.NamedNode(X + "g"))])
+    staged.publish({"test": True})
+    application = create_app({"STORE": str(tmp_path), "EXECUTORS": 1})
+    client = application.test_client()
+    try:
+        for accept in ("text/turtle", "text/html"):
+            client.get("/dataset/once?warm", headers={"Accept": accept})  # opens the store
+            reads: list[str] = []
+            real = os.readlink
+
+            def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+                reads.append(os.fspath(path))
+                return real(path, *args, **kwargs)
+
+            monkeypatch.setattr(os, "readlink", counting)
+            assert client.get("/dataset/once", headers={"Accept": accept}).status_code == 200
+            monkeypatch.setattr(os, "readlink", real)
+            assert reads == [os.fspath(tmp_path / CURRENT)], accept
+    finally:
+        _state(application).executor.close()
+
+
 @pytest.mark.parametrize(
     ("text", "federated"),
     [
