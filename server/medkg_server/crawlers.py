@@ -13,7 +13,7 @@ from werkzeug.urls import iri_to_uri
 
 from medkg_server import catalogue
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, with_validators
+from medkg_server.responses import not_modified, published_version, with_validators
 from medkg_server.state import state
 
 bp = Blueprint("crawlers", __name__)
@@ -37,9 +37,7 @@ def robots() -> Response:
 def sitemap_index() -> Response:
     """The sitemap index: one entry per file of dataset pages."""
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     etag = etag_for(version, "sitemap-index", request.host_url)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
@@ -57,9 +55,7 @@ def sitemap_index() -> Response:
 def sitemap(number: int) -> Response:
     """File `number` of the sitemap: dataset pages (the first file also the fixed pages)."""
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     iris = catalogue.index_for(st, version.name).iris
     start = (number - 1) * PER_SITEMAP
     if number < 1 or (start >= len(iris) and number != 1):

@@ -20,7 +20,7 @@ from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries, version_cache
 from medkg_server.downloads import DUMP
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, with_validators
+from medkg_server.responses import not_modified, plain_error, published_version, with_validators
 from medkg_server.state import ServerState, StoreVersion
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
@@ -247,9 +247,7 @@ def rdf_response(graph: Graph, fmt: formats.Format) -> Response:
 
 def _described(st: ServerState, build: str) -> Response:
     """Negotiate, check validators, then build the VoID or service description graph."""
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     values = request.args.getlist("format")
     fmt = formats.negotiate_graph(request.headers.get("Accept", ""), values, html=True)
     if fmt == "html":

@@ -34,7 +34,7 @@ from medkg.namespaces import RDF
 from medkg.export import WRITERS, ExportError
 from medkg_server import version_cache
 from medkg_server.replies import etag_for
-from medkg_server.responses import plain_error
+from medkg_server.responses import plain_error, published_version
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("downloads", __name__)
@@ -73,9 +73,7 @@ _private_lock = threading.Lock()
 def listing() -> Response:
     """A page naming the files to download (the catalogue files only when they are offered)."""
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     offered = offers_catalogue_files(st, version.name)
     files = [d for d in DOWNLOADS.values() if d.export is None or offered]
     body = render_template("downloads.html", files=files, version=version.name,
@@ -128,9 +126,7 @@ def offers_catalogue_files(st: ServerState, version: str) -> bool:
 def _send(item: Download, name: str, pick: Callable[[Path], Path]) -> Response:
     """The file of `item` for the published version (`pick`: which file of it), as a download."""
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     db_version, db = st.inline.opened(version.name)
     if db_version != version.name:
         # a build published another version between the two reads: its file is the one to get

@@ -19,7 +19,7 @@ from medkg_server import formats, queries
 from medkg_server.linked_data import graph_dump, graph_exists
 from medkg_server.protocol import ProtocolError
 from medkg_server.replies import EXPECTED, etag_for, refusal
-from medkg_server.responses import not_modified, plain_error, to_response, with_validators
+from medkg_server.responses import not_modified, plain_error, published_version, to_response, with_validators
 from medkg_server.sparql import require_update_token
 from medkg_server.state import ServerState, state
 from medkg_server.worker import update_job
@@ -45,9 +45,7 @@ def store() -> Response:
     if len(graphs) + default != 1:
         return plain_error(400, "name one graph: ?graph=<IRI> or ?default")
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     wanted = formats.negotiate_graph(request.headers.get("Accept", ""), [], html=False)
     if not isinstance(wanted, formats.Format):
         return plain_error(

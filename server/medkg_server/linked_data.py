@@ -33,7 +33,7 @@ from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
 from medkg_server.downloads import offers_catalogue_files
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, with_validators
+from medkg_server.responses import not_modified, plain_error, published_version, with_validators
 from medkg_server.state import ServerState, state
 from medkg_server.worker import Job, graph_body
 
@@ -107,9 +107,7 @@ def ontology_version(version: str) -> Response:
     """The ontology's versionIRI: the ontology itself while that version is the one published."""
     st = state()
     iri = f"{st.settings.base}ontology/{version}"
-    published = st.version()
-    if published is None:
-        return plain_error(503, "the store has not been built yet")
+    published = published_version(st)
     pattern = (None, ox.NamedNode(OWL_VERSION_IRI), ox.NamedNode(iri), None)
     if next(st.inline.store(published.name).quads_for_pattern(*pattern), None) is None:
         abort(404)
@@ -123,9 +121,7 @@ def resource(kind: str, rest: str | None) -> Response:
         queries.iri(iri)
     except queries.BadValue:
         abort(404)
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     wanted = formats.negotiate_graph(
         request.headers.get("Accept", ""), request.args.getlist("format"), html=True
     )

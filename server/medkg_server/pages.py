@@ -11,7 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from medkg_server import catalogue, charts, describe, formats, queries
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, with_validators
+from medkg_server.responses import not_modified, plain_error, published_version, with_validators
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("pages", __name__)
@@ -75,9 +75,7 @@ def ready() -> Response:
 @bp.route("/browse")
 def browse() -> Response:
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     kind = formats.negotiate_page(request.headers.get("Accept", ""), request.args.getlist("format"))
     if kind is None:
         return plain_error(406, "available as HTML or JSON (format=html or format=json)")
@@ -102,9 +100,7 @@ def browse() -> Response:
 @bp.route("/stats")
 def stats() -> Response:
     st = state()
-    version = st.version()
-    if version is None:
-        return plain_error(503, "the store has not been built yet")
+    version = published_version(st)
     kind = formats.negotiate_page(request.headers.get("Accept", ""), request.args.getlist("format"))
     if kind is None:
         return plain_error(406, "available as HTML or JSON (format=html or format=json)")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Request, Response
+from flask import Request, Response, abort
 
 from medkg_server.fastpath import CONDITIONS, MARKER
 from medkg_server.replies import Reply, plain, validator_headers
-from medkg_server.state import StoreVersion
+from medkg_server.state import ServerState, StoreVersion
+
+NOT_BUILT = "the store has not been built yet"
 
 
 def to_response(reply: Reply) -> Response:
@@ -52,3 +54,11 @@ def with_validators(response: Response, etag: str, version: StoreVersion) -> Res
 def plain_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """A short text/plain error answer; the message is ours or the parser's, never a traceback."""
     return to_response(plain(status, message, headers))
+
+
+def published_version(st: ServerState) -> StoreVersion:
+    """The store version this request is answered from; a 503 ends it if there is none yet."""
+    version = st.version()
+    if version is None:
+        abort(plain_error(503, NOT_BUILT))
+    return version

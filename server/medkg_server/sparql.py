@@ -26,7 +26,7 @@ from medkg_server.guard import check_query, check_update
 from medkg_server.protocol import Operation, ProtocolError, parse_request
 from medkg_server.query_text import check_nesting, has_dataset_clause
 from medkg_server.replies import EXPECTED, Reply, etag_for, refusal, validator_headers
-from medkg_server.responses import not_modified, plain_error, to_response
+from medkg_server.responses import NOT_BUILT, not_modified, plain_error, to_response
 from medkg_server.state import is_federated, ServerState, StoreVersion, state
 from medkg_server.worker import Job, Outcome, update_job
 
@@ -96,7 +96,7 @@ def answer_query(
         )
     version = st.version(link)
     if version is None:
-        raise ProtocolError(503, "the store has not been built yet")
+        raise ProtocolError(503, NOT_BUILT)
     timeout = _timeout(st, operation)
     job = Job(
         text=operation.text,
