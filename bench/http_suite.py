@@ -1,6 +1,6 @@
 """HTTP throughput and latency: medkg's production server, `oxigraph serve` and rdflib-endpoint.
 
-    python bench/http_suite.py --size 10k [--clients 16 64] [--client wrk] [--seconds 5]
+    python bench/http_suite.py --size 10k [--clients 16 64] [--client wrk] [--seconds 5] [--rounds 3]
 
 All three serve the same synthetic store (bench/validation_bench.py builds it) on loopback:
 medkg (`python -m medkg_server`, 2 workers) and `oxigraph serve-read-only` open the same RocksDB
@@ -56,7 +56,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ class Load:
     p99_ms: float
     client_cpu: float
     server_cpu_ms: float  # CPU of the server's process tree during the run, per request
+    round: int = 1  # with --rounds, which round of the alternating runs
 
     @property
     def rps(self) -> float:
@@ -530,7 +531,14 @@ def unique_paths(server: Server, workload: str, slugs: list[str], queries: list[
 
 
 def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
-            workloads: list[str], names: tuple[str, ...] = STARTERS) -> dict[str, Any]:
+            workloads: list[str], names: tuple[str, ...] = STARTERS,
+            rounds: int = 1) -> dict[str, Any]:
+    """Every workload at every client count on every server, the servers taking turns.
+
+    The servers run side by side and each measured run of one server is followed by the same
+    run on the next, `rounds` times over, so that the runs compared with each other happen
+    under the same conditions of the machine (its other load, its clock).
+    """
     base = Namespaces("https://w3id.org/medkg/").base
     queries = list(example_queries().values())
     slugs = dataset_slugs(store_dir, 2000)
@@ -551,31 +559,74 @@ def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
                 # steady state: each worker's per-version figures (facet index, VoID statistics)
                 # are built in the background at start; these pages wait for them
                 run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")
-            for workload in workloads:
-                for n in clients:
-                    loads.append(measure_one(server, workload, n, client, slugs, queries, base))
-                    print(f"{server.name} {workload} {n}: {loads[-1].rps:.0f} req/s", file=sys.stderr)
+        for workload in workloads:
+            for n in clients:
+                for number in range(1, rounds + 1):
+                    for server in servers:
+                        measured = replace(
+                            measure_one(server, workload, n, client, slugs, queries, base),
+                            round=number)
+                        loads.append(measured)
+                        print(f"{server.name} {workload} {n} (round {number}): "
+                              f"{measured.rps:.0f} req/s", file=sys.stderr)
+        for server in servers:
             extra[server.name] = {"trivial_p95_ms_under_4_heavy": trivial_under_heavy(server),
                                   "peak_rss_mb": peak_rss_mb(server.process.pid)}
     finally:
         for server in servers:
             stop(server)
-    return {**client.describe(), "loads": [{**vars(x), "rps": x.rps} for x in loads],
-            "servers": extra}
+    return {**client.describe(), "rounds": rounds,
+            "loads": [{**vars(x), "rps": x.rps} for x in loads], "servers": extra}
+
+
+REFERENCE = "oxigraph serve"
 
 
 def report(result: dict[str, Any]) -> str:
     loads = result["loads"]
-    ref = {(x["workload"], x["clients"]): x["rps"] for x in loads if x["server"] == "oxigraph serve"}
-    rows = [(x["server"], x["workload"], x["clients"], x["requests"], x["errors"], x["rps"],
-             x["rps"] / ref[x["workload"], x["clients"]] if ref.get((x["workload"], x["clients"])) else "-",
-             x["p50_ms"], x["p99_ms"], x["client_cpu"], x["server_cpu_ms"]) for x in loads]
-    main = table(("server", "workload", "clients", "requests", "errors", "req/s", "x oxigraph",
-                  "p50 ms", "p99 ms", "client CPU", "server CPU ms/req"), rows)
+    ref = {(x["workload"], x["clients"], x.get("round", 1)): x for x in loads
+           if x["server"] == REFERENCE}
+
+    def against(x: dict[str, Any], field: str) -> float | str:
+        mine = ref.get((x["workload"], x["clients"], x.get("round", 1)))
+        return x[field] / mine[field] if mine and mine[field] else "-"
+
+    rows = [(x["server"], x["workload"], x["clients"], x.get("round", 1), x["requests"],
+             x["errors"], x["rps"], against(x, "rps"), x["p50_ms"], x["p99_ms"],
+             against(x, "p99_ms"), x["client_cpu"], x["server_cpu_ms"]) for x in loads]
+    main = table(("server", "workload", "clients", "round", "requests", "errors", "req/s",
+                  "x oxigraph", "p50 ms", "p99 ms", "p99 x oxigraph", "client CPU",
+                  "server CPU ms/req"), rows)
     extra = table(("server", "trivial p95 ms under 4 heavy", "peak RSS MB"),
                   [(name, v["trivial_p95_ms_under_4_heavy"], v["peak_rss_mb"])
                    for name, v in result["servers"].items()])
-    return f"{client_line(result)}\n\n{main}\n\n{extra}"
+    parts = [client_line(result), main]
+    if result.get("rounds", 1) > 1:
+        parts.append(medians(loads))
+    return "\n\n".join([*parts, extra])
+
+
+def medians(loads: list[dict[str, Any]]) -> str:
+    """Per server, workload and client count: the median of the rounds, and its ratios."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for x in loads:
+        groups.setdefault((x["server"], x["workload"], x["clients"]), []).append(x)
+
+    def median(key: tuple[str, str, int], field: str) -> float:
+        return statistics.median(x[field] for x in groups[key])
+
+    rows = []
+    for (server, workload, n), runs in groups.items():
+        key, ref_key = (server, workload, n), (REFERENCE, workload, n)
+        has_ref = ref_key in groups
+        rps, p99 = median(key, "rps"), median(key, "p99_ms")
+        rows.append((server, workload, n, len(runs), rps,
+                     rps / median(ref_key, "rps") if has_ref else "-",
+                     median(key, "p50_ms"), p99,
+                     p99 / median(ref_key, "p99_ms") if has_ref else "-"))
+    return "median of the rounds\n\n" + table(
+        ("server", "workload", "clients", "rounds", "req/s", "x oxigraph", "p50 ms", "p99 ms",
+         "p99 x oxigraph"), rows)
 
 
 def client_line(result: dict[str, Any]) -> str:
@@ -604,16 +655,22 @@ def main(argv: list[str] | None = None) -> int:
                         default=["repeated", "distinct", "light", "pages", "pages-rdf"])
     parser.add_argument("--servers", nargs="+", choices=STARTERS, default=list(STARTERS),
                         help="which servers to measure (ratios need oxigraph)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each run this many times, the servers taking turns, and "
+                             "add a table of the medians (tails vary from run to run)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     client = choose_client(args.client, args.requests, args.seconds, args.wrk_threads)
     n = parse_size(args.size)
     home = synthetic_home(args.work, n)
     store_dir = built_store(home)
-    result = measure(store_dir, home, args.clients, client, args.workloads, tuple(args.servers))
+    result = measure(store_dir, home, args.clients, client, args.workloads, tuple(args.servers),
+                     args.rounds)
     result["size"] = n
     print(f"{size_label(n)} datasets, {os.cpu_count()} cores")
     print(report(result))

@@ -80,17 +80,23 @@ def test_query_bench_times_every_example_query(tmp_path: Path) -> None:
 def test_http_suite_reports_every_server_and_workload(tmp_path: Path) -> None:
     out = run_script("http_suite.py", "--size", "30", "--clients", "2", "--requests", "2",
                      "--client", "python",
-                     "--workloads", "repeated", "light", "pages", "pages-rdf",
+                     "--workloads", "repeated", "light", "pages", "pages-rdf", "--rounds", "2",
                      "--work", str(tmp_path),
                      "--json", str(tmp_path / "h.json"), timeout=600)
     result = json.loads((tmp_path / "h.json").read_text())
-    assert result["client"] == "python"
+    assert result["client"] == "python" and result["rounds"] == 2
     servers = {x["server"] for x in result["loads"]}
     assert {"medkg", "oxigraph serve"} <= servers
     assert all(x["errors"] == 0 for x in result["loads"])
     assert {x["workload"] for x in result["loads"]} == {"repeated", "light", "pages", "pages-rdf"}
+    # every server measured once per round, the servers taking turns
+    runs = [(x["workload"], x["round"], x["server"]) for x in result["loads"]]
+    assert len(runs) == len(set(runs)) == 4 * 2 * len(servers)
+    assert [x["round"] for x in result["loads"][: 2 * len(servers)]] == sorted(
+        [1, 2] * len(servers))
     assert "trivial p95" in out and "load generator: python" in out
-    assert "server CPU ms/req" in out
+    assert "server CPU ms/req" in out and "p99 x oxigraph" in out
+    assert "median of the rounds" in out
     # The CPU column is there for every run. A few requests may cost less than one clock tick
     # (10 ms) in all, so that it is above zero is checked under the steady load of the wrk test.
     assert all(x["server_cpu_ms"] >= 0 for x in result["loads"])
@@ -151,6 +157,32 @@ def test_wrk_figures_are_read_from_the_lua_summary() -> None:
     with pytest.raises(ValueError, match="latency_p99_us"):
         http_suite.parse_wrk_figures(WRK_OUTPUT.replace("wrk-figure latency_p99_us", "x"))
     assert [http_suite.wrk_threads(n, 2) for n in (1, 2, 3, 16, 64)] == [1, 2, 1, 2, 2]
+
+
+def test_the_medians_of_the_rounds_and_their_ratios_to_oxigraph_serve() -> None:
+    import http_suite
+
+    def run(server: str, number: int, rps: float, p99: float) -> dict:
+        return {"server": server, "workload": "light", "clients": 64, "round": number,
+                "requests": 1, "errors": 0, "rps": rps, "p50_ms": 1.0, "p99_ms": p99,
+                "client_cpu": 0.5, "server_cpu_ms": 0.1}
+
+    loads = [run("medkg", 1, 100.0, 30.0), run("oxigraph serve", 1, 400.0, 10.0),
+             run("medkg", 2, 300.0, 10.0), run("oxigraph serve", 2, 200.0, 50.0),
+             run("medkg", 3, 200.0, 20.0), run("oxigraph serve", 3, 300.0, 5.0)]
+    rows = [line.split("|")[1:-1] for line in http_suite.medians(loads).splitlines()
+            if line.startswith("|") and not line.startswith("|-")]
+    lines = {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+    # medians: medkg 200 req/s and 20 ms, oxigraph serve 300 req/s and 10 ms
+    assert lines["medkg"] == ["light", "64", "3", "200", "0.667", "1", "20", "2"]
+    assert lines["oxigraph serve"] == ["light", "64", "3", "300", "1", "1", "10", "1"]
+    result = {"client": "wrk", "wrk_threads": 2, "seconds_per_run": 5, "rounds": 3,
+              "loads": loads, "servers": {}}
+    text = http_suite.report(result)
+    # per run, each server against oxigraph serve in the same round: 30 / 10 ms in round 1
+    first = next(line for line in text.splitlines() if line.startswith("|          medkg"))
+    assert [c.strip() for c in first.split("|")[1:-1]][7:11] == ["0.25", "1", "30", "3"]
+    assert "median of the rounds" in text
 
 
 def test_wrk_requests_are_made_unique_like_the_python_clients() -> None:
