@@ -35,9 +35,6 @@ HEADER = ("Dataset", "Description", "Organs", "Staining", "Modality", "Task", "S
 UNITS = ("Cases", "images", "WSIs", "patches", "patients", "scans")
 SYLLABLES = ("ka", "lo", "mi", "ra", "to", "ve", "sa", "ne", "du", "pi", "zor", "tel", "an", "qu",
              "bri", "cel", "dax", "fen", "gal", "hul")
-TABLE_DATA = ("column-roles.tsv", "count-units.tsv", "count-splits.tsv", "non-dataset-sections.tsv")
-
-
 @dataclass(frozen=True)
 class Labels:
     """Preferred labels of each vocabulary, as lists of strings (what ingest will match)."""
@@ -122,15 +119,26 @@ def write_manifest(path: Path, list_ids: list[str]) -> None:
     path.write_text("\n".join(entries), encoding="utf-8")
 
 
+def copy_tables(data: Path) -> None:
+    """The project's own reading tables and curation into a synthetic home's `data` folder.
+
+    Called again on a home made earlier, so that a table the project gained since (or changed)
+    is there: the pipeline refuses to run without each of them.
+    """
+    for table in (REPO / "data").glob("*.tsv"):
+        shutil.copy(table, data / table.name)
+    if (data / "curation").exists():
+        shutil.rmtree(data / "curation")
+    shutil.copytree(REPO / "data" / "curation", data / "curation")
+
+
 def generate(out: Path, n: int, seed: int = 0, ontology_dir: Path = REPO / "ontology") -> int:
     """Write a project home with `n` synthetic datasets under `out`; returns the rows written."""
     data = out / "data"
     if data.exists():
         shutil.rmtree(data)
     (data / "sources").mkdir(parents=True)
-    for name in TABLE_DATA:
-        shutil.copy(REPO / "data" / name, data / name)
-    shutil.copytree(REPO / "data" / "curation", data / "curation")
+    copy_tables(data)
     if not (out / "ontology").exists():
         (out / "ontology").symlink_to(ontology_dir.resolve())
     labels = read_labels(ontology_dir)

@@ -47,6 +47,23 @@ def test_synth_is_deterministic(tmp_path: Path) -> None:
         assert path.read_bytes() == (tmp_path / "b" / "data" / "sources" / path.name).read_bytes()
 
 
+def test_a_reused_synthetic_home_gets_the_projects_current_tables(tmp_path: Path) -> None:
+    import common
+
+    home = common.synthetic_home(tmp_path, 20)
+    lists = {p.name: p.read_bytes() for p in (home / "data" / "sources").glob("*.md")}
+    # a home made before the project gained a table, or with an older copy of one
+    (home / "data" / "count-splits.tsv").unlink()
+    (home / "data" / "curation" / "entries.tsv").write_text("stale\n", encoding="utf-8")
+    assert common.synthetic_home(tmp_path, 20) == home
+    for table in (synth.REPO / "data").glob("*.tsv"):
+        assert (home / "data" / table.name).read_bytes() == table.read_bytes()
+    real = synth.REPO / "data" / "curation" / "entries.tsv"
+    assert (home / "data" / "curation" / "entries.tsv").read_bytes() == real.read_bytes()
+    # the lists themselves are reused, not generated again
+    assert {p.name: p.read_bytes() for p in (home / "data" / "sources").glob("*.md")} == lists
+
+
 def test_build_bench_prints_its_figures(tmp_path: Path) -> None:
     out = run_script("build_bench.py", "--sizes", "50", "--work", str(tmp_path),
                      "--json", str(tmp_path / "build.json"))
