@@ -12,6 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
+from medkg_server.compression import Compression
 from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
@@ -42,6 +43,7 @@ SETTING_KEYS = (
     "LD_PREFIX",
     "CATALOGUE_FILES_MAX",
     "PROXY_HOPS",
+    "COMPRESS_MIN_BYTES",
 )
 
 
@@ -69,14 +71,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["STATUS_NAMES"] = HTTP_STATUS_CODES  # the error page's title
     app.context_processor(_site_links_function())
     _install_hooks(app, settings)
-    # outermost first: trusted proxies' headers, the answer cache, then plain GET queries, then
-    # Flask for the rest
+    # outermost first: trusted proxies' headers, compression, the answer cache (which keeps
+    # plain answers), then plain GET queries, then Flask for the rest
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
         DirectQueries(app.wsgi_app, st),
         settings.store,
         settings.cache_entries,
         settings.cache_max_bytes,
     )
+    if settings.compress_min_bytes:
+        app.wsgi_app = Compression(  # type: ignore[method-assign]
+            app.wsgi_app, settings.compress_min_bytes
+        )
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -28,6 +28,8 @@ Keys (default): meaning
   scheme, host, port and path prefix (X-Forwarded-Proto, -Host, -Port, -Prefix, -For), so the
   links the server writes (sitemaps, VoID, service description) say https behind a TLS proxy;
   0 trusts none (a client could otherwise choose the links others are sent)
+- COMPRESS_MIN_BYTES (1024): the smallest text answer sent gzip-compressed to a client that
+  sends `Accept-Encoding: gzip` (0: never compress)
 - CATALOGUE_FILES_MAX (20000): the most datasets for which the server makes the catalogue
   downloads (DCAT, CSV, SSSOM) itself, about 1.2 s and 60 MB per 1,000 datasets, once per
   version (0: never; `medkg export` makes them at any size)
@@ -63,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "LD_PREFIX": "/",
     "CATALOGUE_FILES_MAX": 20_000,
     "PROXY_HOPS": 0,
+    "COMPRESS_MIN_BYTES": 1024,
 }
 
 # Flask's from_prefixed_env reads each value as JSON when it can ("true" -> True, "1e3" ->
@@ -104,6 +107,7 @@ class ServerSettings:
     ld_prefix: str
     catalogue_files_max: int
     proxy_hops: int
+    compress_min_bytes: int
 
     @property
     def store(self) -> Path:
@@ -133,7 +137,9 @@ def _positive(name: str, value: Any, kind: type) -> Any:
         noun = "whole number" if kind is int else "number"
         raise ConfigError(f"MEDKG_{name}={value!r} is not a {noun}") from None
     # 0 turns the feature off
-    zero_allowed = name in ("CACHE_ENTRIES", "MEMORY_QUADS", "CATALOGUE_FILES_MAX", "PROXY_HOPS")
+    zero_allowed = name in (
+        "CACHE_ENTRIES", "MEMORY_QUADS", "CATALOGUE_FILES_MAX", "PROXY_HOPS", "COMPRESS_MIN_BYTES"
+    )
     if number < 0 or (number == 0 and not zero_allowed):
         least = "0 or more" if zero_allowed else "positive"
         raise ConfigError(f"MEDKG_{name} must be {least}, got {value!r}")
@@ -172,4 +178,5 @@ def resolve(values: Mapping[str, Any], core: Settings | None = None) -> ServerSe
         ld_prefix=prefix,
         catalogue_files_max=_positive("CATALOGUE_FILES_MAX", merged["CATALOGUE_FILES_MAX"], int),
         proxy_hops=_positive("PROXY_HOPS", merged["PROXY_HOPS"], int),
+        compress_min_bytes=_positive("COMPRESS_MIN_BYTES", merged["COMPRESS_MIN_BYTES"], int),
     )

@@ -12,6 +12,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from medkg_server.app import create_app
+from medkg_server.compression import Compression
 from medkg_server.direct import DirectQueries
 from medkg_server.fastpath import FastPath
 from medkg_server.state import EXTENSION
@@ -59,7 +60,9 @@ def app(built_store: Path) -> Iterator:
 
 
 def _layers(app) -> tuple[DirectQueries, object]:
-    cache = app.wsgi_app
+    outer = app.wsgi_app
+    assert isinstance(outer, Compression)
+    cache = outer.app
     assert isinstance(cache, FastPath) and isinstance(cache.app, DirectQueries)
     return cache.app, cache.app.app
 

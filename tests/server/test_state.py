@@ -96,7 +96,7 @@ def test_the_view_answers_under_the_version_the_fast_path_read(app, store: Path)
     environ = EnvironBuilder(path="/sparql", query_string={"query": LOOK_UP}).get_environ()
     environ[PUBLISHED] = first_link  # as if the link was read just before the publish
     headers: dict[str, str] = {}
-    direct = app.wsgi_app.app  # the layer under the fast path
+    direct = app.wsgi_app.app.app  # the layer under compression and the fast path
     b"".join(direct(environ, lambda status, given, exc=None: headers.update(given)))
     assert headers["X-MedKG-Store-Version"] == Path(first_link).name
 

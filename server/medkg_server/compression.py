@@ -1,0 +1,179 @@
+"""Response compression: gzip for clients that ask for it, as a WSGI layer outside the answer cache.
+
+SPARQL results, RDF, HTML pages and the browse JSON are text that gzip makes 5-10x smaller;
+a client on a slow link that sends `Accept-Encoding: gzip` gets them compressed, as Fuseki's
+Jetty does. The layer sits outside the answer cache (fastpath.py), so the cache keeps plain
+answers under an unchanged key and a cached answer is compressed on the way out.
+
+An answer is compressed only when the client accepts gzip (q-values honoured, `*` counts),
+the method is not HEAD, the status is 200, the answer is of a text-like type, is not encoded
+already, offers no byte ranges (downloads), and is a list of bytes (never a stream) of at
+least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
+a weak ETag (the same W/"..." as the plain one's tag, so If-None-Match still matches: RFC 9110
+section 8.8.3.2 asks weak comparison there). Every text-like 200 or 304 answer to a client that
+sent Accept-Encoding gets `Vary: Accept-Encoding`, compressed or not, and so does a 304 to it
+(which has no Content-Type to tell), unless it offers byte ranges.
+
+A request without Accept-Encoding (wrk, SPARQLWrapper, urllib) costs one dictionary look-up and
+passes untouched: its answer cannot be gzip, and a shared cache serves the gzip answer only to
+clients that ask, by that answer's Vary (RFC 9111 section 4.1).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.http import parse_accept_header, parse_etags
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Headers = list[tuple[str, str]]
+
+# zlib's default. Measured on the real lists' answers: 10 KB of SPARQL JSON in 0.02 ms, 1 MB
+# in 3.8 ms (23x smaller; level 5: 3.2 ms, 21x), 1 MB of Turtle in 11 ms (7.3x; level 5: 8 ms,
+# 7.0x; level 9 takes twice as long for 2% more). Sending 1 MB at 10 Mbit/s takes 800 ms.
+LEVEL = 6
+TEXT_TYPES = frozenset(
+    {
+        "application/sparql-results+json",
+        "application/sparql-results+xml",
+        "application/json",
+        "application/ld+json",
+        "application/n-triples",
+        "application/n-quads",
+        "application/trig",
+        "application/rdf+xml",
+        "application/xml",
+        "application/javascript",
+        "application/yaml",
+        "image/svg+xml",
+    }
+)
+# byte ranges count bytes of the plain file: a compressed answer could not honour them
+RANGE_HEADERS = frozenset({"content-range", "accept-ranges"})
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True when an Accept-Encoding value allows gzip (explicitly or by `*`) with q > 0."""
+    return parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+def is_text(content_type: str) -> bool:
+    """True for a Content-Type worth compressing: text/* and the text-like application types."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media in TEXT_TYPES
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """`body` gzip-compressed; no time in the header, so the same body gives the same bytes."""
+    return gzip.compress(body, compresslevel=LEVEL, mtime=0)
+
+
+class Compression:
+    """WSGI middleware: gzip the answers of `app` for clients that accept it."""
+
+    def __init__(self, app: WSGIApp, min_bytes: int) -> None:
+        self.app = app
+        self.min_bytes = min_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
+        if accept_encoding is None:
+            return self.app(environ, start_response)  # the client cannot take gzip
+        wanted = environ.get("REQUEST_METHOD") != "HEAD" and accepts_gzip(accept_encoding)
+        held: list[Any] = []  # (status, headers) of an answer that may be compressed
+        running = True
+
+        def start(status: str, headers: Headers, exc_info: Any = None) -> Any:
+            code = status[:3]
+            if exc_info is None and code in ("200", "304") and _negotiable(headers, code):
+                headers = _with_vary(headers)
+                if code == "304":
+                    headers = _etag_as_held(headers, environ.get("HTTP_IF_NONE_MATCH"))
+                elif wanted and running:
+                    held[:] = [status, headers]  # decided when the body is known
+                    return _no_write
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, start)
+        running = False
+        if not held:
+            return result
+        status, headers = held
+        if not isinstance(result, (list, tuple)) or sum(map(len, result)) < self.min_bytes:
+            start_response(status, headers)  # a stream, or too small to be worth it
+            return result
+        try:
+            body = gzip_bytes(b"".join(result))
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        start_response(status, _compressed_headers(headers, len(body)))
+        return [body]
+
+
+def _negotiable(headers: Headers, code: str) -> bool:
+    """True when this answer could be sent compressed: text-like, not encoded, no byte ranges.
+
+    A 304 has no Content-Type (Werkzeug drops it), so only its lack of ranges is asked.
+    """
+    text = code == "304"
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-type":
+            text = is_text(value)
+        elif lower == "content-encoding" or lower in RANGE_HEADERS:
+            return False
+    return text
+
+
+def _with_vary(headers: Headers) -> Headers:
+    """`headers` with Accept-Encoding among the Vary values (added as one more Vary line)."""
+    for name, value in headers:
+        if name.lower() == "vary":
+            values = {v.strip().lower() for v in value.split(",")}
+            if "accept-encoding" in values or "*" in values:
+                return headers
+    return [*headers, ("Vary", "Accept-Encoding")]
+
+
+def _compressed_headers(headers: Headers, length: int) -> Headers:
+    """The headers of the gzip answer: encoding, its length, and the ETag made weak."""
+    out: Headers = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-length":
+            continue
+        if lower == "etag" and not value.startswith("W/"):
+            value = "W/" + value
+        out.append((name, value))
+    out.append(("Content-Encoding", "gzip"))
+    out.append(("Content-Length", str(length)))
+    return out
+
+
+def _etag_as_held(headers: Headers, if_none_match: str | None) -> Headers:
+    """A 304's ETag as the client holds it: weak when it named only the gzip answer's W/ tag.
+
+    The 304 stands for the 200 the client has (RFC 9110 section 15.4.5); a cache updates the
+    stored answer whose validator the 304 carries (RFC 9111 section 4.3.4).
+    """
+    if not if_none_match:
+        return headers
+    tags = parse_etags(if_none_match)
+    out: Headers = []
+    for name, value in headers:
+        if name.lower() == "etag" and value.startswith('"'):
+            tag = value[1:-1]
+            if tags.is_weak(tag) and not tags.is_strong(tag):
+                value = "W/" + value
+        out.append((name, value))
+    return out
+
+
+def _no_write(data: bytes) -> None:
+    """The `write` callable of a held answer: Flask and the layers inside never call it."""
+    raise RuntimeError("the compression layer takes answers returned as a body, not written")

@@ -1,0 +1,208 @@
+"""gzip answers (compression.py): for clients that ask, byte-identical once decoded, never else."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from medkg.config import ConfigError
+from medkg_server.app import create_app
+from medkg_server.compression import Compression, accepts_gzip
+from medkg_server.settings import resolve
+from medkg_server.state import EXTENSION
+
+GZIP = {"Accept-Encoding": "gzip, deflate"}
+EVERY_TRIPLE = "SELECT * WHERE { ?s ?p ?o }"
+
+# (path, query parameters, request headers) of large text answers of each kind
+ANSWERS = {
+    "select-json": ("/sparql", {"query": EVERY_TRIPLE}, {}),
+    "construct-turtle": ("/sparql", {"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                         {"Accept": "text/turtle"}),
+    "dataset-page": ("/dataset/camelyon16", {}, {"Accept": "text/html"}),
+    "void": ("/void", {}, {}),
+}
+
+
+def _app(store: Path, **config: object):  # type: ignore[no-untyped-def]
+    return create_app({"STORE": str(store), "EXECUTORS": 1, **config})
+
+
+@pytest.fixture(scope="module")
+def client(built_store: Path) -> Iterator:
+    application = _app(built_store)
+    yield application.test_client()
+    application.extensions[EXTENSION].executor.close()
+
+
+@pytest.mark.parametrize("kind", ANSWERS)
+def test_a_gzip_answer_decodes_to_the_plain_answer(client, kind: str) -> None:
+    path, params, headers = ANSWERS[kind]
+    plain = client.get(path, query_string=params, headers=headers)
+    packed = client.get(path, query_string=params, headers={**headers, **GZIP})
+    assert plain.status_code == packed.status_code == 200
+    assert len(plain.data) > 1024 and "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert int(packed.headers["Content-Length"]) == len(packed.data) < len(plain.data)
+    assert packed.headers["Content-Type"] == plain.headers["Content-Type"]
+    # the same tag, weak: the bytes differ, the representation is the same
+    assert packed.headers["ETag"] == "W/" + plain.headers["ETag"]
+    assert packed.headers["Last-Modified"] == plain.headers["Last-Modified"]
+
+
+@pytest.mark.parametrize("value", ["gzip;q=0", "identity", "*;q=0, identity", "br", ""])
+def test_a_client_that_refuses_gzip_gets_plain_bytes_with_vary(client, value: str) -> None:
+    answer = client.get("/void", headers={"Accept-Encoding": value})
+    assert "Content-Encoding" not in answer.headers
+    assert answer.data.startswith(b"@prefix") or b"void" in answer.data[:400]
+    assert "Accept-Encoding" in answer.headers.getlist("Vary")
+
+
+def test_the_accept_encoding_parser_honours_q_values_and_the_wildcard() -> None:
+    assert accepts_gzip("gzip") and accepts_gzip("*") and accepts_gzip("GZIP;q=0.5")
+    assert accepts_gzip("br, *;q=0.1")
+    assert not accepts_gzip("gzip;q=0, *") and not accepts_gzip("identity")
+    assert not accepts_gzip("*;q=0") and not accepts_gzip("deflate")
+
+
+def test_vary_is_on_both_variants_and_keeps_accept(client) -> None:
+    page = "/dataset/camelyon16"
+    for headers in (GZIP, {"Accept-Encoding": "identity"}):
+        vary = client.get(page, headers={"Accept": "text/html", **headers}).headers.getlist("Vary")
+        assert "Accept" in vary and vary.count("Accept-Encoding") == 1
+
+
+def test_a_small_answer_and_a_head_stay_plain(client) -> None:
+    small = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}, headers=GZIP)
+    assert small.status_code == 200 and len(small.data) < 1024
+    assert "Content-Encoding" not in small.headers
+    assert "Accept-Encoding" in small.headers.getlist("Vary")
+    head = client.head("/void", headers=GZIP)
+    assert head.status_code == 200 and "Content-Encoding" not in head.headers
+    assert not head.headers["ETag"].startswith("W/")
+
+
+def test_a_download_with_byte_ranges_is_never_compressed(built_store: Path) -> None:
+    application = _app(built_store, COMPRESS_MIN_BYTES=1)
+    try:
+        answer = application.test_client().get("/download/datasets.csv", headers=GZIP)
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert answer.status_code == 200 and answer.headers["Accept-Ranges"] == "bytes"
+    assert answer.headers["Content-Type"].startswith("text/csv")
+    assert "Content-Encoding" not in answer.headers
+    assert answer.data.startswith(b"dataset") or b"," in answer.data.splitlines()[0]
+
+
+def test_each_variant_is_revalidated_with_its_own_etag(client) -> None:
+    for path, params, headers in ANSWERS.values():
+        strong = client.get(path, query_string=params, headers=headers).headers["ETag"]
+        weak = client.get(path, query_string=params, headers={**headers, **GZIP}).headers["ETag"]
+        again = client.get(
+            path, query_string=params, headers={**headers, **GZIP, "If-None-Match": weak}
+        )
+        assert again.status_code == 304 and again.headers["ETag"] == weak
+        assert "Accept-Encoding" in again.headers.getlist("Vary")
+        plain = client.get(path, query_string=params,
+                           headers={**headers, "Accept-Encoding": "identity",
+                                    "If-None-Match": strong})
+        assert plain.status_code == 304 and plain.headers["ETag"] == strong
+
+
+def test_a_cached_answer_gives_the_same_compressed_bytes_and_stays_plain_in_the_cache(
+    built_store: Path,
+) -> None:
+    application = _app(built_store)
+    try:
+        client = application.test_client()
+        query = {"query": "SELECT ?p ?o WHERE { ?s ?p ?o }"}  # a query of this test alone
+        first = client.get("/sparql", query_string=query, headers=GZIP)
+        second = client.get("/sparql", query_string=query, headers=GZIP)
+        cache = application.wsgi_app.app.cache
+        assert len(cache) == 1
+        (_, headers, body), = cache._items.values()
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert second.data == first.data and second.headers == first.headers
+    assert body == gzip.decompress(first.data)  # the cache keeps the plain answer
+    assert not any(name == "Content-Encoding" for name, _ in headers)
+
+
+def test_the_setting_switches_compression_off(built_store: Path) -> None:
+    application = _app(built_store, COMPRESS_MIN_BYTES=0)
+    try:
+        answer = application.test_client().get("/void", headers=GZIP)
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert not isinstance(application.wsgi_app, Compression)
+    assert "Content-Encoding" not in answer.headers and answer.data.startswith(b"@prefix")
+
+
+def test_a_negative_minimum_is_refused_with_its_name() -> None:
+    with pytest.raises(ConfigError, match="MEDKG_COMPRESS_MIN_BYTES must be 0 or more"):
+        resolve({"COMPRESS_MIN_BYTES": -1})
+
+
+def _layer_answer(body, headers, request_headers=GZIP, status="200 OK"):  # type: ignore[no-untyped-def]
+    """What Compression(min 10 bytes) sends for an inner app answering (status, headers, body)."""
+
+    def inner(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response(status, headers)
+        return body
+
+    environ = EnvironBuilder(path="/x", headers=request_headers).get_environ()
+    out, out_status, out_headers = run_wsgi_app(Compression(inner, 10), environ)
+    return out_status, out_headers, b"".join(out)
+
+
+def test_streams_encoded_answers_and_errors_pass_untouched() -> None:
+    text = [("Content-Type", "text/plain; charset=utf-8")]
+    _, headers, body = _layer_answer(iter([b"x" * 100]), text)  # a stream is never buffered
+    assert body == b"x" * 100 and "Content-Encoding" not in headers
+    coded = [("Content-Type", "text/plain"), ("Content-Encoding", "br")]
+    _, headers, body = _layer_answer([b"y" * 100], coded)
+    assert body == b"y" * 100 and headers["Content-Encoding"] == "br"
+    _, headers, body = _layer_answer([b"z" * 100], text, status="404 NOT FOUND")
+    assert body == b"z" * 100 and "Content-Encoding" not in headers
+    png = [("Content-Type", "image/png")]
+    _, headers, body = _layer_answer([b"p" * 100], png)
+    assert body == b"p" * 100 and "Vary" not in headers
+
+
+def test_a_client_that_sends_no_accept_encoding_gets_the_answer_untouched() -> None:
+    headers = [("Content-Type", "text/plain"), ("ETag", '"a"')]
+    _, got, body = _layer_answer([b"q" * 100], headers, request_headers={})
+    assert body == b"q" * 100 and got.to_wsgi_list() == headers
+
+
+def test_the_same_answer_gives_the_same_gzip_bytes() -> None:
+    text = [("Content-Type", "application/sparql-results+json")]
+    first = _layer_answer([b'{"head":{}}' * 50], text)[2]
+    assert first == _layer_answer([b'{"head":{}}' * 50], text)[2]
+    assert first[4:8] == b"\0\0\0\0"  # no time in the gzip header
+
+
+def test_the_production_server_compresses_and_sparqlwrapper_reads_it(server) -> None:
+    from SPARQLWrapper import JSON, SPARQLWrapper
+
+    url = server.url + "/sparql?query=" + urllib.request.quote(EVERY_TRIPLE)
+    with urllib.request.urlopen(urllib.request.Request(url), timeout=30) as answer:
+        plain = answer.read()
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(answer.read()) == plain
+    # SPARQLWrapper (urllib) sends no Accept-Encoding, so it is sent plain JSON
+    client = SPARQLWrapper(server.url + "/sparql")
+    client.setQuery(EVERY_TRIPLE)
+    client.setReturnFormat(JSON)
+    rows = client.query().convert()["results"]["bindings"]
+    assert len(rows) == len(json.loads(plain)["results"]["bindings"]) > 0
