@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 
 from medkg_server import formats, queries
 from medkg_server.linked_data import graph_dump, graph_exists
-from medkg_server.protocol import ProtocolError
+from medkg_server.protocol import ProtocolError, refuse_content_coding
 from medkg_server.replies import EXPECTED, etag_for, refusal
 from medkg_server.responses import not_modified, plain_error, published_version, to_response, with_validators
 from medkg_server.sparql import require_update_token
@@ -107,6 +107,7 @@ def _body(max_bytes: int) -> bytes:
     error (app.py): without this check a cut that falls on a statement's end would be stored
     as if it were the whole graph.
     """
+    refuse_content_coding(request)
     body = request.get_data(cache=True)
     if len(body) > max_bytes:
         raise ProtocolError(413, f"the request body is larger than {max_bytes} bytes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import time
@@ -172,6 +173,23 @@ def test_wrong_content_type_is_415_and_wrong_method_is_405(server):
     put = sparql(server, method="PUT", params={"query": "ASK {}"})
     assert put.status_code == 405
     assert "POST" in put.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/sparql-query", gzip.compress(b"ASK {}")),
+        ("application/x-www-form-urlencoded", gzip.compress(b"query=ASK+%7B%7D")),
+        ("application/sparql-query", b"ASK {}"),  # labelled gzip, sent plain: not run either
+    ],
+    ids=["query", "form", "labelled-only"],
+)
+def test_a_compressed_request_body_is_415_with_a_reason(server, content_type, body):
+    answer = sparql(server, method="POST", data=body,
+                    headers={"Content-Type": content_type, "Content-Encoding": "gzip"})
+    assert answer.status_code == 415, answer.text
+    assert "Content-Encoding gzip is not accepted" in answer.text
+    assert answer.headers["Accept-Encoding"] == "identity"
 
 
 def test_oversized_body_is_413(server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,6 +174,19 @@ def test_graph_store_writes_refused_with_a_reason(writable, kwargs, status, says
     answer = gsp(writable, "PUT", body, **kwargs, **params)
     assert answer.status_code == status and says in answer.text, answer.text
     assert graph_triples(writable) == set()
+
+
+@pytest.mark.parametrize("path", ["/store?graph=urn:test:gsp", "/update"])
+def test_a_compressed_write_is_415_and_changes_nothing(writable, path):
+    turtle = path.startswith("/store")
+    body = b"<urn:a> <urn:p> <urn:o> ." if turtle else b"INSERT DATA { <urn:a> <urn:p> <urn:o> }"
+    answer = requests.request(
+        "PUT" if turtle else "POST", writable.url + path, data=gzip.compress(body), timeout=60,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip",
+                 "Content-Type": "text/turtle" if turtle else "application/sparql-update"},
+    )
+    assert answer.status_code == 415 and "send the body uncompressed" in answer.text
+    assert not ask(writable, "ASK { <urn:a> <urn:p> <urn:o> }")
 
 
 def test_graph_store_says_what_it_allows(writable):
