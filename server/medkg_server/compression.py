@@ -7,8 +7,8 @@ answers under an unchanged key and a cached answer is compressed on the way out.
 
 An answer is compressed only when the client accepts gzip (q-values honoured, `*` counts),
 the method is not HEAD, the status is 200, the answer is of a text-like type, is not encoded
-already, offers no byte ranges (downloads), and is a list of bytes (never a stream) of at
-least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
+already, offers no byte ranges (downloads), and is in memory (a list of bytes, or a body of
+known length; never a stream) of at least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
 a weak ETag (the same W/"..." as the plain one's tag, so If-None-Match still matches: RFC 9110
 section 8.8.3.2 asks weak comparison there). Every text-like 200 or 304 answer to a client that
 sent Accept-Encoding gets `Vary: Accept-Encoding`, compressed or not, and so does a 304 to it
@@ -51,6 +51,8 @@ TEXT_TYPES = frozenset(
         "image/svg+xml",
     }
 )
+# a body of known length larger than this passes uncompressed rather than being held whole
+MAX_HELD = 64 << 20
 # byte ranges count bytes of the plain file: a compressed answer could not honour them
 RANGE_HEADERS = frozenset({"content-range", "accept-ranges"})
 
@@ -102,7 +104,8 @@ class Compression:
         if not held:
             return result
         status, headers = held
-        if not isinstance(result, (list, tuple)) or sum(map(len, result)) < self.min_bytes:
+        size = _body_size(result, headers)
+        if size is None or size < self.min_bytes:
             start_response(status, headers)  # a stream, or too small to be worth it
             return result
         try:
@@ -113,6 +116,22 @@ class Compression:
                 close()
         start_response(status, _compressed_headers(headers, len(body)))
         return [body]
+
+
+def _body_size(result: Iterable[bytes], headers: Headers) -> int | None:
+    """The body's length when it is already in memory; None for a stream.
+
+    A list is in memory. So is the iterator Flask returns for an answer it knows the length
+    of (Werkzeug sets Content-Length only for a body given whole: the home page, OpenAPI,
+    POSTed queries); files also have a length, but they offer byte ranges and never get here.
+    A streamed answer has no length and is passed on as it comes.
+    """
+    if isinstance(result, (list, tuple)):
+        return sum(map(len, result))
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value) if value.isdigit() and int(value) <= MAX_HELD else None
+    return None
 
 
 def _negotiable(headers: Headers, code: str) -> bool:

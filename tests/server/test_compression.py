@@ -28,6 +28,8 @@ ANSWERS = {
     "dataset-page": ("/dataset/camelyon16", {}, {"Accept": "text/html"}),
     "void": ("/void", {}, {}),
 }
+# answers Flask builds whole and returns as an iterator with a known length (no ETag)
+SIZED = {"home-page": "/", "openapi": "/openapi.yaml"}
 
 
 def _app(store: Path, **config: object):  # type: ignore[no-untyped-def]
@@ -175,6 +177,33 @@ def test_streams_encoded_answers_and_errors_pass_untouched() -> None:
     png = [("Content-Type", "image/png")]
     _, headers, body = _layer_answer([b"p" * 100], png)
     assert body == b"p" * 100 and "Vary" not in headers
+
+
+def test_a_body_of_known_length_is_compressed_but_a_stream_without_one_is_not() -> None:
+    text = [("Content-Type", "text/plain")]
+    sized = [*text, ("Content-Length", "100")]
+    _, headers, body = _layer_answer(iter([b"k" * 60, b"k" * 40]), sized)
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == b"k" * 100
+    assert headers["Content-Length"] == str(len(body))
+    _, headers, body = _layer_answer(iter([b"s" * 100]), text)
+    assert body == b"s" * 100 and "Content-Encoding" not in headers
+
+
+@pytest.mark.parametrize("kind", SIZED)
+def test_a_whole_answer_without_validators_is_compressed(client, kind: str) -> None:
+    plain, packed = client.get(SIZED[kind]), client.get(SIZED[kind], headers=GZIP)
+    assert plain.status_code == packed.status_code == 200 and len(plain.data) > 1024
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+
+
+def test_a_posted_query_is_compressed(client) -> None:
+    form = {"query": EVERY_TRIPLE}
+    plain = client.post("/sparql", data=form)
+    packed = client.post("/sparql", data=form, headers=GZIP)
+    assert plain.status_code == packed.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
 
 
 def test_a_client_that_sends_no_accept_encoding_gets_the_answer_untouched() -> None:
