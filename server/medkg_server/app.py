@@ -81,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if settings.compress_min_bytes:
         app.wsgi_app = Compression(  # type: ignore[method-assign]
-            app.wsgi_app, settings.compress_min_bytes
+            app.wsgi_app, settings.compress_min_bytes, f"{app.static_url_path}/"
         )
     if settings.proxy_hops:
         hops = settings.proxy_hops

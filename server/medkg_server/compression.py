@@ -7,7 +7,8 @@ answers under an unchanged key and a cached answer is compressed on the way out.
 
 An answer is compressed only when the client accepts gzip (q-values honoured, `*` counts),
 the method is not HEAD, the status is 200, the answer is of a text-like type, is not encoded
-already, offers no byte ranges (downloads), and is in memory (a list of bytes, or a body of
+already, offers no byte ranges (downloads; the static files are the exception, see
+Compression), and is in memory (a list of bytes, or a body of
 known length; never a stream) of at least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
 a weak ETag (the same W/"..." as the plain one's tag, so If-None-Match still matches: RFC 9110
 section 8.8.3.2 asks weak comparison there). Every text-like 200 or 304 answer to a client that
@@ -53,6 +54,8 @@ TEXT_TYPES = frozenset(
 )
 # a body of known length larger than this passes uncompressed rather than being held whole
 MAX_HELD = 64 << 20
+# static files kept compressed (the UI has about a dozen)
+MAX_STATIC_FILES = 256
 # byte ranges count bytes of the plain file: a compressed answer could not honour them
 RANGE_HEADERS = frozenset({"content-range", "accept-ranges"})
 
@@ -74,11 +77,18 @@ def gzip_bytes(body: bytes) -> bytes:
 
 
 class Compression:
-    """WSGI middleware: gzip the answers of `app` for clients that accept it."""
+    """WSGI middleware: gzip the answers of `app` for clients that accept it.
 
-    def __init__(self, app: WSGIApp, min_bytes: int) -> None:
+    Files under `static_prefix` (the query UI's scripts and styles: YASGUI alone is about 1 MB)
+    offer byte ranges but never change while the server runs: a gzip client gets them
+    compressed, without Accept-Ranges, and each file is compressed once (per ETag).
+    """
+
+    def __init__(self, app: WSGIApp, min_bytes: int, static_prefix: str | None = None) -> None:
         self.app = app
         self.min_bytes = min_bytes
+        self.static_prefix = static_prefix
+        self._static: dict[tuple[str, str], bytes] = {}  # (path, ETag) -> compressed file
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
@@ -87,10 +97,12 @@ class Compression:
         wanted = environ.get("REQUEST_METHOD") != "HEAD" and accepts_gzip(accept_encoding)
         held: list[Any] = []  # (status, headers) of an answer that may be compressed
         running = True
+        path = environ.get("PATH_INFO", "")
+        static = self.static_prefix is not None and path.startswith(self.static_prefix)
 
         def start(status: str, headers: Headers, exc_info: Any = None) -> Any:
             code = status[:3]
-            if exc_info is None and code in ("200", "304") and _negotiable(headers, code):
+            if exc_info is None and code in ("200", "304") and _negotiable(headers, code, static):
                 headers = _with_vary(headers)
                 if code == "304":
                     headers = _etag_as_held(headers, environ.get("HTTP_IF_NONE_MATCH"))
@@ -108,14 +120,24 @@ class Compression:
         if size is None or size < self.min_bytes:
             start_response(status, headers)  # a stream, or too small to be worth it
             return result
+        key = (path, _header(headers, "etag")) if static else None
         try:
-            body = gzip_bytes(b"".join(result))
+            body = self._static.get(key) if key else None
+            if body is None:
+                body = gzip_bytes(b"".join(result))
+                if key and len(self._static) < MAX_STATIC_FILES:
+                    self._static[key] = body
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
         start_response(status, _compressed_headers(headers, len(body)))
         return [body]
+
+
+def _header(headers: Headers, name: str) -> str:
+    """The value of header `name` (lower case), or an empty string."""
+    return next((v for k, v in headers if k.lower() == name), "")
 
 
 def _body_size(result: Iterable[bytes], headers: Headers) -> int | None:
@@ -134,16 +156,19 @@ def _body_size(result: Iterable[bytes], headers: Headers) -> int | None:
     return None
 
 
-def _negotiable(headers: Headers, code: str) -> bool:
+def _negotiable(headers: Headers, code: str, static: bool = False) -> bool:
     """True when this answer could be sent compressed: text-like, not encoded, no byte ranges.
 
-    A 304 has no Content-Type (Werkzeug drops it), so only its lack of ranges is asked.
+    A 304 has no Content-Type (Werkzeug drops it), so only its lack of ranges is asked. A
+    `static` file's offer of ranges does not count: its whole answer may be compressed.
     """
     text = code == "304"
     for name, value in headers:
         lower = name.lower()
         if lower == "content-type":
             text = is_text(value)
+        elif lower == "accept-ranges" and static:
+            continue  # a whole static file: its gzip answer simply offers no ranges
         elif lower == "content-encoding" or lower in RANGE_HEADERS:
             return False
     return text
@@ -164,8 +189,8 @@ def _compressed_headers(headers: Headers, length: int) -> Headers:
     out: Headers = []
     for name, value in headers:
         lower = name.lower()
-        if lower == "content-length":
-            continue
+        if lower in ("content-length", "accept-ranges"):
+            continue  # ranges would count the plain file's bytes
         if lower == "etag" and not value.startswith("W/"):
             value = "W/" + value
         out.append((name, value))

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.test import EnvironBuilder, run_wsgi_app
-
-from medkg.config import ConfigError
+from medkg_server import compression
 from medkg_server.app import create_app
 from medkg_server.compression import Compression, accepts_gzip
 from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from medkg.config import ConfigError
 
 GZIP = {"Accept-Encoding": "gzip, deflate"}
 EVERY_TRIPLE = "SELECT * WHERE { ?s ?p ?o }"
@@ -195,6 +196,40 @@ def test_a_whole_answer_without_validators_is_compressed(client, kind: str) -> N
     assert plain.status_code == packed.status_code == 200 and len(plain.data) > 1024
     assert packed.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.data) == plain.data
+
+
+STATIC = "/static/yasgui/yasgui.min.js"
+
+
+def test_a_static_file_is_compressed_once_without_ranges(
+    built_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application = _app(built_store)
+    calls: list[int] = []
+    real = compression.gzip_bytes
+    monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
+    try:
+        client = application.test_client()
+        plain = client.get(STATIC)
+        packed = [client.get(STATIC, headers=GZIP) for _ in range(2)]
+        ranged = client.get(STATIC, headers={**GZIP, "Range": "bytes=0-99"})
+        etag = packed[0].headers["ETag"]
+        again = client.get(STATIC, headers={**GZIP, "If-None-Match": etag})
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert plain.status_code == 200 and plain.headers["Accept-Ranges"] == "bytes"
+    assert "Content-Encoding" not in plain.headers
+    for answer in packed:
+        assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Ranges" not in answer.headers
+        assert gzip.decompress(answer.data) == plain.data
+        assert answer.headers["ETag"] == "W/" + plain.headers["ETag"]
+        assert "Accept-Encoding" in answer.headers.getlist("Vary")
+    assert packed[0].data == packed[1].data and len(calls) == 1  # compressed once
+    # a range still counts the plain file's bytes
+    assert ranged.status_code == 206 and ranged.data == plain.data[:100]
+    assert "Content-Encoding" not in ranged.headers
+    assert again.status_code == 304 and again.headers["ETag"] == etag
 
 
 def test_a_posted_query_is_compressed(client) -> None:
