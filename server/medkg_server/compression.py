@@ -61,8 +61,15 @@ RANGE_HEADERS = frozenset({"content-range", "accept-ranges"})
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """True when an Accept-Encoding value allows gzip (explicitly or by `*`) with q > 0."""
-    return parse_accept_header(accept_encoding)["gzip"] > 0
+    """True when an Accept-Encoding value allows gzip (explicitly or by `*`) with q > 0.
+
+    `x-gzip` counts as gzip (RFC 9110 section 8.4.1.3), when gzip itself is not refused.
+    """
+    accepted = parse_accept_header(accept_encoding)
+    quality = accepted["gzip"]
+    if quality == 0 and "gzip" not in {value.lower() for value, _ in accepted}:
+        quality = accepted["x-gzip"]
+    return quality > 0
 
 
 def is_text(content_type: str) -> bool:

@@ -73,6 +73,8 @@ def test_the_accept_encoding_parser_honours_q_values_and_the_wildcard() -> None:
     assert accepts_gzip("br, *;q=0.1")
     assert not accepts_gzip("gzip;q=0, *") and not accepts_gzip("identity")
     assert not accepts_gzip("*;q=0") and not accepts_gzip("deflate")
+    assert accepts_gzip("x-gzip") and accepts_gzip("X-GZIP;q=0.3, br")
+    assert not accepts_gzip("gzip;q=0, x-gzip")  # gzip refused by name stays refused
 
 
 def test_vary_is_on_both_variants_and_keeps_accept(client) -> None:
