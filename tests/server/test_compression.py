@@ -272,3 +272,24 @@ def test_the_production_server_compresses_and_sparqlwrapper_reads_it(server) -> 
     client.setReturnFormat(JSON)
     rows = client.query().convert()["results"]["bindings"]
     assert len(rows) == len(json.loads(plain)["results"]["bindings"]) > 0
+
+
+def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) -> None:
+    """If-Range compares strongly: the gzip answer's W/ tag never validates plain bytes."""
+    application = _app(built_store)
+    try:
+        client = application.test_client()
+        plain = client.get(STATIC)
+        weak = client.get(STATIC, headers=GZIP).headers["ETag"]
+        resumed = {"Range": "bytes=100-199", "If-Range": weak}
+        packed = client.get(STATIC, headers={**GZIP, **resumed})
+        unpacked = client.get(STATIC, headers=resumed)
+        strong = client.get(STATIC, headers={**GZIP, **resumed, "If-Range": plain.headers["ETag"]})
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert weak.startswith("W/")
+    assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert unpacked.status_code == 200 and unpacked.data == plain.data
+    # the plain answer's strong tag still validates its bytes
+    assert strong.status_code == 206 and strong.data == plain.data[100:200]
