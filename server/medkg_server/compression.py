@@ -23,6 +23,7 @@ clients that ask, by that answer's Vary (RFC 9111 section 4.1).
 from __future__ import annotations
 
 import gzip
+import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -130,7 +131,8 @@ class Compression:
         if size is None or size < self.min_bytes:
             start_response(status, headers)  # a stream, or too small to be worth it
             return result
-        key = (path, _header(headers, "etag")) if static else None
+        # one entry per file: /static/yasgui//x.js and /static/./yasgui/x.js are the same file
+        key = (posixpath.normpath(path), _header(headers, "etag")) if static else None
         try:
             body = self._static.get(key) if key else None
             if body is None:

@@ -293,3 +293,21 @@ def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) ->
     assert unpacked.status_code == 200 and unpacked.data == plain.data
     # the plain answer's strong tag still validates its bytes
     assert strong.status_code == 206 and strong.data == plain.data[100:200]
+
+
+def test_spellings_of_a_static_path_share_one_compressed_copy(
+    built_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each spelling Flask serves the same file under must not take its own memo entry."""
+    application = _app(built_store)
+    calls: list[int] = []
+    real = compression.gzip_bytes
+    monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
+    spellings = [STATIC, "/static/yasgui//yasgui.min.js", "/static/./yasgui/yasgui.min.js"]
+    try:
+        client = application.test_client()
+        answers = [client.get(path, headers=GZIP) for path in spellings]
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert all(a.status_code == 200 and a.data == answers[0].data for a in answers)
+    assert len(calls) == 1 and len(application.wsgi_app._static) == 1
