@@ -120,6 +120,7 @@ class Compression:
                 elif wanted and running:
                     held[:] = [status, headers]  # decided when the body is known
                     return _no_write
+            held.clear()  # a later call (with exc_info) replaces an answer held before it
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, start)

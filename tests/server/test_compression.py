@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,3 +312,31 @@ def test_spellings_of_a_static_path_share_one_compressed_copy(
         application.extensions[EXTENSION].executor.close()
     assert all(a.status_code == 200 and a.data == answers[0].data for a in answers)
     assert len(calls) == 1 and len(application.wsgi_app._static) == 1
+
+
+def test_an_error_that_replaces_a_held_answer_is_sent_as_the_error() -> None:
+    """A WSGI app may call start_response again with exc_info before its body: that answer wins."""
+
+    def inner(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("the body could not be made")
+        except ValueError:
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")],
+                           sys.exc_info())
+        return [b"e" * 100]
+
+    sent: list[str] = []
+
+    def start_response(status, headers, exc_info=None):  # type: ignore[no-untyped-def]
+        # as PEP 3333 asks of a server: headers not yet sent, so a new answer replaces them
+        sent.append(status)
+        return _ignored
+
+    environ = EnvironBuilder(path="/x", headers=GZIP).get_environ()
+    body = b"".join(Compression(inner, 10)(environ, start_response))
+    assert sent == ["500 INTERNAL SERVER ERROR"] and body == b"e" * 100
+
+
+def _ignored(data: bytes) -> None:
+    """A `write` callable nobody calls."""
