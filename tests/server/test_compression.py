@@ -204,22 +204,27 @@ def test_a_whole_answer_without_validators_is_compressed(client, kind: str) -> N
 STATIC = "/static/yasgui/yasgui.min.js"
 
 
-def test_a_static_file_is_compressed_once_without_ranges(
-    built_store: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture()
+def counting(built_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A fresh app, and the list that gains an item each time it compresses a body."""
     application = _app(built_store)
     calls: list[int] = []
     real = compression.gzip_bytes
     monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
-    try:
-        client = application.test_client()
-        plain = client.get(STATIC)
-        packed = [client.get(STATIC, headers=GZIP) for _ in range(2)]
-        ranged = client.get(STATIC, headers={**GZIP, "Range": "bytes=0-99"})
-        etag = packed[0].headers["ETag"]
-        again = client.get(STATIC, headers={**GZIP, "If-None-Match": etag})
-    finally:
-        application.extensions[EXTENSION].executor.close()
+    yield application, calls
+    application.extensions[EXTENSION].executor.close()
+
+
+def test_a_static_file_is_compressed_once_without_ranges(
+    counting,  # type: ignore[no-untyped-def]
+) -> None:
+    application, calls = counting
+    client = application.test_client()
+    plain = client.get(STATIC)
+    packed = [client.get(STATIC, headers=GZIP) for _ in range(2)]
+    ranged = client.get(STATIC, headers={**GZIP, "Range": "bytes=0-99"})
+    etag = packed[0].headers["ETag"]
+    again = client.get(STATIC, headers={**GZIP, "If-None-Match": etag})
     assert plain.status_code == 200 and plain.headers["Accept-Ranges"] == "bytes"
     assert "Content-Encoding" not in plain.headers
     for answer in packed:
@@ -297,19 +302,13 @@ def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) ->
 
 
 def test_spellings_of_a_static_path_share_one_compressed_copy(
-    built_store: Path, monkeypatch: pytest.MonkeyPatch
+    counting,  # type: ignore[no-untyped-def]
 ) -> None:
     """Each spelling Flask serves the same file under must not take its own memo entry."""
-    application = _app(built_store)
-    calls: list[int] = []
-    real = compression.gzip_bytes
-    monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
+    application, calls = counting
     spellings = [STATIC, "/static/yasgui//yasgui.min.js", "/static/./yasgui/yasgui.min.js"]
-    try:
-        client = application.test_client()
-        answers = [client.get(path, headers=GZIP) for path in spellings]
-    finally:
-        application.extensions[EXTENSION].executor.close()
+    client = application.test_client()
+    answers = [client.get(path, headers=GZIP) for path in spellings]
     assert all(a.status_code == 200 and a.data == answers[0].data for a in answers)
     assert len(calls) == 1 and len(application.wsgi_app._static) == 1
 
