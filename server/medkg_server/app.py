@@ -81,7 +81,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if settings.compress_min_bytes:
         app.wsgi_app = Compression(  # type: ignore[method-assign]
-            app.wsgi_app, settings.compress_min_bytes, f"{app.static_url_path}/"
+            app.wsgi_app,
+            settings.compress_min_bytes,
+            (f"{app.static_url_path}/", linked_data.docs_path(settings.ld_prefix)),
         )
     if settings.proxy_hops:
         hops = settings.proxy_hops

@@ -87,15 +87,18 @@ def gzip_bytes(body: bytes) -> bytes:
 class Compression:
     """WSGI middleware: gzip the answers of `app` for clients that accept it.
 
-    Files under `static_prefix` (the query UI's scripts and styles: YASGUI alone is about 1 MB)
-    offer byte ranges but never change while the server runs: a gzip client gets them
-    compressed, without Accept-Ranges, and each file is compressed once (per ETag).
+    Files under the `static_prefixes` (the query UI's scripts and styles: YASGUI alone is about
+    1 MB; the ontology's documentation pages) offer byte ranges but never change under their
+    ETag: a gzip client gets them compressed, without Accept-Ranges, and each file is
+    compressed once (per ETag).
     """
 
-    def __init__(self, app: WSGIApp, min_bytes: int, static_prefix: str | None = None) -> None:
+    def __init__(
+        self, app: WSGIApp, min_bytes: int, static_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.min_bytes = min_bytes
-        self.static_prefix = static_prefix
+        self.static_prefixes = static_prefixes
         self._static: dict[tuple[str, str], bytes] = {}  # (path, ETag) -> compressed file
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -109,7 +112,7 @@ class Compression:
         held: list[Any] = []  # (status, headers) of an answer that may be compressed
         running = True
         path = environ.get("PATH_INFO", "")
-        static = self.static_prefix is not None and path.startswith(self.static_prefix)
+        static = path.startswith(self.static_prefixes)
 
         def start(status: str, headers: Headers, exc_info: Any = None) -> Any:
             code = status[:3]

@@ -28,7 +28,6 @@ from flask import (
 )
 
 from medkg import store as medkg_store
-
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
 from medkg_server.downloads import offers_catalogue_files
@@ -59,6 +58,11 @@ ALTERNATES = (
 )
 
 
+def docs_path(prefix: str) -> str:
+    """Where the ontology's documentation files are served, under the linked-data `prefix`."""
+    return f"{prefix}ontology/docs/"
+
+
 def blueprint(prefix: str) -> Blueprint:
     """The linked-data routes mounted at `prefix` (the server path of the base IRI)."""
     bp = Blueprint("ld", __name__)
@@ -66,7 +70,7 @@ def blueprint(prefix: str) -> Blueprint:
     bp.add_url_rule(f"{prefix}<any({kinds}):kind>/<path:rest>", "resource", resource)
     for name in SINGLETONS:
         bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
-    bp.add_url_rule(f"{prefix}ontology/docs/<path:name>", "ontology_docs", ontology_docs)
+    bp.add_url_rule(f"{docs_path(prefix)}<path:name>", "ontology_docs", ontology_docs)
     bp.add_url_rule(f"{prefix}ontology/<version>", "ontology_version", ontology_version)
     bp.add_url_rule(f"{prefix}context.jsonld", "jsonld_context", jsonld_context)
     return bp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from medkg.config import ConfigError
+from medkg.build import build
+from medkg.config import ConfigError, load_settings
 
+REPO = Path(__file__).resolve().parents[2]
 GZIP = {"Accept-Encoding": "gzip, deflate"}
 EVERY_TRIPLE = "SELECT * WHERE { ?s ?p ?o }"
 
@@ -299,6 +302,25 @@ def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) ->
     assert unpacked.status_code == 200 and unpacked.data == plain.data
     # the plain answer's strong tag still validates its bytes
     assert strong.status_code == 206 and strong.data == plain.data[100:200]
+
+
+def test_the_ontology_documentation_pages_are_compressed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(REPO / "tests" / "fixtures" / "mini" / "data", home / "data")
+    (home / "ontology").symlink_to(REPO / "ontology")
+    settings = load_settings(store=home / "store", home=home)
+    build(settings, run_validation=False)  # a real build writes the documentation pages
+    application = _app(settings.store)
+    page = "/ontology/docs/index.html"
+    try:
+        client = application.test_client()
+        plain, packed = client.get(page), client.get(page, headers=GZIP)
+    finally:
+        application.extensions[EXTENSION].executor.close()
+    assert plain.status_code == packed.status_code == 200 and len(plain.data) > 1024
+    assert plain.headers["Accept-Ranges"] == "bytes" and "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Ranges" not in packed.headers
+    assert gzip.decompress(packed.data) == plain.data
 
 
 def test_spellings_of_a_static_path_share_one_compressed_copy(
