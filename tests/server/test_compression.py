@@ -8,6 +8,7 @@ import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,15 +38,20 @@ ANSWERS = {
 SIZED = {"home-page": "/", "openapi": "/openapi.yaml"}
 
 
-def _app(store: Path, **config: object):  # type: ignore[no-untyped-def]
-    return create_app({"STORE": str(store), "EXECUTORS": 1, **config})
+@contextmanager
+def _served(store: Path, **config: object) -> Iterator:
+    """An app on `store` (with `config`), its query pool closed afterwards."""
+    application = create_app({"STORE": str(store), "EXECUTORS": 1, **config})
+    try:
+        yield application
+    finally:
+        application.extensions[EXTENSION].executor.close()
 
 
 @pytest.fixture(scope="module")
 def client(built_store: Path) -> Iterator:
-    application = _app(built_store)
-    yield application.test_client()
-    application.extensions[EXTENSION].executor.close()
+    with _served(built_store) as application:
+        yield application.test_client()
 
 
 @pytest.mark.parametrize("kind", ANSWERS)
@@ -99,11 +105,8 @@ def test_a_small_answer_and_a_head_stay_plain(client) -> None:
 
 
 def test_a_download_with_byte_ranges_is_never_compressed(built_store: Path) -> None:
-    application = _app(built_store, COMPRESS_MIN_BYTES=1)
-    try:
+    with _served(built_store, COMPRESS_MIN_BYTES=1) as application:
         answer = application.test_client().get("/download/datasets.csv", headers=GZIP)
-    finally:
-        application.extensions[EXTENSION].executor.close()
     assert answer.status_code == 200 and answer.headers["Accept-Ranges"] == "bytes"
     assert answer.headers["Content-Type"].startswith("text/csv")
     assert "Content-Encoding" not in answer.headers
@@ -128,8 +131,7 @@ def test_each_variant_is_revalidated_with_its_own_etag(client) -> None:
 def test_a_cached_answer_gives_the_same_compressed_bytes_and_stays_plain_in_the_cache(
     built_store: Path,
 ) -> None:
-    application = _app(built_store)
-    try:
+    with _served(built_store) as application:
         client = application.test_client()
         query = {"query": "SELECT ?p ?o WHERE { ?s ?p ?o }"}  # a query of this test alone
         first = client.get("/sparql", query_string=query, headers=GZIP)
@@ -137,8 +139,6 @@ def test_a_cached_answer_gives_the_same_compressed_bytes_and_stays_plain_in_the_
         cache = application.wsgi_app.app.cache
         assert len(cache) == 1
         (_, headers, body), = cache._items.values()
-    finally:
-        application.extensions[EXTENSION].executor.close()
     assert first.headers["Content-Encoding"] == "gzip"
     assert second.data == first.data and second.headers == first.headers
     assert body == gzip.decompress(first.data)  # the cache keeps the plain answer
@@ -146,11 +146,8 @@ def test_a_cached_answer_gives_the_same_compressed_bytes_and_stays_plain_in_the_
 
 
 def test_the_setting_switches_compression_off(built_store: Path) -> None:
-    application = _app(built_store, COMPRESS_MIN_BYTES=0)
-    try:
+    with _served(built_store, COMPRESS_MIN_BYTES=0) as application:
         answer = application.test_client().get("/void", headers=GZIP)
-    finally:
-        application.extensions[EXTENSION].executor.close()
     assert not isinstance(application.wsgi_app, Compression)
     assert "Content-Encoding" not in answer.headers and answer.data.startswith(b"@prefix")
 
@@ -210,12 +207,11 @@ STATIC = "/static/yasgui/yasgui.min.js"
 @pytest.fixture()
 def counting(built_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A fresh app, and the list that gains an item each time it compresses a body."""
-    application = _app(built_store)
-    calls: list[int] = []
-    real = compression.gzip_bytes
-    monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
-    yield application, calls
-    application.extensions[EXTENSION].executor.close()
+    with _served(built_store) as application:
+        calls: list[int] = []
+        real = compression.gzip_bytes
+        monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
+        yield application, calls
 
 
 def test_a_static_file_is_compressed_once_without_ranges(
@@ -285,8 +281,7 @@ def test_the_production_server_compresses_and_sparqlwrapper_reads_it(server) -> 
 
 def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) -> None:
     """If-Range compares strongly: the gzip answer's W/ tag never validates plain bytes."""
-    application = _app(built_store)
-    try:
+    with _served(built_store) as application:
         client = application.test_client()
         plain = client.get(STATIC)
         weak = client.get(STATIC, headers=GZIP).headers["ETag"]
@@ -294,8 +289,6 @@ def test_a_range_under_a_weak_if_range_gets_the_whole_file(built_store: Path) ->
         packed = client.get(STATIC, headers={**GZIP, **resumed})
         unpacked = client.get(STATIC, headers=resumed)
         strong = client.get(STATIC, headers={**GZIP, **resumed, "If-Range": plain.headers["ETag"]})
-    finally:
-        application.extensions[EXTENSION].executor.close()
     assert weak.startswith("W/")
     assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.data) == plain.data
@@ -310,13 +303,10 @@ def test_the_ontology_documentation_pages_are_compressed(tmp_path: Path) -> None
     (home / "ontology").symlink_to(REPO / "ontology")
     settings = load_settings(store=home / "store", home=home)
     build(settings, run_validation=False)  # a real build writes the documentation pages
-    application = _app(settings.store)
     page = "/ontology/docs/index.html"
-    try:
+    with _served(settings.store) as application:
         client = application.test_client()
         plain, packed = client.get(page), client.get(page, headers=GZIP)
-    finally:
-        application.extensions[EXTENSION].executor.close()
     assert plain.status_code == packed.status_code == 200 and len(plain.data) > 1024
     assert plain.headers["Accept-Ranges"] == "bytes" and "Content-Encoding" not in plain.headers
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Ranges" not in packed.headers
