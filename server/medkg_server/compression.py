@@ -161,15 +161,14 @@ def _body_size(result: Iterable[bytes], headers: Headers) -> int | None:
 
     A list is in memory. So is the iterator Flask returns for an answer it knows the length
     of (Werkzeug sets Content-Length only for a body given whole: the home page, OpenAPI,
-    POSTed queries); files also have a length, but they offer byte ranges and never get here.
-    A streamed answer has no length and is passed on as it comes.
+    POSTed queries). Files have a length too; of those only the static files and the ontology
+    docs get here (the others offer byte ranges), and they are read whole once (see
+    Compression). A streamed answer has no length and is passed on as it comes.
     """
     if isinstance(result, (list, tuple)):
         return sum(map(len, result))
-    for name, value in headers:
-        if name.lower() == "content-length":
-            return int(value) if value.isdigit() and int(value) <= MAX_HELD else None
-    return None
+    length = _header(headers, "content-length")
+    return int(length) if length.isdigit() and int(length) <= MAX_HELD else None
 
 
 def _negotiable(headers: Headers, code: str, static: bool = False) -> bool:
