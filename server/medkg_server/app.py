@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.http import HTTP_STATUS_CODES, parse_range_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
@@ -146,6 +146,15 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
     @app.before_request
     def _start_clock() -> None:
         g.started = time.perf_counter()
+
+    @app.before_request
+    def _ignore_several_ranges() -> None:
+        # Werkzeug answers a Range of several byte ranges with 416, as if none could be
+        # satisfied; RFC 9110 (14.2) lets a server ignore Range instead, so such a client
+        # gets the whole file (200) rather than an error.
+        ranges = parse_range_header(request.environ.get("HTTP_RANGE"))
+        if ranges is not None and len(ranges.ranges) > 1:
+            del request.environ["HTTP_RANGE"]
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -82,6 +82,10 @@ def test_validators_ranges_and_head(store: Path) -> None:
     assert client.get(PATH, headers={"If-None-Match": etag}).status_code == 304
     part = client.get(PATH, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.data == whole.data[10:20]
+    # several ranges are not served as multipart: Range is ignored, the whole file is sent
+    several = client.get(PATH, headers={"Range": "bytes=0-1,10-19"})
+    assert several.status_code == 200 and several.data == whole.data
+    assert client.get(PATH, headers={"Range": "bytes=99999999-"}).status_code == 416
     head = client.head(PATH)
     assert head.status_code == 200 and head.data == b""
     assert int(head.headers["Content-Length"]) == len(whole.data)
