@@ -19,7 +19,9 @@ from medkg_server import formats, queries
 from medkg_server.linked_data import graph_dump, graph_exists
 from medkg_server.protocol import ProtocolError, refuse_content_coding
 from medkg_server.replies import EXPECTED, etag_for, refusal
-from medkg_server.responses import not_modified, plain_error, published_version, to_response, with_validators
+from medkg_server.responses import (
+    not_modified, plain_error, published_version, to_response, with_validators
+)
 from medkg_server.sparql import require_update_token
 from medkg_server.state import ServerState, state
 from medkg_server.worker import update_job
