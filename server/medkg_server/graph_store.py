@@ -80,23 +80,28 @@ def _write(st: ServerState, method: str) -> Response:
         graph = queries.iri(graphs[0])
     except queries.BadValue as exc:
         raise ProtocolError(400, f"graph= must be an absolute IRI: {exc}") from None
-    version = st.version()
-    existed = version is not None and graph_exists(st, version.name, graphs[0])
+    missing = ProtocolError(404, f"no graph {graph} in the store")
     data = ""
     if method == "DELETE":
-        if not existed:
-            raise ProtocolError(404, f"no graph {graph} in the store")
+        # a cheap early answer from the published version, without copying the store; the
+        # job's own check, under the writer lock, is the one that counts (run_update)
+        version = st.version()
+        if version is None or not graph_exists(st, version.name, graphs[0]):
+            raise missing
         text = f"DROP GRAPH {graph}"
     else:
         body = _body(st.settings.max_request_bytes)
         data = _triples(body, request.headers.get("Content-Type", ""), graphs[0])
         insert = f"INSERT DATA {{ GRAPH {graph} {{\n{data}\n}} }}"
         text = f"DROP SILENT GRAPH {graph} ;\n{insert}" if method == "PUT" else insert
-    job = update_job(text, st.settings.base, st.settings.query_timeout)
+    job = update_job(text, st.settings.base, st.settings.query_timeout,
+                     target_graph=graphs[0], graph_must_exist=method == "DELETE")
     outcome = st.run(job, "", st.settings.query_timeout)
+    if job.graph_must_exist and outcome.graph_existed is False:
+        raise missing  # another writer dropped it after the early check; nothing published
     # PUT or POST of triples to a graph not in the store creates it (an empty body creates
     # nothing: the store keeps no empty graphs)
-    created = bool(data) and not existed
+    created = bool(data) and outcome.graph_existed is False
     response = Response(status=201 if created else 204)
     response.headers["X-MedKG-Store-Version"] = outcome.version or ""
     return response

@@ -53,6 +53,10 @@ class Job:
     union_default_graph: bool = True  # False when the query has its own FROM / FROM NAMED
     # an update: how long to wait for another writer (a `medkg build`) before answering busy
     lock_wait: float | None = None
+    # a Graph Store write: the graph it writes (an IRI without brackets), so that whether the
+    # graph existed is read under the writer lock (see run_update); None for SPARQL updates
+    target_graph: str | None = None
+    graph_must_exist: bool = False  # a DELETE: publish nothing when the graph is not there
 
     def __hash__(self) -> int:
         # A job is the key of the answer cache and of in-flight queries: hashed several times
@@ -73,14 +77,21 @@ _JOB_FIELDS = tuple(f.name for f in fields(Job))
 BUSY = "another build or update is writing the store; ask again when it has finished"
 
 
-def update_job(text: str, base_iri: str, timeout: float) -> Job:
+def update_job(
+    text: str,
+    base_iri: str,
+    timeout: float,
+    target_graph: str | None = None,
+    graph_must_exist: bool = False,
+) -> Job:
     """An update that waits for another writer at most half its time limit.
 
     A build holds the store's writer lock for as long as it runs; an update that waited all
     its time limit for it would be killed and answered "ran longer than its time limit", which
     is not what happened. The other half is left for the update itself.
     """
-    return Job(text, "update", None, None, 0, base_iri=base_iri, lock_wait=timeout / 2)
+    return Job(text, "update", None, None, 0, base_iri=base_iri, lock_wait=timeout / 2,
+               target_graph=target_graph, graph_must_exist=graph_must_exist)
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,10 @@ class Outcome:
     truncated: bool = False
     version: str | None = None
     engine: str = "pool"  # where it was evaluated: "pool" (a query process) or "inline"
+    # an update with a target graph: whether that graph was in the store just before it ran
+    # (None otherwise). False for a job whose graph must exist means nothing was published
+    # (version None).
+    graph_existed: bool | None = None
 
 
 class NotAcceptable(Exception):
@@ -359,6 +374,14 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
             dump = io.BytesIO()
             medkg_store.open_read_only(store_dir).dump(dump, format=ox.RdfFormat.N_QUADS)
             staged.load_nquads(dump.getvalue())
+        # Read under the lock, from the copy of the latest version: of two writers that race
+        # to create (or drop) one graph, only the first finds it absent (or present).
+        existed: bool | None = None
+        if job.target_graph is not None:
+            existed = staged.db.contains_named_graph(ox.NamedNode(job.target_graph))
+        if existed is False and job.graph_must_exist:
+            staged.abandon()  # the published version stays
+            return Outcome("update", b"", None, graph_existed=False)
         staged.db.update(job.text, base_iri=job.base_iri)
         report = dict(medkg_store.read_report(store_dir) or {})
         report["updated_by_sparql"] = True
@@ -367,4 +390,4 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
     except BaseException:
         staged.abandon()
         raise
-    return Outcome("update", b"", None, version=final.name)
+    return Outcome("update", b"", None, version=final.name, graph_existed=existed)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,34 @@ def test_graph_store_post_that_creates_a_graph_says_created(writable):
     assert added.status_code == 204
     assert len(graph_triples(writable)) == 2
     assert gsp(writable, "DELETE").status_code == 204
+
+
+
+def at_once(count: int, send: Callable[[], requests.Response]) -> list[requests.Response]:
+    """`count` requests sent together: each thread waits at a barrier until all are ready."""
+    barrier = threading.Barrier(count)
+
+    def one(_: int) -> requests.Response:
+        barrier.wait(timeout=30)
+        return send()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_simultaneous_writes_to_one_graph_create_and_drop_it_once(writable):
+    # whether the graph existed is decided under the store's writer lock, one writer at a time
+    race = "urn:test:race"
+    puts = at_once(4, lambda: gsp(writable, "PUT", "<urn:a> <urn:p> <urn:o> .", graph=race))
+    assert sorted(p.status_code for p in puts) == [201, 204, 204, 204], [p.text for p in puts]
+    deletes = at_once(4, lambda: gsp(writable, "DELETE", graph=race))
+    assert sorted(d.status_code for d in deletes) == [204, 404, 404, 404], [
+        d.text for d in deletes]
+    dropped = next(d for d in deletes if d.status_code == 204)
+    # the DELETEs that found nothing published nothing: the winner's version is still current
+    after = requests.get(writable.url + "/health", timeout=30).json()["store_version"]
+    assert after == dropped.headers["X-MedKG-Store-Version"]
+    assert not ask(writable, "ASK { GRAPH <urn:test:race> { ?s ?p ?o } }")
 
 
 @pytest.mark.parametrize(

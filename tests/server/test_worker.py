@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
-from medkg.store import StagedVersion, current_version, open_read_only, read_report
+from medkg.store import (
+    VERSIONS, StagedVersion, current_version, open_read_only, read_report
+)
 from medkg_server import worker
-from medkg_server.worker import CappedLines, Job, StoreState, run_query
+from medkg_server.worker import CappedLines, Job, StoreState, answer, run_query
 
 X = "http://example.org/"
 S = ox.NamedNode(X + "s")
@@ -174,3 +177,36 @@ def test_an_update_records_the_new_versions_quad_count(tmp_path: Path) -> None:
     assert outcome.version == current_version(tmp_path)
     assert report is not None and report["updated_by_sparql"] is True
     assert report["quads"] == len(open_read_only(tmp_path)) == 3
+
+
+def _graph_job(text: str, graph: str, must_exist: bool = False) -> Job:
+    return Job(text, "update", None, None, 0, target_graph=graph, graph_must_exist=must_exist,
+               lock_wait=0)  # lock_wait 0: a writer lock left held would fail the next job
+
+
+def test_an_update_naming_a_graph_says_whether_the_graph_existed(tmp_path: Path) -> None:
+    _publish(tmp_path, "first")
+    insert = f"INSERT DATA {{ GRAPH <{X}new> {{ <{X}s> <{X}q> 1 }} }}"
+    job = _graph_job(insert, X + "new")
+    # the job and its outcome cross the query process's pipe pickled: both keep the new fields
+    assert pickle.loads(pickle.dumps(job)) == job
+    status, created = pickle.loads(pickle.dumps(answer(StoreState(tmp_path), job)))
+    assert status == "ok" and created.graph_existed is False
+    assert created.version == current_version(tmp_path)
+    again = worker.run_update(tmp_path, job)
+    assert again.graph_existed is True and again.version == current_version(tmp_path)
+    plain = worker.run_update(tmp_path, Job(insert, "update", None, None, 0))
+    assert plain.graph_existed is None
+
+
+def test_a_graph_that_must_exist_and_does_not_publishes_nothing(tmp_path: Path) -> None:
+    before = _publish(tmp_path, "first")
+    drop = _graph_job(f"DROP GRAPH <{X}absent>", X + "absent", must_exist=True)
+    outcome = worker.run_update(tmp_path, drop)
+    assert outcome.graph_existed is False and outcome.version is None
+    assert current_version(tmp_path) == before
+    assert not list((tmp_path / VERSIONS).glob(".staging-*"))  # the copy was thrown away
+    # the writer lock was let go (lock_wait 0), and a graph that is there is dropped
+    dropped = worker.run_update(tmp_path, _graph_job(f"DROP GRAPH <{G.value}>", G.value, True))
+    assert dropped.graph_existed is True and dropped.version == current_version(tmp_path) != before
+    assert len(open_read_only(tmp_path)) == 0
