@@ -3,13 +3,14 @@
 SPARQL results, RDF, HTML pages and the browse JSON are text that gzip makes 5-10x smaller;
 a client on a slow link that sends `Accept-Encoding: gzip` gets them compressed, as Fuseki's
 Jetty does. The layer sits outside the answer cache (fastpath.py), so the cache keeps plain
-answers under an unchanged key and a cached answer is compressed on the way out.
+answers under an unchanged key; a cached answer is compressed on its first way out to a gzip
+client, and that gzip body is kept on the cache entry (fastpath.ANSWER) for later hits.
 
 An answer is compressed only when the client accepts gzip (q-values honoured, `*` counts),
 the method is not HEAD, the status is 200, the answer is of a text-like type, is not encoded
 already, offers no byte ranges (downloads; the static files are the exception, see
-Compression), and is in memory (a list of bytes, or a body of
-known length; never a stream) of at least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
+Compression), and is in memory (a list of bytes, or a body of known length; never a stream) of
+at least the minimum size. A compressed answer gets `Content-Encoding: gzip`, its own length and
 a weak ETag (the same W/"..." as the plain one's tag, so If-None-Match still matches: RFC 9110
 section 8.8.3.2 asks weak comparison there). Every text-like 200 or 304 answer to a client that
 sent Accept-Encoding gets `Vary: Accept-Encoding`, compressed or not, and so does a 304 to it
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.http import parse_accept_header, parse_etags
+
+from medkg_server.fastpath import ANSWER, CachedAnswer
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -90,7 +93,7 @@ class Compression:
     Files under the `static_prefixes` (the query UI's scripts and styles: YASGUI alone is about
     1 MB; the ontology's documentation pages) offer byte ranges but never change under their
     ETag: a gzip client gets them compressed, without Accept-Ranges, and each file is
-    compressed once (per ETag).
+    compressed once (per ETag). An answer from the answer cache is compressed once per entry.
     """
 
     def __init__(
@@ -138,17 +141,40 @@ class Compression:
         # one entry per file: /static/yasgui//x.js and /static/./yasgui/x.js are the same file
         key = (posixpath.normpath(path), _header(headers, "etag")) if static else None
         try:
-            body = self._static.get(key) if key else None
-            if body is None:
-                body = gzip_bytes(b"".join(result))
-                if key and len(self._static) < MAX_STATIC_FILES:
-                    self._static[key] = body
+            body = self._compressed(result, key, _cached_answer(environ, result))
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
         start_response(status, _compressed_headers(headers, len(body)))
         return [body]
+
+    def _compressed(
+        self, result: Iterable[bytes], key: tuple[str, str] | None, cached: CachedAnswer | None
+    ) -> bytes:
+        """The gzip form of `result`, made once per static file (`key`) or `cached` answer."""
+        if cached is not None:
+            if cached.gzipped is None:
+                cached.gzipped = gzip_bytes(cached.body)
+            return cached.gzipped
+        body = self._static.get(key) if key else None
+        if body is None:
+            body = gzip_bytes(b"".join(result))
+            if key and len(self._static) < MAX_STATIC_FILES:
+                self._static[key] = body
+        return body
+
+
+def _cached_answer(environ: dict[str, Any], result: Iterable[bytes]) -> CachedAnswer | None:
+    """The answer cache's entry that `result` is the body of, if any.
+
+    Only when the body is that entry's very bytes object: a layer put between this one and the
+    cache that changed the body would otherwise have the entry's gzip form sent for its own.
+    """
+    cached = environ.get(ANSWER)
+    if cached is None or not isinstance(result, list) or len(result) != 1:
+        return None
+    return cached if result[0] is cached.body else None
 
 
 def _header(headers: Headers, name: str) -> str:

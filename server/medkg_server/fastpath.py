@@ -5,6 +5,8 @@ marks a successful answer as reusable with the `X-MedKG-Cacheable` header; this 
 keyed by the published store version and everything the answer depends on (path, query string,
 Accept, Origin, Host, scheme), and strips the marker. A rebuild changes the version, so old
 answers are never served for new data. Conditional requests and anything else go to Flask as usual.
+The entry a request was answered from (or that its answer made) is left in the environ under
+ANSWER, so the compression layer outside compresses a cached answer once, not on every hit.
 """
 
 from __future__ import annotations
@@ -25,10 +27,27 @@ PUBLISHED = "medkg.published"
 # Request headers that make an answer depend on what the client holds (RFC 9110 section 13)
 CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
               "HTTP_IF_UNMODIFIED_SINCE")
+# The environ key under which this layer leaves the CachedAnswer it answered from or has just
+# kept: the layer outside may keep a form of that exact body on it (compression.py keeps the gzip
+# form), which then lives and dies with the entry.
+ANSWER = "medkg.cached_answer"
 access_log = logging.getLogger("medkg_server.access")
 
 StartResponse = Callable[..., Any]
-Stored = tuple[str, tuple[tuple[str, str], ...], bytes]
+
+
+class CachedAnswer:
+    """A kept answer: status, headers and plain body, and its gzip form once one is made."""
+
+    __slots__ = ("status", "headers", "body", "gzipped")
+
+    def __init__(self, status: str, headers: tuple[tuple[str, str], ...], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        # Set by the compression layer on the first gzip answer. Every thread would make the
+        # same bytes (gzip without a time), so two that race for it need no lock.
+        self.gzipped: bytes | None = None
 
 
 class FastPath:
@@ -43,7 +62,7 @@ class FastPath:
     ) -> None:
         self.app = app
         self.current_link = str(store_dir / "current")
-        self.cache: LRUCache[Stored] = LRUCache(max_entries, max_entry_bytes)
+        self.cache: LRUCache[CachedAnswer] = LRUCache(max_entries, max_entry_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         key = self._key(environ)
@@ -53,10 +72,10 @@ class FastPath:
         started = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:
-            status, headers, body = hit
-            start_response(status, list(headers))
-            log_access(environ, status, len(body), started, " (cached)")
-            return [body]
+            environ[ANSWER] = hit
+            start_response(hit.status, list(hit.headers))
+            log_access(environ, hit.status, len(hit.body), started, " (cached)")
+            return [hit.body]
         return self._fill(key, environ, start_response)
 
     def _key(self, environ: dict[str, Any]) -> tuple[str, ...] | None:
@@ -103,9 +122,14 @@ class FastPath:
             if close is not None:
                 close()
         # tuples of strings, not lists: the collector stops tracking them, so a full cache
-        # adds nothing to each garbage collection
+        # adds one object per entry (its CachedAnswer) to each garbage collection
         kept = tuple((k, v) for k, v in headers if k != MARKER)
-        self.cache.put(key, (captured["status"], kept, body), len(body))
+        answer = CachedAnswer(captured["status"], kept, body)
+        # The cache bounds the plain body of each entry (there is no total): a gzip form kept
+        # later adds a fraction of it, as only text is compressed (3-20x smaller).
+        self.cache.put(key, answer, len(body))
+        # left even when the cache did not keep it (too large): it then dies with this request
+        environ[ANSWER] = answer
         return [body]
 
 

@@ -11,16 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from medkg_server import compression
 from medkg_server.app import create_app
-from medkg_server.compression import Compression, accepts_gzip
+from medkg_server.compression import Compression, accepts_gzip, gzip_bytes
+from medkg_server.fastpath import ANSWER, CachedAnswer
 from medkg_server.settings import resolve
 from medkg_server.state import EXTENSION
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from medkg.build import build
 from medkg.config import ConfigError, load_settings
+from medkg.store import StagedVersion
 
 REPO = Path(__file__).resolve().parents[2]
 GZIP = {"Accept-Encoding": "gzip, deflate"}
@@ -128,21 +131,90 @@ def test_each_variant_is_revalidated_with_its_own_etag(client) -> None:
         assert plain.status_code == 304 and plain.headers["ETag"] == strong
 
 
-def test_a_cached_answer_gives_the_same_compressed_bytes_and_stays_plain_in_the_cache(
-    built_store: Path,
+def test_a_cached_answer_is_compressed_once_and_stays_plain_in_the_cache(
+    counting,  # type: ignore[no-untyped-def]
 ) -> None:
-    with _served(built_store) as application:
-        client = application.test_client()
-        query = {"query": "SELECT ?p ?o WHERE { ?s ?p ?o }"}  # a query of this test alone
-        first = client.get("/sparql", query_string=query, headers=GZIP)
-        second = client.get("/sparql", query_string=query, headers=GZIP)
-        cache = application.wsgi_app.app.cache
-        assert len(cache) == 1
-        (_, headers, body), = cache._items.values()
-    assert first.headers["Content-Encoding"] == "gzip"
+    application, calls = counting
+    client = application.test_client()
+    query = {"query": "SELECT ?p ?o WHERE { ?s ?p ?o }"}  # a query of this test alone
+    first = client.get("/sparql", query_string=query, headers=GZIP)
+    second = client.get("/sparql", query_string=query, headers=GZIP)
+    plain = client.get("/sparql", query_string=query)  # a client without gzip, the same entry
+    cache = application.wsgi_app.app.cache
+    assert len(cache) == 1
+    (entry,) = cache._items.values()
+    assert first.headers["Content-Encoding"] == "gzip" and len(calls) == 1  # compressed once
     assert second.data == first.data and second.headers == first.headers
-    assert body == gzip.decompress(first.data)  # the cache keeps the plain answer
-    assert not any(name == "Content-Encoding" for name, _ in headers)
+    assert gzip.decompress(first.data) == plain.data == entry.body  # the cache keeps it plain
+    assert "Content-Encoding" not in plain.headers
+    assert not any(name == "Content-Encoding" for name, _ in entry.headers)
+    assert entry.gzipped == first.data  # the gzip form lives with the entry
+
+
+def test_each_cache_entry_has_its_own_gzip_body(
+    counting,  # type: ignore[no-untyped-def]
+) -> None:
+    """Entries that differ by Accept or Host never share a compressed body."""
+    application, calls = counting
+    client = application.test_client()
+    query = {"query": "SELECT ?s ?o WHERE { ?s ?p ?o }"}  # a query of this test alone
+    variants = [
+        {"Accept": "application/sparql-results+json"},
+        {"Accept": "application/sparql-results+xml"},
+        {"Accept": "application/sparql-results+xml", "Host": "mirror.example.org"},
+    ]
+    for headers in variants:
+        packed = [client.get("/sparql", query_string=query, headers={**headers, **GZIP})
+                  for _ in range(2)]
+        plain = client.get("/sparql", query_string=query, headers=headers)
+        assert packed[0].headers["Content-Encoding"] == "gzip"
+        assert packed[1].data == packed[0].data
+        assert gzip.decompress(packed[0].data) == plain.data
+    assert len(application.wsgi_app.app.cache) == len(calls) == len(variants)
+
+
+def test_a_new_store_version_is_compressed_afresh(tmp_path: Path, gzip_calls: list[int]) -> None:
+    """The same request after a publish is a new entry: never the old version's gzip body."""
+    _publish_value(tmp_path, "first")
+    query = {"query": "SELECT ?v WHERE { ?s ?p ?v }"}
+    with _served(tmp_path, COMPRESS_MIN_BYTES=1) as application:
+        client = application.test_client()
+        before = [client.get("/sparql", query_string=query, headers=GZIP) for _ in range(2)]
+        _publish_value(tmp_path, "second")
+        after = client.get("/sparql", query_string=query, headers=GZIP)
+    assert before[0].data == before[1].data and b'"first"' in gzip.decompress(before[0].data)
+    assert after.headers["Content-Encoding"] == "gzip"
+    assert b'"second"' in gzip.decompress(after.data)
+    assert len(gzip_calls) == 2  # once per version
+
+
+def _publish_value(store: Path, value: str) -> None:
+    """Publish a version of `store` holding one triple whose object is the literal `value`."""
+    staged = StagedVersion(store)
+    node = ox.NamedNode("http://example.org/x")
+    staged.load_quads([ox.Quad(node, node, ox.Literal(value), ox.NamedNode("http://example.org/g"))])
+    staged.publish({"test": True})
+
+
+def test_a_cached_answer_gzip_form_is_used_only_for_that_very_body() -> None:
+    """A body that is not the entry's own (a layer in between changed it) is compressed itself."""
+    entry = CachedAnswer("200 OK", (("Content-Type", "text/plain"),), b"c" * 100)
+    # a gzip form the layer would not make itself (it writes no time): reuse shows in the bytes
+    entry.gzipped = gzip.compress(entry.body, mtime=1)
+
+    def inner(body: list[bytes]):  # type: ignore[no-untyped-def]
+        def app(environ, start_response):  # type: ignore[no-untyped-def]
+            environ[ANSWER] = entry
+            start_response(entry.status, list(entry.headers))
+            return body
+
+        return app
+
+    other = b"d" * 100
+    for body, expected in (([entry.body], entry.gzipped), ([other], gzip_bytes(other))):
+        environ = EnvironBuilder(path="/x", headers=GZIP).get_environ()
+        out, _, headers = run_wsgi_app(Compression(inner(body), 10), environ)
+        assert headers["Content-Encoding"] == "gzip" and b"".join(out) == expected
 
 
 def test_the_setting_switches_compression_off(built_store: Path) -> None:
@@ -205,13 +277,19 @@ STATIC = "/static/yasgui/yasgui.min.js"
 
 
 @pytest.fixture()
-def counting(built_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+def gzip_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The list that gains an item each time the compression layer compresses a body."""
+    calls: list[int] = []
+    real = compression.gzip_bytes
+    monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
+    return calls
+
+
+@pytest.fixture()
+def counting(built_store: Path, gzip_calls: list[int]) -> Iterator:
     """A fresh app, and the list that gains an item each time it compresses a body."""
     with _served(built_store) as application:
-        calls: list[int] = []
-        real = compression.gzip_bytes
-        monkeypatch.setattr(compression, "gzip_bytes", lambda body: calls.append(1) or real(body))
-        yield application, calls
+        yield application, gzip_calls
 
 
 def test_a_static_file_is_compressed_once_without_ranges(
