@@ -23,6 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from medkg_server.settings import DEFAULTS
+
 REPO = Path(__file__).resolve().parents[1]
 SUITES = REPO / "tests" / "reliability"
 DEFAULT_OUT = REPO / "bench" / "RELIABILITY.md"
@@ -82,7 +84,9 @@ def load_section(entries: list[dict[str, Any]]) -> list[str]:
                           f"query round trip took {entry['slowest_ms']} ms.")]
     lines += ["", ("Requests: the README's example questions, HTML and Turtle pages of every "
                   "dataset, organ, modality and challenge, /browse, /stats, /void, /health; "
-                  "production settings (2 workers x 8 threads, 2 query processes each, 30 s limit). "
+                  f"production settings ({DEFAULTS['WORKERS']} workers x "
+                  f"{DEFAULTS['THREADS']} threads, {DEFAULTS['EXECUTORS']} query processes each, "
+                  "30 s limit). "
                   "RSS: the server's whole process tree."), ""]
     return lines
 

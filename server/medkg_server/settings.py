@@ -9,7 +9,7 @@ Keys (default): meaning
 
 - STORE (medkg's): store folder (else medkg.config's MEDKG_STORE / default)
 - HOST, PORT (127.0.0.1, 8000): where `serve` listens
-- WORKERS, THREADS (2, 8): worker processes, and threads per worker that run the Flask app
+- WORKERS, THREADS (2, 4): worker processes, and threads per worker that run the Flask app
 - EXECUTORS (2): query child processes per worker (each can be killed)
 - QUERY_TIMEOUT (medkg's (30 s)): default time limit of one query, in seconds
 - MAX_QUERY_TIMEOUT (120): the most a client may ask for with the `timeout` parameter
@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "HOST": "127.0.0.1",
     "PORT": 8000,
     "WORKERS": 2,
-    "THREADS": 8,
+    "THREADS": 4,
     "EXECUTORS": 2,
     "MAX_QUERY_TIMEOUT": 120.0,
     "ROW_CAP": 100_000,

@@ -21,6 +21,7 @@ from server_harness import RunningServer, start_server, stop_server
 
 from medkg.build import build
 from medkg.config import load_settings
+from medkg_server.settings import DEFAULTS
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +56,10 @@ def live(real_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="session")
 def production(real_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server with the production defaults (30 s limit, 2 workers, 8 threads, 2 executors)."""
+    """A server with the production defaults (30 s limit, 2 workers, 4 threads, 2 executors)."""
     log = tmp_path_factory.mktemp("production-log") / "server.log"
-    running = start_server(real_store, log, {"MEDKG_WORKERS": "2", "MEDKG_THREADS": "8"})
+    # the harness's own thread count is for tests; this server takes the shipped defaults
+    shipped = {f"MEDKG_{key}": str(DEFAULTS[key]) for key in ("WORKERS", "THREADS", "EXECUTORS")}
+    running = start_server(real_store, log, shipped)
     yield running
     stop_server(running)
