@@ -43,6 +43,11 @@ class Server:
     port: int
     path: str
     process: subprocess.Popen
+    # which server it is, whatever its name says of its settings ("medkg" for "medkg (4 threads)")
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or self.name
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,8 @@ def wait_ready(url: str, process: subprocess.Popen, name: str) -> None:
     raise SystemExit(f"{name} did not start within {START_SECONDS} s")
 
 
-def start_medkg(store: Path, workers: int) -> Server:
+def start_medkg(store: Path, workers: int, threads: int | None = None) -> Server:
+    """medkg's production server on loopback; `threads` per worker, else the server's default."""
     port = free_port()
     env = {
         **os.environ,
@@ -97,6 +103,8 @@ def start_medkg(store: Path, workers: int) -> Server:
         "MEDKG_STORE": str(store),
         "MEDKG_WORKERS": str(workers),
     }
+    if threads is not None:
+        env["MEDKG_THREADS"] = str(threads)
     process = subprocess.Popen(
         [sys.executable, "-m", "medkg_server", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -104,7 +112,8 @@ def start_medkg(store: Path, workers: int) -> Server:
         stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/health", process, "medkg")
-    return Server("medkg", "127.0.0.1", port, "/sparql", process)
+    name = "medkg" if threads is None else f"medkg ({threads} threads)"
+    return Server(name, "127.0.0.1", port, "/sparql", process, kind="medkg")
 
 
 def start_oxigraph(store: Path) -> Server | None:

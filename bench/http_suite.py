@@ -1,11 +1,15 @@
 """HTTP throughput and latency: medkg's production server, `oxigraph serve` and rdflib-endpoint.
 
     python bench/http_suite.py --size 10k [--clients 16 64] [--client wrk] [--seconds 5] [--rounds 3]
+                               [--medkg-threads 8 4]
 
 All three serve the same synthetic store (bench/validation_bench.py builds it) on loopback:
 medkg (`python -m medkg_server`, 2 workers) and `oxigraph serve-read-only` open the same RocksDB
 version (started by bench/http_bench.py's helpers); rdflib-endpoint (`--store Oxigraph`) loads an
-N-Quads dump of it. Workloads:
+N-Quads dump of it. `--medkg-threads 8 4` starts one medkg per thread count per worker
+("medkg (8 threads)", "medkg (4 threads)") in place of one with the default, each taking its
+turn with the other servers, so that settings are compared under the same conditions.
+Workloads:
 - `repeated`: the example questions (data/example-queries) round-robin: what a UI sends, and
   what medkg's result cache may answer;
 - `distinct`: the same questions, each request made unique by a trailing comment (no reuse);
@@ -110,7 +114,7 @@ def workload_paths(server: Server, workload: str, slugs: list[str], queries: lis
     if workload == "light":
         return [query_path(server, f"SELECT ?t WHERE {{ <{base}dataset/{s}> "
                                    f"<http://purl.org/dc/terms/title> ?t }}") for s in slug_cycle]
-    if server.name == "medkg":
+    if server.kind == "medkg":
         return [f"/dataset/{s}" for s in slug_cycle]
     return [query_path(server, f"DESCRIBE <{base}dataset/{s}>") for s in slug_cycle]
 
@@ -123,7 +127,7 @@ def accept_for(server: Server, workload: str) -> str:
     others' DESCRIBE."""
     if workload not in PAGES:
         return ACCEPT
-    return "text/html" if server.name == "medkg" and workload == "pages" else "text/turtle"
+    return "text/html" if server.kind == "medkg" and workload == "pages" else "text/turtle"
 
 
 def run(server: Server, paths: list[str], clients: int,
@@ -256,7 +260,7 @@ def unique_tag(server: Server, workload: str, salt: str) -> str:
     """
     if workload == "repeated":
         return ""
-    if server.name == "medkg" and workload in PAGES:
+    if server.kind == "medkg" and workload in PAGES:
         return f"?_={salt}"
     return urllib.parse.quote_plus(f"\n# {salt}")
 
@@ -532,12 +536,13 @@ def unique_paths(server: Server, workload: str, slugs: list[str], queries: list[
 
 def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
             workloads: list[str], names: tuple[str, ...] = STARTERS,
-            rounds: int = 1) -> dict[str, Any]:
+            rounds: int = 1, medkg_threads: tuple[int, ...] = ()) -> dict[str, Any]:
     """Every workload at every client count on every server, the servers taking turns.
 
     The servers run side by side and each measured run of one server is followed by the same
     run on the next, `rounds` times over, so that the runs compared with each other happen
-    under the same conditions of the machine (its other load, its clock).
+    under the same conditions of the machine (its other load, its clock). `medkg_threads` starts
+    one medkg per thread count instead of one with the default, to compare them the same way.
     """
     base = Namespaces("https://w3id.org/medkg/").base
     queries = list(example_queries().values())
@@ -546,16 +551,19 @@ def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
     loads: list[Load] = []
     extra: dict[str, dict[str, float]] = {}
     try:
-        starters = {"medkg": lambda: start_medkg(store_dir, 2),
-                    "oxigraph": lambda: start_oxigraph(store_dir),
-                    "rdflib-endpoint": lambda: start_rdflib_endpoint(store_dir, work)}
+        medkgs = [lambda t=t: start_medkg(store_dir, 2, t) for t in medkg_threads] or [
+            lambda: start_medkg(store_dir, 2)]
+        starters = {"medkg": medkgs,
+                    "oxigraph": [lambda: start_oxigraph(store_dir)],
+                    "rdflib-endpoint": [lambda: start_rdflib_endpoint(store_dir, work)]}
         for name in names:
-            server = starters[name]()
-            if server:
-                servers.append(server)
+            for start in starters[name]:
+                server = start()
+                if server:
+                    servers.append(server)
         for server in servers:
             load(server, "warm-up", 4, workload_paths(server, "repeated", slugs, queries, 40, base))
-            if server.name == "medkg":
+            if server.kind == "medkg":
                 # steady state: each worker's per-version figures (facet index, VoID statistics)
                 # are built in the background at start; these pages wait for them
                 run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")
@@ -655,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=["repeated", "distinct", "light", "pages", "pages-rdf"])
     parser.add_argument("--servers", nargs="+", choices=STARTERS, default=list(STARTERS),
                         help="which servers to measure (ratios need oxigraph)")
+    parser.add_argument("--medkg-threads", type=int, nargs="+", default=[],
+                        help="run one medkg per thread count per worker (MEDKG_THREADS), "
+                             "alternating with the other servers, instead of one with the default")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure each run this many times, the servers taking turns, and "
                              "add a table of the medians (tails vary from run to run)")
@@ -669,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
     n = parse_size(args.size)
     home = synthetic_home(args.work, n)
     store_dir = built_store(home)
+    if any(t < 1 for t in args.medkg_threads):
+        parser.error("--medkg-threads must be positive")
     result = measure(store_dir, home, args.clients, client, args.workloads, tuple(args.servers),
-                     args.rounds)
+                     args.rounds, tuple(args.medkg_threads))
     result["size"] = n
     print(f"{size_label(n)} datasets, {os.cpu_count()} cores")
     print(report(result))

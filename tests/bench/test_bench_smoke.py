@@ -231,6 +231,48 @@ def test_python_client_light_and_page_requests_are_all_distinct() -> None:
     assert len(set(repeated)) == 1  # what a result cache answers stays repeated
 
 
+def test_a_medkg_named_for_its_threads_gets_medkgs_pages_and_setting(monkeypatch) -> None:
+    import http_bench
+    import http_suite
+    from http_bench import Server
+
+    started: list[dict[str, str]] = []
+
+    def popen(command, env, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(env)
+        return None
+
+    monkeypatch.setattr(http_bench.subprocess, "Popen", popen)
+    monkeypatch.setattr(http_bench, "wait_ready", lambda *args: None)
+    four = http_bench.start_medkg(Path("store"), 2, 4)
+    default = http_bench.start_medkg(Path("store"), 2)
+    assert (four.name, four.kind) == ("medkg (4 threads)", "medkg")
+    assert started[0]["MEDKG_THREADS"] == "4" and started[0]["MEDKG_WORKERS"] == "2"
+    assert default.name == "medkg"
+    assert started[1].get("MEDKG_THREADS") == http_bench.os.environ.get("MEDKG_THREADS")
+    # medkg's own pages and Accept, whatever the name says
+    base = "https://w3id.org/medkg/"
+    assert http_suite.workload_paths(four, "pages", ["a"], [], 1, base) == ["/dataset/a"]
+    assert http_suite.accept_for(four, "pages") == "text/html"
+    assert http_suite.unique_tag(four, "pages", "x") == "?_=x"
+    oxigraph = Server("oxigraph serve", "127.0.0.1", 1, "/query", None)  # type: ignore[arg-type]
+    assert oxigraph.kind == "oxigraph serve"
+    assert http_suite.accept_for(oxigraph, "pages") == "text/turtle"
+
+
+@pytest.mark.slow
+def test_http_suite_compares_thread_counts_turn_by_turn(tmp_path: Path) -> None:
+    run_script("http_suite.py", "--size", "30", "--clients", "2", "--requests", "2",
+               "--client", "python", "--servers", "medkg", "--medkg-threads", "2", "3",
+               "--workloads", "light", "pages", "--work", str(tmp_path),
+               "--json", str(tmp_path / "h.json"), timeout=600)
+    result = json.loads((tmp_path / "h.json").read_text())
+    names = ["medkg (2 threads)", "medkg (3 threads)"]
+    assert [x["server"] for x in result["loads"]] == names * 2  # taking turns, per workload
+    assert all(x["errors"] == 0 for x in result["loads"])
+    assert sorted(result["servers"]) == names
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Keep-alive HTTP/1.1 server side that records each request and answers 404 to /missing."""
 
