@@ -148,12 +148,17 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
         g.started = time.perf_counter()
 
     @app.before_request
-    def _ignore_several_ranges() -> None:
-        # Werkzeug answers a Range of several byte ranges with 416, as if none could be
-        # satisfied; RFC 9110 (14.2) lets a server ignore Range instead, so such a client
-        # gets the whole file (200) rather than an error.
-        ranges = parse_range_header(request.environ.get("HTTP_RANGE"))
-        if ranges is not None and len(ranges.ranges) > 1:
+    def _ignore_ranges_not_served() -> None:
+        # Werkzeug serves one byte range and answers any other Range with 416, as if no range
+        # could be satisfied: several ranges, ranges out of order or overlapping (which it
+        # cannot parse), another unit, an invalid range. RFC 9110 (14.2) has a server ignore
+        # another unit and lets it ignore the rest, so such a client gets the whole file (200);
+        # 416 is left for one byte range that lies past the end of the file.
+        header = request.environ.get("HTTP_RANGE")
+        if header is None:
+            return
+        ranges = parse_range_header(header)
+        if ranges is None or ranges.units != "bytes" or len(ranges.ranges) != 1:
             del request.environ["HTTP_RANGE"]
 
     @app.after_request

@@ -95,6 +95,19 @@ def test_validators_ranges_and_head(store: Path) -> None:
     assert client.post(PATH).status_code == 405
 
 
+@pytest.mark.parametrize(
+    "several",
+    ["bytes=10-19,0-1", "bytes=0-9,5-14", "bytes=-5,0-1", "items=0-1", "bytes=9-0", "bytes=a-b"],
+)
+def test_a_range_it_will_not_serve_gets_the_whole_file(store: Path, several: str) -> None:
+    # RFC 9110 section 14.2: a Range in another unit must be ignored, and several ranges (in
+    # any order) or an invalid one may be; 416 says that no range could be satisfied
+    client = _client(store)
+    whole = client.get(PATH).data
+    answer = client.get(PATH, headers={"Range": several})
+    assert answer.status_code == 200 and answer.data == whole
+
+
 def test_the_access_log_counts_the_bytes_of_a_download(
     store: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
