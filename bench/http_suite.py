@@ -676,12 +676,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seconds must be positive")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if any(t < 1 for t in args.medkg_threads):
+        parser.error("--medkg-threads must be positive")
+    if len(set(args.medkg_threads)) < len(args.medkg_threads):
+        # two servers of one name would be counted as one in the tables
+        parser.error("--medkg-threads names each thread count once")
     client = choose_client(args.client, args.requests, args.seconds, args.wrk_threads)
     n = parse_size(args.size)
     home = synthetic_home(args.work, n)
     store_dir = built_store(home)
-    if any(t < 1 for t in args.medkg_threads):
-        parser.error("--medkg-threads must be positive")
     result = measure(store_dir, home, args.clients, client, args.workloads, tuple(args.servers),
                      args.rounds, tuple(args.medkg_threads))
     result["size"] = n

@@ -422,3 +422,19 @@ def test_repeated_questions_are_each_answered_once_before_the_clock(monkeypatch)
             assert kinds == ["warm-up", "once", "measured"] and calls[1][1] == calls[2][1]
         else:  # every distinct request is new: nothing to answer ahead
             assert kinds == ["warm-up", "measured"]
+
+
+@pytest.mark.parametrize("threads", [["0"], ["4", "4"]])
+def test_thread_counts_that_cannot_be_compared_are_refused_before_the_store_is_built(
+    monkeypatch, threads: list[str]
+) -> None:
+    import http_suite
+
+    def build(*args: object) -> None:
+        raise AssertionError("the arguments are checked before any store is made")
+
+    monkeypatch.setattr(http_suite, "synthetic_home", build)
+    monkeypatch.setattr(http_suite, "choose_client", lambda *args: None)
+    with pytest.raises(SystemExit) as refused:
+        http_suite.main(["--size", "1k", "--medkg-threads", *threads])
+    assert refused.value.code == 2  # argparse's usage error
