@@ -2,13 +2,15 @@
 
 The table must list exactly the mappings and DICOM notations the Turtle files state. Where an
 offline copy of the target vocabulary is installed (cellxgene-ontology-guide for UBERON and
-ChEBI, pydicom for DICOM and the SNOMED CT codes DICOM uses, rdflib for schema.org), each
-identifier is looked up and its recorded label compared; otherwise that check is skipped.
+ChEBI, pydicom for DICOM and the SNOMED CT codes DICOM uses, edam-ontology for EDAM, rdflib for
+schema.org), each identifier is looked up and its recorded label compared; otherwise that check
+is skipped.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.resources
 import json
 import re
 from collections import defaultdict
@@ -24,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ONTOLOGY = ROOT / "ontology"
 TABLE = ONTOLOGY / "mappings-verified.tsv"
 REFERENCE = Path("/work/shared/reference/ontology-terms.json")
-COLUMNS = ["concept", "predicate", "object", "object_label", "source", "verification", "justification"]
+COLUMNS = [
+    "concept", "predicate", "object", "object_label", "source", "verification", "justification",
+]  # fmt: skip
 MAPPING_PREDICATES = {
     "skos:exactMatch": SKOS.exactMatch,
     "skos:closeMatch": SKOS.closeMatch,
@@ -66,7 +70,8 @@ def vocabulary_statements() -> set[tuple[str, str, str]]:
             for concept, target in graph.subject_objects(prop):
                 found.add((str(concept), name, str(target)))
         for concept, code in graph.subject_objects(SKOS.notation):
-            assert isinstance(code, Literal) and code.datatype == DICOM_MODALITY_CODE, (concept, code)
+            assert isinstance(code, Literal), (concept, code)
+            assert code.datatype == DICOM_MODALITY_CODE, (concept, code)
             found.add((str(concept), "skos:notation", f"DCM:{code}"))
     return found
 
@@ -212,6 +217,22 @@ def test_snomed_and_dcm_codes_are_in_pydicom_with_recorded_label() -> None:
             assert meanings[code][0] == row["object_label"], row["object"]
             checked += 1
     assert checked >= 15
+
+
+def test_edam_terms_exist_unobsolete_with_recorded_label() -> None:
+    edam = pytest.importorskip("edam_ontology")
+    rows = table_by_namespace("http://edamontology.org/")
+    assert rows
+    cited = {m.group(1) for row in rows if (m := re.search(r"edam-ontology (\S+)", row["source"]))}
+    if cited - {edam.__version__}:
+        pytest.skip(f"rows cite edam-ontology {cited}, {edam.__version__} is installed")
+    with importlib.resources.files(edam).joinpath("EDAM.tsv").open(encoding="utf-8") as handle:
+        terms = {term["Class ID"]: term for term in csv.DictReader(handle, delimiter="\t")}
+    for row in rows:
+        term = terms.get(row["object"])
+        assert term is not None, row["object"]
+        assert term["Obsolete"] == "FALSE", row["object"]
+        assert term["Preferred Label"] == row["object_label"], row["object"]
 
 
 def test_schema_org_terms_exist_in_rdflib() -> None:
