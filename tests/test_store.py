@@ -49,6 +49,50 @@ def test_abandoned_build_leaves_published_version(tmp_path: Path) -> None:
     assert not list((tmp_path / "versions").glob(".staging-*"))
 
 
+def test_a_version_staged_from_the_published_one_starts_with_its_quads(tmp_path: Path) -> None:
+    publish(tmp_path, 3)
+    staged = store.StagedVersion(tmp_path, from_published=True)
+    assert len(staged.db) == 3
+    staged.load_quads([quad(7)])
+    staged.publish({"n": 4}, compact=False)
+    assert len(store.open_read_only(tmp_path)) == 4
+
+
+def test_staging_from_the_published_version_links_its_files_and_never_changes_them(
+    tmp_path: Path,
+) -> None:
+    first = publish(tmp_path, 50)
+    first_db = tmp_path / "versions" / first / store.DB
+    before = {p.name: p.read_bytes() for p in first_db.glob("*.sst")}
+    staged = store.StagedVersion(tmp_path, from_published=True)
+    # a checkpoint shares the published files (hard links) instead of copying every quad
+    shared = {p.name for p in staged.dir.joinpath(store.DB).glob("*.sst")
+              if p.stat().st_ino == (first_db / p.name).stat().st_ino}
+    assert before and shared == set(before)
+    staged.db.remove(quad(0))
+    staged.load_quads([quad(i) for i in range(100, 400)])
+    staged.publish({"n": 349}, compact=False)
+    # the published version's files, still read by whoever opened it, are as they were
+    assert {p.name: p.read_bytes() for p in first_db.glob("*.sst")} == before
+    assert len(ox.Store.read_only(str(first_db))) == 50
+    assert len(store.open_read_only(tmp_path)) == 349
+
+
+def test_a_version_staged_from_nothing_published_starts_empty(tmp_path: Path) -> None:
+    staged = store.StagedVersion(tmp_path, from_published=True)
+    assert len(staged.db) == 0
+    staged.abandon()
+
+
+def test_an_abandoned_change_leaves_the_published_version_whole(tmp_path: Path) -> None:
+    publish(tmp_path, 5)
+    staged = store.StagedVersion(tmp_path, from_published=True)
+    staged.db.remove(quad(1))
+    staged.abandon()
+    assert len(store.open_read_only(tmp_path)) == 5
+    assert not list((tmp_path / "versions").glob(".staging-*"))
+
+
 def test_staging_left_by_a_killed_build_is_removed_by_the_next(tmp_path: Path) -> None:
     publish(tmp_path, 1)
     (tmp_path / "versions" / ".staging-dead").mkdir()

@@ -7,7 +7,6 @@ and gets back `("ok", Outcome)` or `(error kind, message)`.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, fields
 from collections.abc import Callable
@@ -367,13 +366,9 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
     # waits for the store's writer lock (at most job.lock_wait): concurrent updates (and a
     # build) follow one another
     staged = medkg_store.StagedVersion(
-        store_dir, wait=True if job.lock_wait is None else job.lock_wait
+        store_dir, wait=True if job.lock_wait is None else job.lock_wait, from_published=True
     )
     try:
-        if medkg_store.exists(store_dir):
-            dump = io.BytesIO()
-            medkg_store.open_read_only(store_dir).dump(dump, format=ox.RdfFormat.N_QUADS)
-            staged.load_nquads(dump.getvalue())
         # Read under the lock, from the copy of the latest version: of two writers that race
         # to create (or drop) one graph, only the first finds it absent (or present).
         existed: bool | None = None
@@ -386,7 +381,7 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
         report = dict(medkg_store.read_report(store_dir) or {})
         report["updated_by_sparql"] = True
         report["quads"] = len(staged.db)  # readers decide from it whether to copy it to memory
-        final = staged.publish(report)
+        final = staged.publish(report, compact=False)
     except BaseException:
         staged.abandon()
         raise

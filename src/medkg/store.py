@@ -139,10 +139,14 @@ def read_report(store_dir: Path) -> dict[str, Any] | None:
 class StagedVersion:
     """A version being built beside the published one; publish() swaps it in."""
 
-    def __init__(self, store_dir: Path, wait: bool | float = False) -> None:
+    def __init__(
+        self, store_dir: Path, wait: bool | float = False, from_published: bool = False
+    ) -> None:
         """Stage a new version; `wait` for another writer to finish, else raise StoreBusy.
 
         `wait` True waits as long as it takes; a number of seconds waits at most that long.
+        `from_published` starts the new version as a copy of the published one (empty when
+        none is), for a change to it rather than a rebuild.
         """
         self.store_dir = store_dir
         versions = store_dir / VERSIONS
@@ -157,6 +161,12 @@ class StagedVersion:
         self.name = name
         try:
             self.dir.mkdir()
+            published = current_version_dir(store_dir) if from_published else None
+            if published is not None:
+                # A RocksDB checkpoint: the published files are hard-linked, not copied (they
+                # are never changed once written), so this takes milliseconds at any size where
+                # a dump and reload took 36 s at 100k datasets.
+                ox.Store.read_only(str(published / DB)).backup(str(self.dir / DB))
             self.db = ox.Store(str(self.dir / DB))
         except BaseException:
             self.abandon()
@@ -168,10 +178,17 @@ class StagedVersion:
     def load_nquads(self, data: bytes) -> None:
         self.db.bulk_load(data, format=ox.RdfFormat.N_QUADS)
 
-    def publish(self, report: dict[str, Any]) -> Path:
-        """Flush, write the report and atomically point `current` at this version."""
+    def publish(self, report: dict[str, Any], compact: bool = True) -> Path:
+        """Flush, write the report and atomically point `current` at this version.
+
+        `compact` rewrites the database into its most compact form first: worth it for a new
+        build, not for a small change to a copy of the published version, where it would
+        rewrite every file (2.4 s at 100k datasets) and RocksDB's own background compactions
+        keep the files few.
+        """
         self.db.flush()
-        self.db.optimize()
+        if compact:
+            self.db.optimize()
         del self.db
         (self.dir / REPORT).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         final = self.dir.parent / self.name

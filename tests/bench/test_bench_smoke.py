@@ -378,6 +378,19 @@ def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
     assert all(p["p50"] > 0 for p in result["pages"])
 
 
+def test_update_bench_times_updates_and_the_reference_and_leaves_the_store(tmp_path: Path) -> None:
+    out = run_script("update_bench.py", "--sizes", "40", "--repeat", "2", "--work", str(tmp_path),
+                     "--json", str(tmp_path / "update.json"))
+    assert "x reference" in out and "|   40 |" in out
+    figures = json.loads((tmp_path / "update.json").read_text())["40"]
+    assert figures["updates"] == 2 and figures["quads"] > 0
+    assert figures["update_s"] > 0 and figures["reference_s"] > 0
+    # the measured copy is thrown away; the synthetic store it came from was not written to
+    assert not list(tmp_path.glob("update-*"))
+    from medkg import store as medkg_store
+    assert len(medkg_store.open_read_only(tmp_path / "synth-40" / "store")) == figures["quads"]
+
+
 def test_server_cpu_counts_the_whole_process_tree() -> None:
     """A child's CPU counts towards its parent's tree: the query processes are children."""
     import http_suite

@@ -210,3 +210,21 @@ def test_a_graph_that_must_exist_and_does_not_publishes_nothing(tmp_path: Path) 
     dropped = worker.run_update(tmp_path, _graph_job(f"DROP GRAPH <{G.value}>", G.value, True))
     assert dropped.graph_existed is True and dropped.version == current_version(tmp_path) != before
     assert len(open_read_only(tmp_path)) == 0
+
+
+def test_an_update_starts_from_a_linked_copy_and_leaves_the_old_version_as_it_was(
+    tmp_path: Path,
+) -> None:
+    before = _publish(tmp_path, "first")
+    old_db = tmp_path / VERSIONS / before / "oxigraph"
+    held = ox.Store.read_only(str(old_db))  # a reader that opened the old version
+    outcome = worker.run_update(tmp_path, Job(f"CLEAR GRAPH <{G.value}>", "update", None, None, 0))
+    new_db = tmp_path / VERSIONS / str(outcome.version) / "oxigraph"
+    # not a dump and reload of every quad: the new version shares the old one's files
+    old_files = {p.name: p.stat().st_ino for p in old_db.glob("*.sst")}
+    assert old_files and any(
+        (new_db / name).exists() and (new_db / name).stat().st_ino == inode
+        for name, inode in old_files.items()
+    )
+    assert len(held) == len(ox.Store.read_only(str(old_db))) == 1
+    assert len(open_read_only(tmp_path)) == 0
