@@ -78,6 +78,21 @@ def test_staging_from_the_published_version_links_its_files_and_never_changes_th
     assert len(store.open_read_only(tmp_path)) == 349
 
 
+def test_only_a_version_staged_from_the_published_one_keeps_its_documentation(
+    tmp_path: Path,
+) -> None:
+    staged = store.StagedVersion(tmp_path)
+    (staged.dir / store.DOCS).mkdir()
+    (staged.dir / store.DOCS / "index.html").write_text("docs", encoding="utf-8")
+    staged.publish({})
+    changed = store.StagedVersion(tmp_path, from_published=True)
+    assert (changed.dir / store.DOCS / "index.html").read_text(encoding="utf-8") == "docs"
+    changed.abandon()
+    rebuilt = store.StagedVersion(tmp_path)  # a build makes its own
+    assert not (rebuilt.dir / store.DOCS).exists()
+    rebuilt.abandon()
+
+
 def test_a_version_staged_from_nothing_published_starts_empty(tmp_path: Path) -> None:
     staged = store.StagedVersion(tmp_path, from_published=True)
     assert len(staged.db) == 0

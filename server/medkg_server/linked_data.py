@@ -95,7 +95,8 @@ def jsonld_context() -> Response:
 def _docs_dir() -> Path | None:
     """The published version's generated documentation (a store loaded by other means has none)."""
     target = medkg_store.current_version_dir(Path(state().settings.store))
-    return target / "docs" if target is not None and (target / "docs").is_dir() else None
+    docs = target / medkg_store.DOCS if target is not None else None
+    return docs if docs is not None and docs.is_dir() else None
 
 
 def ontology_docs(name: str) -> Response:

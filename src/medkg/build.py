@@ -28,11 +28,12 @@ from medkg.namespaces import Namespaces, slugify
 from medkg.ontology import ontology_graph, vocabulary_graph
 from medkg.records import EntryRecord, Skip
 from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
-from medkg.store import StagedVersion, StoreBusy, StoreError, open_read_only, read_report
+from medkg.store import (
+    DOCS, StagedVersion, StoreBusy, StoreError, open_read_only, read_report
+)
 from medkg.vocabulary import build_vocabulary
 
 MAPPED_KINDS = ("anatomy", "modality", "stain")
-DOCS_DIR = "docs"
 PARALLEL_BYTES = 1024 * 1024  # below this, starting processes costs more than it saves
 
 
@@ -375,7 +376,7 @@ def build(settings: Settings, extra: list[str | Path] | None = None, run_validat
         else:
             result.report["validation"] = {"skipped": True}
         # the endpoint serves these pages at the ontology's IRI, version by version
-        build_docs(settings, staged.dir / DOCS_DIR)
+        build_docs(settings, staged.dir / DOCS)
         result.report["version"] = staged.name
         staged.publish(result.report)
     except BaseException:

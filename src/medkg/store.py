@@ -6,6 +6,7 @@ Layout of a store folder::
       current -> versions/<version>     symlink, replaced in one rename
       versions/<version>/oxigraph/      the pyoxigraph database of that build
       versions/<version>/report.json    the build report of that build
+      versions/<version>/docs/          the ontology's HTML documentation made by that build
 
 A build writes a new version folder, and only when it is complete and valid does one
 `os.replace` of the `current` link publish it. A build that fails or is killed leaves `current`
@@ -33,6 +34,7 @@ CURRENT = "current"
 VERSIONS = "versions"
 DB = "oxigraph"
 REPORT = "report.json"
+DOCS = "docs"
 KEEP_VERSIONS = 2
 # Held by whoever stages a new version (a build, a SPARQL update) until it is published or
 # abandoned: one writer at a time, so a staging folder without the lock is a dead one's.
@@ -167,6 +169,8 @@ class StagedVersion:
                 # are never changed once written), so this takes milliseconds at any size where
                 # a dump and reload took 36 s at 100k datasets.
                 ox.Store.read_only(str(published / DB)).backup(str(self.dir / DB))
+                if (published / DOCS).is_dir():  # the ontology did not change with the data
+                    shutil.copytree(published / DOCS, self.dir / DOCS)
             self.db = ox.Store(str(self.dir / DB))
         except BaseException:
             self.abandon()

@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 
 from medkg.store import (
-    VERSIONS, StagedVersion, current_version, open_read_only, read_report
+    DOCS, VERSIONS, StagedVersion, current_version, open_read_only, read_report
 )
 from medkg_server import worker
 from medkg_server.worker import CappedLines, Job, StoreState, answer, run_query
@@ -228,3 +228,14 @@ def test_an_update_starts_from_a_linked_copy_and_leaves_the_old_version_as_it_wa
     )
     assert len(held) == len(ox.Store.read_only(str(old_db))) == 1
     assert len(open_read_only(tmp_path)) == 0
+
+
+def test_an_update_keeps_the_ontology_documentation_the_build_made(tmp_path: Path) -> None:
+    staged = StagedVersion(tmp_path)
+    staged.load_quads([ox.Quad(S, ox.NamedNode(X + "p"), ox.Literal("x"), G)])
+    (staged.dir / DOCS).mkdir()
+    (staged.dir / DOCS / "index.html").write_text("<h1>the ontology</h1>", encoding="utf-8")
+    staged.publish({"test": True})
+    outcome = worker.run_update(tmp_path, Job(f"CLEAR GRAPH <{G.value}>", "update", None, None, 0))
+    docs = tmp_path / VERSIONS / str(outcome.version) / DOCS / "index.html"
+    assert docs.read_text(encoding="utf-8") == "<h1>the ontology</h1>"
