@@ -16,7 +16,7 @@ from medkg_server.compression import Compression
 from medkg_server.direct import DirectQueries
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
-from medkg_server.replies import cors_headers
+from medkg_server.replies import cors_headers, vary_value
 from medkg_server.responses import make_conditional, plain_error
 from medkg_server.settings import ServerSettings, from_environment, resolve
 from medkg_server.state import EXTENSION, ServerState
@@ -165,8 +165,8 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
     def _finish(response: Response) -> Response:
         make_conditional(request, response)
         for name, value in cors_headers(request.headers.get("Origin"), settings):
-            if name == "Vary":
-                response.headers.add(name, value)
+            if name == "Vary":  # one Vary field: `set` replaces every Vary line with it
+                response.headers.set(name, vary_value([*response.headers.getlist(name), value]))
             else:
                 response.headers[name] = value
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

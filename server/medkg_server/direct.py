@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from medkg_server.fastpath import CONDITIONS, PUBLISHED, log_access
 from medkg_server.protocol import Operation
-from medkg_server.replies import EXPECTED, Reply, cors_headers, plain, refusal
+from medkg_server.replies import EXPECTED, Reply, cors_headers, plain, refusal, with_vary
 from medkg_server.sparql import answer_query
 from medkg_server.state import ServerState
 
@@ -43,12 +43,15 @@ class DirectQueries:
             return self.app(environ, start_response)
         started = time.perf_counter()
         reply = self._reply(environ, text)
+        cors = cors_headers(environ.get("HTTP_ORIGIN"), self.st.settings)
         headers = [
             *reply.headers,
-            *cors_headers(environ.get("HTTP_ORIGIN"), self.st.settings),
+            *cors,
             ("X-Content-Type-Options", "nosniff"),
             ("Content-Length", str(len(reply.body))),
         ]
+        if cors:
+            headers = with_vary(headers)  # CORS's Vary: Origin joins the answer's Vary: Accept
         start_response(reply.status_line, headers)
         log_access(environ, reply.status, len(reply.body), started)
         return [reply.body]

@@ -9,6 +9,7 @@ Errors a client can cause are raised as exceptions by the protocol, guard and po
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -85,6 +86,45 @@ def validator_headers(etag: str, version: StoreVersion) -> Headers:
 @lru_cache(maxsize=16)
 def _http_date(version: StoreVersion) -> str:
     return http_date(version.published)
+
+
+def vary_value(values: Iterable[str]) -> str:
+    """One Vary value naming each request field of `values` (Vary values) once, in order.
+
+    Field names compare case-insensitively (the first spelling is kept); `*` (anything may
+    matter) stands alone, as any other name beside it would add nothing.
+    """
+    named: dict[str, str] = {}
+    for value in values:
+        for member in value.split(","):
+            member = member.strip()
+            if member:
+                named.setdefault(member.lower(), member)
+    return "*" if "*" in named else ", ".join(named.values())
+
+
+def with_vary(headers: Headers, *names: str) -> Headers:
+    """`headers` with one Vary field, naming what their Vary fields named and `names`.
+
+    Several Vary fields mean the same as one joined by commas (RFC 9110 section 5.3), but some
+    clients and caches read only the first; one field is what they expect. The field stays
+    where the first one was (or comes last); `headers` comes back unchanged when it already
+    has one Vary field that names all of `names`.
+    """
+    values = [value for name, value in headers if name.lower() == "vary"]
+    merged = vary_value([*values, *names])
+    if not merged or (len(values) == 1 and values[0] == merged):
+        return headers
+    out: Headers = []
+    for name, value in headers:
+        if name.lower() != "vary":
+            out.append((name, value))
+        elif merged:
+            out.append((name, merged))
+            merged = ""  # the later Vary fields are in this one
+    if merged:
+        out.append(("Vary", merged))
+    return out
 
 
 def cors_headers(origin: str | None, settings: ServerSettings) -> Headers:

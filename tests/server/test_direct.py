@@ -116,6 +116,15 @@ def test_an_escape_that_is_not_utf8_is_left_to_flask_which_refuses_it(app, broke
     assert status.startswith("400") and b"not UTF-8" in body
 
 
+def test_an_allowed_origin_joins_the_one_vary_field_on_both_paths(app) -> None:
+    """CORS's Vary: Origin is merged into the answer's Vary: Accept, not sent as a second field."""
+    direct, flask_view = _layers(app)
+    query_string = _query_string("ASK { ?s ?p ?o }")
+    for wsgi in (direct, flask_view):
+        _, headers, _ = _call(wsgi, "/sparql", query_string, {"Origin": CORS_ORIGIN})
+        assert [value for name, value in headers if name == "Vary"] == ["Accept, Origin"]
+
+
 def test_the_cases_cover_answers_and_refusals(app) -> None:
     direct, _ = _layers(app)
     statuses = {_call(direct, p, _query_string(t), h)[0].split()[0] for p, t, h in CASES}
