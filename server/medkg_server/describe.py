@@ -261,7 +261,8 @@ def _described(st: ServerState, build: str) -> Response:
     updates = st.settings.update_enabled and not own
     etag = etag_for(version, build, fmt.key, endpoint, dump, updates)
     if not_modified(request, etag, version):
-        return with_validators(Response(status=304), etag, version)
+        # the Vary of the 200 it stands for (RFC 9110 section 15.4.5)
+        return with_validators(Response(status=304, headers={"Vary": "Accept"}), etag, version)
     stats = statistics(st, version)
     graph = (
         void_graph(st, stats, endpoint, dump) if build == "void"

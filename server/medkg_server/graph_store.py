@@ -63,7 +63,8 @@ def store() -> Response:
             return plain_error(404, f"no graph <{graph}> in the store")
     etag = etag_for(version, "store", graph or "", wanted.key)
     if not_modified(request, etag, version):
-        return with_validators(Response(status=304), etag, version)
+        # the Vary of the 200 it stands for (RFC 9110 section 15.4.5)
+        return with_validators(Response(status=304, headers={"Vary": "Accept"}), etag, version)
     response = graph_dump(st, version.name, graph, wanted, empty=200)
     response.headers["Vary"] = "Accept"
     return with_validators(response, etag, version)
