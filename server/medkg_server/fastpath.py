@@ -37,17 +37,23 @@ StartResponse = Callable[..., Any]
 
 
 class CachedAnswer:
-    """A kept answer: status, headers and plain body, and its gzip form once one is made."""
+    """A kept answer: status, headers and plain body, and the compression layer's forms of them.
 
-    __slots__ = ("status", "headers", "body", "gzipped")
+    `gzipped` is the gzip body, made on the first gzip answer; `varied` says whether the answer
+    may be compressed and holds its headers with Accept-Encoding in their Vary field, worked out
+    on the first hit. Every thread would make the same values (gzip without a time), so two
+    that race for them need no lock.
+    """
+
+    __slots__ = ("status", "headers", "body", "gzipped", "varied")
 
     def __init__(self, status: str, headers: tuple[tuple[str, str], ...], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
-        # Set by the compression layer on the first gzip answer. Every thread would make the
-        # same bytes (gzip without a time), so two that race for it need no lock.
         self.gzipped: bytes | None = None
+        # tuples, as `headers`: the collector stops tracking them (see _fill)
+        self.varied: tuple[bool, tuple[tuple[str, str], ...]] | None = None
 
 
 class FastPath:

@@ -39,6 +39,40 @@ ANSWERS = {
 }
 # answers Flask builds whole and returns as an iterator with a known length (no ETag)
 SIZED = {"home-page": "/", "openapi": "/openapi.yaml"}
+STATIC = "/static/yasgui/yasgui.min.js"
+# (path, query parameters, request headers) of an answer of each route that may compress
+COMPRESSIBLE = {
+    **ANSWERS,
+    **{kind: (path, {}, {}) for kind, path in SIZED.items()},
+    "select-xml": ("/sparql", {"query": EVERY_TRIPLE, "format": "xml"}, {}),
+    "small-ask": ("/sparql", {"query": "ASK { ?s ?p ?o }"}, {}),  # under the minimum size
+    "dataset-turtle": ("/dataset/camelyon16", {}, {"Accept": "text/turtle"}),
+    "browse": ("/browse", {}, {}),
+    "browse-json": ("/browse", {"format": "json"}, {}),
+    "stats": ("/stats", {}, {}),
+    "service-description": ("/sparql", {}, {}),
+    "graph-store": ("/store", {"default": ""}, {}),
+    "download-page": ("/download/", {}, {}),
+    "sitemap": ("/sitemap.xml", {}, {}),
+    "static-script": (STATIC, {}, {}),
+    "static-icon": ("/static/favicon.svg", {}, {}),  # under the minimum size
+}
+# answers never compressed: byte ranges of the plain file, or encoded already
+NEVER = {
+    "dump": ("/download/medkg.nq.gz", {}, {}),
+    "catalogue-csv": ("/download/datasets.csv", {}, {}),
+}
+# answers without an ETag, so without 304s
+UNTAGGED = {*SIZED, "download-page"}
+# what a client may say of gzip: asks for it, refuses it, says nothing
+ENCODINGS = {"gzip": GZIP, "identity": {"Accept-Encoding": "identity"}, "none": {}}
+
+
+def _vary(answer) -> list[str]:  # type: ignore[no-untyped-def]
+    """The request fields an answer's Vary names, read from its one Vary field."""
+    fields = answer.headers.getlist("Vary")
+    assert len(fields) <= 1, f"one Vary field, not {fields}"
+    return [name.strip() for name in fields[0].split(",")] if fields else []
 
 
 @contextmanager
@@ -78,7 +112,7 @@ def test_a_client_that_refuses_gzip_gets_plain_bytes_with_vary(client, value: st
     answer = client.get("/void", headers={"Accept-Encoding": value})
     assert "Content-Encoding" not in answer.headers
     assert answer.data.startswith(b"@prefix") or b"void" in answer.data[:400]
-    assert "Accept-Encoding" in answer.headers.getlist("Vary")
+    assert _vary(answer) == ["Accept", "Accept-Encoding"]
 
 
 def test_the_accept_encoding_parser_honours_q_values_and_the_wildcard() -> None:
@@ -90,21 +124,72 @@ def test_the_accept_encoding_parser_honours_q_values_and_the_wildcard() -> None:
     assert not accepts_gzip("gzip;q=0, x-gzip")  # gzip refused by name stays refused
 
 
-def test_vary_is_on_both_variants_and_keeps_accept(client) -> None:
+def test_vary_is_one_field_on_every_variant_and_keeps_accept(client) -> None:
     page = "/dataset/camelyon16"
-    for headers in (GZIP, {"Accept-Encoding": "identity"}):
-        vary = client.get(page, headers={"Accept": "text/html", **headers}).headers.getlist("Vary")
-        assert "Accept" in vary and vary.count("Accept-Encoding") == 1
+    for headers in ENCODINGS.values():
+        answer = client.get(page, headers={"Accept": "text/html", **headers})
+        assert answer.headers["Vary"] == "Accept, Accept-Encoding"
+        assert _vary(answer) == ["Accept", "Accept-Encoding"]
 
 
-def test_a_small_answer_and_a_head_stay_plain(client) -> None:
+def test_a_small_answer_stays_plain_and_still_varies(client) -> None:
     small = client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}, headers=GZIP)
     assert small.status_code == 200 and len(small.data) < 1024
     assert "Content-Encoding" not in small.headers
-    assert "Accept-Encoding" in small.headers.getlist("Vary")
-    head = client.head("/void", headers=GZIP)
-    assert head.status_code == 200 and "Content-Encoding" not in head.headers
-    assert not head.headers["ETag"].startswith("W/")
+    assert _vary(small) == ["Accept", "Accept-Encoding"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("kind", [*COMPRESSIBLE, *NEVER])
+def test_a_head_has_the_headers_of_its_get(client, kind: str, encoding: str) -> None:
+    """RFC 9110 9.3.2; the gzip answer's length is left out (8.6: never the plain one's)."""
+    path, params, headers = {**COMPRESSIBLE, **NEVER}[kind]
+    headers = {**headers, **ENCODINGS[encoding]}
+    got = client.get(path, query_string=params, headers=headers)
+    head = client.head(path, query_string=params, headers=headers)
+    assert got.status_code == head.status_code == 200 and head.data == b""
+
+    def fields(answer) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return sorted((k, v) for k, v in answer.headers.items() if k != "Content-Length")
+
+    assert fields(head) == fields(got)
+    if "Content-Encoding" in got.headers:
+        assert encoding == "gzip" and "Content-Length" not in head.headers
+    else:
+        assert head.headers["Content-Length"] == got.headers["Content-Length"]
+
+
+@pytest.mark.parametrize("kind", COMPRESSIBLE)
+def test_every_answer_of_a_compressed_type_varies_on_accept_encoding(client, kind: str) -> None:
+    """Whatever the request said of gzip, and whatever the answer's size (RFC 9110 12.5.5)."""
+    path, params, headers = COMPRESSIBLE[kind]
+    for encoding in ENCODINGS.values():
+        answer = client.get(path, query_string=params, headers={**headers, **encoding})
+        assert answer.status_code == 200
+        assert _vary(answer).count("Accept-Encoding") == 1, encoding
+
+
+@pytest.mark.parametrize("kind", NEVER)
+def test_an_answer_never_compressed_does_not_vary_on_accept_encoding(client, kind: str) -> None:
+    path, params, headers = NEVER[kind]
+    for encoding in ENCODINGS.values():
+        answer = client.get(path, query_string=params, headers={**headers, **encoding})
+        assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
+        assert "Accept-Encoding" not in _vary(answer)
+
+
+@pytest.mark.parametrize("kind", [k for k in [*COMPRESSIBLE, *NEVER] if k not in UNTAGGED])
+def test_a_304_carries_the_vary_of_its_200(client, kind: str) -> None:
+    """RFC 9110 15.4.5: whichever tag the client holds, whatever it says of gzip."""
+    path, params, headers = {**COMPRESSIBLE, **NEVER}[kind]
+    for encoding in ENCODINGS.values():
+        full = client.get(path, query_string=params, headers={**headers, **encoding})
+        tags = {full.headers["ETag"], full.headers["ETag"].removeprefix("W/")}
+        for tag in tags:
+            again = client.get(path, query_string=params,
+                               headers={**headers, **encoding, "If-None-Match": tag})
+            assert again.status_code == 304, (encoding, tag)
+            assert _vary(again) == _vary(full), (encoding, tag)
 
 
 def test_a_download_with_byte_ranges_is_never_compressed(built_store: Path) -> None:
@@ -124,7 +209,7 @@ def test_each_variant_is_revalidated_with_its_own_etag(client) -> None:
             path, query_string=params, headers={**headers, **GZIP, "If-None-Match": weak}
         )
         assert again.status_code == 304 and again.headers["ETag"] == weak
-        assert "Accept-Encoding" in again.headers.getlist("Vary")
+        assert "Accept-Encoding" in _vary(again)
         plain = client.get(path, query_string=params,
                            headers={**headers, "Accept-Encoding": "identity",
                                     "If-None-Match": strong})
@@ -149,6 +234,10 @@ def test_a_cached_answer_is_compressed_once_and_stays_plain_in_the_cache(
     assert "Content-Encoding" not in plain.headers
     assert not any(name == "Content-Encoding" for name, _ in entry.headers)
     assert entry.gzipped == first.data  # the gzip form lives with the entry
+    # the hits' headers, worked out once on the entry, vary as the first answer's
+    assert entry.varied is not None and entry.varied[0]
+    for answer in (first, second, plain):
+        assert answer.headers["Vary"] == "Accept, Accept-Encoding"
 
 
 def test_each_cache_entry_has_its_own_gzip_body(
@@ -217,6 +306,47 @@ def test_a_cached_answer_gzip_form_is_used_only_for_that_very_body() -> None:
         assert headers["Content-Encoding"] == "gzip" and b"".join(out) == expected
 
 
+def test_a_cached_answer_vary_is_worked_out_once_and_only_for_its_own_headers() -> None:
+    """A hit's headers are merged once; headers a layer in between made are merged afresh."""
+    entry = CachedAnswer("200 OK", (("Content-Type", "text/plain"), ("Vary", "Accept")), b"c")
+
+    def answering(headers: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+        def app(environ, start_response):  # type: ignore[no-untyped-def]
+            environ[ANSWER] = entry  # as the answer cache leaves it before a hit's answer
+            start_response(entry.status, headers)
+            return [entry.body]
+
+        return app
+
+    def sent(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        environ = EnvironBuilder(path="/x").get_environ()  # no Accept-Encoding
+        return run_wsgi_app(Compression(answering(headers), 10), environ)[2].to_wsgi_list()
+
+    merged = [("Content-Type", "text/plain"), ("Vary", "Accept, Accept-Encoding")]
+    assert sent(list(entry.headers)) == merged
+    assert entry.varied == (True, tuple(merged))
+    # a kept form the layer would not make itself: its reuse shows in the headers
+    entry.varied = (True, (("Content-Type", "text/plain"), ("Vary", "Accept, X-Kept")))
+    assert sent(list(entry.headers)) == list(entry.varied[1])
+    # the same values in other tuples are not the entry's own: worked out, not reused
+    assert sent([(name, value) for name, value in entry.headers]) == merged
+
+
+@pytest.mark.parametrize("minimum", [1024, 0])
+def test_cors_vary_joins_the_one_vary_field(built_store: Path, minimum: int) -> None:
+    """An allowed origin's Vary: Origin goes into the answer's Vary field, compressed or not."""
+    origin = "https://viewer.example.org"
+    config = {"CORS_ORIGINS": origin, "COMPRESS_MIN_BYTES": minimum, "CACHE_ENTRIES": 0}
+    with _served(built_store, **config) as application:
+        client = application.test_client()
+        for path, params, headers in (ANSWERS["select-json"], ANSWERS["dataset-page"],
+                                      ("/sparql", {"query": "ASK {}"}, {})):  # the direct path
+            answer = client.get(path, query_string=params, headers={**headers, "Origin": origin})
+            assert answer.headers["Access-Control-Allow-Origin"] == origin
+            expected = ["Accept", "Origin"] + (["Accept-Encoding"] if minimum else [])
+            assert _vary(answer) == expected, path
+
+
 def test_the_setting_switches_compression_off(built_store: Path) -> None:
     with _served(built_store, COMPRESS_MIN_BYTES=0) as application:
         answer = application.test_client().get("/void", headers=GZIP)
@@ -273,8 +403,6 @@ def test_a_whole_answer_without_validators_is_compressed(client, kind: str) -> N
     assert gzip.decompress(packed.data) == plain.data
 
 
-STATIC = "/static/yasgui/yasgui.min.js"
-
 
 @pytest.fixture()
 def gzip_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -309,7 +437,7 @@ def test_a_static_file_is_compressed_once_without_ranges(
         assert "Accept-Ranges" not in answer.headers
         assert gzip.decompress(answer.data) == plain.data
         assert answer.headers["ETag"] == "W/" + plain.headers["ETag"]
-        assert "Accept-Encoding" in answer.headers.getlist("Vary")
+        assert _vary(answer) == ["Accept-Encoding"]
     assert packed[0].data == packed[1].data and len(calls) == 1  # compressed once
     # a range still counts the plain file's bytes
     assert ranged.status_code == 206 and ranged.data == plain.data[:100]
@@ -326,10 +454,14 @@ def test_a_posted_query_is_compressed(client) -> None:
     assert gzip.decompress(packed.data) == plain.data
 
 
-def test_a_client_that_sends_no_accept_encoding_gets_the_answer_untouched() -> None:
-    headers = [("Content-Type", "text/plain"), ("ETag", '"a"')]
+def test_a_client_that_sends_no_accept_encoding_gets_the_answer_plain_with_vary() -> None:
+    headers = [("Content-Type", "text/plain"), ("Vary", "Accept"), ("ETag", '"a"')]
     _, got, body = _layer_answer([b"q" * 100], headers, request_headers={})
-    assert body == b"q" * 100 and got.to_wsgi_list() == headers
+    assert body == b"q" * 100
+    assert got.to_wsgi_list() == [("Content-Type", "text/plain"),
+                                  ("Vary", "Accept, Accept-Encoding"), ("ETag", '"a"')]
+    png = [("Content-Type", "image/png"), ("Vary", "Accept")]
+    assert _layer_answer([b"p" * 100], png, request_headers={})[1].to_wsgi_list() == png
 
 
 def test_the_same_answer_gives_the_same_gzip_bytes() -> None:
