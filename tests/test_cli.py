@@ -666,3 +666,13 @@ def test_a_build_over_sparql_updates_says_it_drops_them(runner: CliRunner, tmp_p
     assert rebuilt.exit_code == 0 and warning in rebuilt.output.splitlines()
     again = runner.invoke(main, ["build", "--store", str(store), "-q"])
     assert again.exit_code == 0 and "warning" not in again.output  # nothing written since
+
+
+def test_build_prints_a_class_list_that_disagrees_with_its_count(runner: CliRunner,
+                                                                 tmp_path: Path) -> None:
+    folder = ROOT / "tests" / "fixtures" / "label-classes"
+    result = runner.invoke(main, ["build", "--store", str(tmp_path / "s"), "--no-validate",
+                                  "--sources", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert ("label-classes.md:17  2 stated, 3 named: '2: benign, malignant, normal'"
+            in result.output)

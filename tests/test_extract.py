@@ -442,3 +442,59 @@ def test_a_count_after_a_split_count_in_its_part_is_of_that_split(real_settings)
     assert counts("Sentence Ends") == [(12, "images", "test"), (900, "cells", None)]
     # another split word, even not right before the number, starts another part
     assert counts("Next Split Word") == [(5, "wsis", "test"), (20, "images", None)]
+
+
+def test_task_cells_give_their_label_classes_and_class_counts(real_settings) -> None:
+    from medkg.sources import extra_sources
+
+    folder = FIXTURES / "label-classes"
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+
+    def classes(name: str) -> list[tuple[int | None, tuple[str, ...]]]:
+        return [(c.count, c.names) for c in by_name(result, name).label_classes]
+
+    assert classes("Counted Names") == [(6, ("mitosis", "apoptosis", "tumor nuclei",
+                                             "non-tumor nuclei", "tubule", "non-tubule"))]
+    # the count says a '/' is inside one class here, and between two in "cancer/no cancer"
+    assert classes("Slash Kept Whole") == [(3, ("other", "dysplastic/malignant epithelial",
+                                                "muscle"))]
+    assert classes("Binary Slash") == [(2, ("cancer", "no cancer"))]
+    assert classes("Counted Classes") == [(4, ("0", "1+", "2+", "3+"))]
+    assert classes("Names Only") == [(None, ("epithelial", "inflammatory", "fibroblast"))]
+    assert classes("Versus") == [(None, ("benign", "malignant"))]
+    assert classes("Categories Of") == [(7, ())]  # what the categories are of is no class
+    assert classes("One Category") == [(1, ())]
+    assert classes("Binary Alone") == [(2, ())]
+    assert classes("Bare Count") == [(21, ())]
+    assert classes("Unbracketed") == [(3, ("red", "green", "blue"))]
+    # a miscount keeps the stated count and every name, for the report to show
+    [miscounted] = by_name(result, "Miscounted").label_classes
+    assert (miscounted.count, miscounted.disagrees) == (2, True)
+    assert not any(c.disagrees for r in result.records if r.name != "Miscounted"
+                   for c in r.label_classes)
+
+
+def test_qualifiers_and_task_lists_are_no_label_classes(real_settings) -> None:
+    from medkg.sources import extra_sources
+
+    folder = FIXTURES / "label-classes"
+    (result,), _ = read_all(real_settings, extra_sources([str(folder)], set()))
+    for name in ("Qualifiers", "Hierarchy Levels", "Tasks Not Classes", "Translation",
+                 "No Task Before"):
+        assert by_name(result, name).label_classes == [], name
+
+    def unmatched(name: str) -> list[str]:
+        return [m.text for m in by_name(result, name).mentions
+                if m.kind == "task" and not m.concepts]
+
+    # qualifiers stay task mentions, reported as before; class names never are
+    assert unmatched("Qualifiers") == ["wsi level", "256×256", "multitask learning"]
+    assert unmatched("Hierarchy Levels") == ["hierarchy"]  # "(3)" may count its levels
+    assert unmatched("Translation") == ["4 Categories of Critical Biomarkers"]
+    for name in ("Counted Names", "Slash Kept Whole", "Versus", "Categories Of",
+                 "Binary Slash", "Bare Count", "Miscounted"):
+        assert unmatched(name) == [], name
+    # a qualifier that names a task concept through a vocabulary label maps to it
+    binary = "https://w3id.org/medkg/task/binary-classification"
+    assert binary in by_name(result, "Binary Alone").tasks
+    assert binary in by_name(result, "Binary Slash").tasks

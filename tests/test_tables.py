@@ -36,8 +36,8 @@ def test_a_table_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "table", ["column-roles.tsv", "count-splits.tsv", "curation/merge.tsv", "curation/aliases.tsv",
-              "curation/entries.tsv"]
+    "table", ["column-roles.tsv", "count-splits.tsv", "label-classes.tsv", "curation/merge.tsv",
+              "curation/aliases.tsv", "curation/entries.tsv"]
 )
 def test_a_build_without_one_of_its_tables_fails_and_keeps_the_store(
     mini_settings: Settings, table: str

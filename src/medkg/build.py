@@ -198,6 +198,7 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
     per_source: list[dict[str, Any]] = []
     coverage = {k: {"mentions": 0, "mapped": 0} for k in MAPPED_KINDS}
     unmatched: list[dict[str, Any]] = []
+    mismatched: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
     for res in results:
         src = res.text.source
@@ -213,6 +214,10 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
                                       "text": mention.text})
             dropped.extend({"source": src.id, "file": src.file_name, "line": rec.line,
                             "href": href} for href in rec.dropped_links)
+            # the stated count is kept: a list's miscount or a class split wrongly, for a person
+            mismatched.extend({"source": src.id, "file": src.file_name, "line": rec.line,
+                               "text": c.text, "count": c.count, "names": list(c.names)}
+                              for c in rec.label_classes if c.disagrees)
         per_source.append({
             "id": src.id,
             "file": src.file_name,
@@ -241,6 +246,7 @@ def make_report(results: list[SourceResult], datasets: list[Dataset], refused: l
             "percent": round(100.0 * total_mapped / total_mentions, 2) if total_mentions else 100.0,
         },
         "unmatched_mentions": unmatched,
+        "label_class_mismatches": mismatched,
         "dropped_links": dropped,
         "refused_merges": refused,
     }

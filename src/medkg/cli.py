@@ -190,6 +190,11 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append("unmapped mentions:")
         for u in unmatched:
             lines.append(f"  {u['file']}:{u['line']}  {u['kind']}: {u['text']!r}")
+    mismatched = report.get("label_class_mismatches", [])
+    if mismatched:
+        lines.append("label classes named in another number than stated (the stated count kept):")
+        lines += [f"  {m['file']}:{m['line']}  {m['count']} stated, {len(m['names'])} named: "
+                  f"{m['text']!r}" for m in mismatched]
     dropped = report.get("dropped_links", [])
     if dropped:
         # mostly links relative to the upstream repository: a few lines, the rest in report.json

@@ -14,6 +14,7 @@ from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medkg.label_classes import ClassReader, ClassWords, load_class_words
 from medkg.markdown import Cell, Document, HeadingEntry, Link, LinkList, Row, Table
 from medkg.namespaces import Namespaces, slugify
 from medkg.records import ChallengeRef, Count, EntryRecord, Issued, Mention, Skip
@@ -93,6 +94,7 @@ class Rules:
     mention_map: dict[tuple[str, str], str]  # (kind, folded text) -> concept local id
     not_scanner: re.Pattern[str] | None  # phrases in acquisition cells that name no scanner
     splits: dict[str, str] = field(default_factory=dict)  # word -> data split ("valid": validation)
+    class_words: ClassWords = field(default_factory=ClassWords)  # data/label-classes.tsv
     unit_pattern: re.Pattern[str] = field(init=False)
     split_pattern: re.Pattern[str] | None = field(init=False)
     split_word: re.Pattern[str] | None = field(init=False)  # a split word anywhere in a text
@@ -140,7 +142,7 @@ class Rules:
 
 
 def load_rules(data_dir: Path) -> Rules:
-    """Read the header-role, section, unit and not-a-concept tables from data/."""
+    """Read the header-role, section, unit, label-class and not-a-concept tables from data/."""
     roles = {r["header"].lower(): r["role"] for r in read_tsv(data_dir / "column-roles.tsv", ("header", "role"))}
     sections = {
         r["heading"].lower(): r["reason"]
@@ -161,7 +163,8 @@ def load_rules(data_dir: Path) -> Rules:
                                                   ("text", "reason"))), key=len, reverse=True)
     not_scanner = (re.compile("|".join(_whole_segment(p) for p in phrases), re.I)
                    if phrases else None)
-    return Rules(roles, sections, units, not_concepts, mention_map, not_scanner, splits)
+    return Rules(roles, sections, units, not_concepts, mention_map, not_scanner, splits,
+                 load_class_words(data_dir / "label-classes.tsv"))
 
 
 def _whole_segment(phrase: str) -> str:
@@ -202,6 +205,8 @@ class Extractor:
         self._kind = 0  # which of the three skip lists `_skip` fills
         self._cited: list[tuple[EntryRecord, list[str]]] = []  # rows citing reference notes
         self._concept_cells: dict[tuple[str, str, str], tuple[list[str], tuple[Mention, ...]]] = {}
+        self.classes = ClassReader(rules.class_words, vocab, {
+            ns.concept("task", local) for local in rules.class_words.tasks_without_classes})
 
     def run(self) -> tuple[list[EntryRecord], list[Skip]]:
         self.read(self.doc)
@@ -295,6 +300,8 @@ class Extractor:
             self._links(record, cell.links, papers_only="paper" in cells and cell in cells["paper"])
         for cell in cells.get("task", []):
             self._concept_cell(record, "task", cell.text, "task")
+            statements, _ = self.classes.read(cell.text)
+            record.label_classes.extend(s for s in statements if s not in record.label_classes)
         for cell in cells.get("organ", []):
             self._concept_cell(record, "anatomy", cell.text, "organ")
         for cell in cells.get("stain", []):
@@ -433,7 +440,10 @@ class Extractor:
         """The concepts (in order, repeats allowed) and the mentions of one concept cell."""
         concepts = list(self.vocab.find(kind, text))
         mentions: list[Mention] = []
-        for part in SPLIT.split(text):
+        # a task cell's label classes ("classi (6: mitosis, ...)") are no task mentions: they
+        # go to the record's label_classes, not to the report as unmatched tasks
+        parts = self.classes.read(text)[1] if kind == "task" else text
+        for part in SPLIT.split(parts):
             part = part.strip(" .*-'\"")
             if not part or fold(part) in self.rules.not_concepts or NUMBERS_ONLY.fullmatch(part):
                 continue

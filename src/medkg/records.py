@@ -39,6 +39,25 @@ class Count:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelClasses:
+    """The label classes a task cell names or counts: "(6: mitosis, apoptosis, ...)".
+
+    `count` is the number the list states ("6", "binary": 2), None when it names classes
+    without one ("benign vs malignant"); `names` the classes as written, none for "(21)" or
+    "7 Categories of breast tumors"; `text` the statement as read, for the build report.
+    """
+
+    count: int | None
+    names: tuple[str, ...]
+    text: str
+
+    @property
+    def disagrees(self) -> bool:
+        """The list names another number of classes than it states."""
+        return self.count is not None and bool(self.names) and len(self.names) != self.count
+
+
+@dataclass(frozen=True, slots=True)
 class ChallengeRef:
     """A challenge the dataset belongs to: a venue and year, or a named challenge."""
 
@@ -89,6 +108,7 @@ class EntryRecord:
     modalities: list[str] = field(default_factory=list)
     stains: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
+    label_classes: list[LabelClasses] = field(default_factory=list)
     challenges: list[ChallengeRef] = field(default_factory=list)
     magnification: list[str] = field(default_factory=list)
     scanner: list[str] = field(default_factory=list)
