@@ -387,3 +387,40 @@ def test_the_largest_collections_question_leaves_out_counts_of_one_split(
     largest = select(mini_settings, question)
     assert largest[0] == {"title": "Whole Giant", "n": "8000000", "unit": "images"}
     assert all(r["title"] != "Split Giant" for r in largest)
+
+
+def test_label_classes_reach_the_graph_with_their_list(mini_settings: Settings) -> None:
+    folder = Path(__file__).resolve().parent / "fixtures" / "label-classes"
+    report = build(mini_settings, extra=[str(folder)])
+    rows = select(mini_settings, """SELECT ?class ?g ?line WHERE {
+        GRAPH ?g { <https://w3id.org/medkg/dataset/slash-kept-whole> mkg:labelClass ?class }
+        <https://w3id.org/medkg/dataset/slash-kept-whole> prov:wasDerivedFrom/mkg:line ?line }
+        ORDER BY ?class""")
+    graph = "https://w3id.org/medkg/graph/source/label-classes"
+    assert rows == [{"class": c, "g": graph, "line": "8"}
+                    for c in ("dysplastic/malignant epithelial", "muscle", "other")]
+    counts = select(mini_settings, """SELECT ?slug ?n WHERE { ?d mkg:classCount ?n .
+        BIND(STRAFTER(STR(?d), "/dataset/") AS ?slug) } ORDER BY ?slug""")
+    assert [(r["slug"], r["n"]) for r in counts] == [
+        ("bare-count", "21"), ("binary-alone", "2"), ("binary-slash", "2"),
+        ("categories-of", "7"), ("counted-classes", "4"), ("counted-names", "6"),
+        ("miscounted", "2"), ("one-category", "1"), ("slash-kept-whole", "3"),
+        ("unbracketed", "3")]
+    # names without a count give no count; qualifiers give neither
+    assert not select(mini_settings, """SELECT ?p WHERE {
+        { <https://w3id.org/medkg/dataset/versus> mkg:classCount ?p }
+        UNION { <https://w3id.org/medkg/dataset/qualifiers> mkg:labelClass|mkg:classCount ?p } }""")
+    # a list naming another number of classes than it states: reported with file and line,
+    # the stated count kept, and a warning in validation (not a violation)
+    assert report["label_class_mismatches"] == [{
+        "source": "label-classes", "file": "label-classes.md", "line": 17,
+        "text": "2: benign, malignant, normal", "count": 2,
+        "names": ["benign", "malignant", "normal"]}]
+    assert report["validation"]["conforms"]
+    assert "class count 2 is below the 3 label classes the lists name" in (
+        report["validation"]["text"])
+    # class names are no unmatched task mentions; qualifiers still are
+    unmatched = {(u["line"], u["text"]) for u in report["unmatched_mentions"]
+                 if u["source"] == "label-classes"}
+    assert (18, "wsi level") in unmatched
+    assert not {text for _, text in unmatched} & {"mitosis", "benign", "malignant", "no cancer"}

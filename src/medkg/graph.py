@@ -173,6 +173,11 @@ def write_entry(w: QuadWriter, dataset_iri: str, e: EntryRecord) -> None:
                        ("task", e.tasks)):
         for concept in iris:
             w.iri(g, dataset_iri, m(prop), concept)
+    for classes in e.label_classes:
+        if classes.count is not None:
+            w.typed(g, dataset_iri, m("classCount"), str(classes.count), "integer")
+        for name in classes.names:
+            w.text(g, dataset_iri, m("labelClass"), name)
     for ref in e.challenges:
         w.iri(g, dataset_iri, m("challenge"), ns.challenge(ref.slug))
     for value in e.magnification:
