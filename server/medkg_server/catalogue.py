@@ -366,6 +366,8 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> d
         "dimension": values(term("dimension")),
         "magnification": values(term("magnification")),
         "scanner": values(term("scanner")),
+        "class_count": values(term("classCount")),
+        "label_class": values(term("labelClass")),
         "landing": values(f"{DCAT}landingPage"),
         "paper": values(term("paper")),
         "code": values(term("codeRepository")),

@@ -95,6 +95,8 @@ def test_dataset_page_shows_what_a_researcher_needs(server):
     ):
         assert expected in page, expected
     assert 'href="/anatomy/lymph-node"' in page  # base IRIs link to this server
+    # the label classes a list names (in alphabetical order: RDF keeps none), with its count
+    assert '<th>Label classes</th><td class="label-classes">2 classes: normal, tumor</td>' in page
 
 
 def test_dataset_page_embeds_schema_org_dataset(server):
