@@ -240,3 +240,50 @@ def test_a_report_without_a_usable_count_is_counted_instead(tmp_path: Path, repo
     (tmp_path / store.VERSIONS / version / store.REPORT).write_text(report, encoding="utf-8")
     assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))
     assert not _in_memory(store.open_read_only(tmp_path, memory_quads=2))
+
+
+class _LinksRefused:
+    """pyoxigraph on a filesystem that refuses hard links (EPERM: vfat, exFAT, some FUSE mounts).
+
+    RocksDB copies a file itself only when links are unsupported (EXDEV, ENOTSUP); when they
+    are not permitted its checkpoint fails with this error, and leaves nothing behind.
+    """
+
+    class Store:
+        def __new__(cls, *args: object) -> ox.Store:  # a writable store is a real one
+            return ox.Store(*args)  # type: ignore[arg-type]
+
+        @staticmethod
+        def read_only(path: str) -> object:
+            class NoBackup:
+                def __init__(self, db: ox.Store) -> None:
+                    self.db = db
+
+                def backup(self, target: str) -> None:
+                    raise OSError(f"IO error: while link file to {target}.tmp/000009.sst: "
+                                  f"{path}/000009.sst: Operation not permitted")
+
+                def __getattr__(self, name: str) -> object:
+                    return getattr(self.db, name)
+
+            return NoBackup(ox.Store.read_only(path))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(ox, name)
+
+
+def test_staging_from_the_published_version_copies_its_quads_where_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = publish(tmp_path, 20)
+    monkeypatch.setattr(store, "ox", _LinksRefused())
+    with caplog.at_level(logging.WARNING, logger="medkg.store"):
+        staged = store.StagedVersion(tmp_path, from_published=True)
+    assert "copying its quads instead" in caplog.text
+    assert len(staged.db) == 20
+    staged.db.remove(quad(0))
+    staged.load_quads([quad(20), quad(21)])
+    staged.publish({"n": 21}, compact=False)
+    monkeypatch.undo()
+    assert len(store.open_read_only(tmp_path)) == 21
+    assert len(ox.Store.read_only(str(tmp_path / "versions" / first / store.DB))) == 20

@@ -165,10 +165,7 @@ class StagedVersion:
             self.dir.mkdir()
             published = current_version_dir(store_dir) if from_published else None
             if published is not None:
-                # A RocksDB checkpoint: the published files are hard-linked, not copied (they
-                # are never changed once written), so this takes milliseconds at any size where
-                # a dump and reload took 36 s at 100k datasets.
-                ox.Store.read_only(str(published / DB)).backup(str(self.dir / DB))
+                _copy_database(published / DB, self.dir / DB)
                 if (published / DOCS).is_dir():  # the ontology did not change with the data
                     shutil.copytree(published / DOCS, self.dir / DOCS)
             self.db = ox.Store(str(self.dir / DB))
@@ -211,6 +208,31 @@ class StagedVersion:
             del self.db
         shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy the published database at `source` to `target`: linked if possible, else reloaded.
+
+    A RocksDB checkpoint hard-links the published files, not copying them (they are never
+    changed once written), so it takes milliseconds at any size where a dump and reload took
+    36 s at 100k datasets. RocksDB copies the files itself where links are unsupported (EXDEV,
+    ENOTSUP), but fails where they are not permitted (EPERM: vfat, exFAT, some FUSE and SMB
+    mounts); there the quads are loaded into a new database instead, as before checkpoints.
+    """
+    try:
+        published = ox.Store.read_only(str(source))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {source.parent}: {exc}") from None
+    try:
+        published.backup(str(target))
+        return
+    except OSError as exc:
+        # RocksDB has removed its partial checkpoint
+        log.warning("cannot link the files of %s (%s): copying its quads instead", source, exc)
+    copy = ox.Store(str(target))
+    copy.bulk_extend(published.quads_for_pattern(None, None, None, None))
+    copy.flush()
+    del copy  # closed, for the staged version to open
 
 
 def _write_lock(store_dir: Path, wait: bool | float) -> Any:
