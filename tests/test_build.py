@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import re
 from pathlib import Path
@@ -150,6 +151,24 @@ def test_a_build_that_may_wait_publishes_once_the_other_writer_is_done(
         finish.join()
     assert not other.dir.exists()  # the other writer finished before this build wrote
     assert current_version(mini_settings.store) == report["version"] != before
+
+
+def test_a_build_publishes_its_version_compacted(
+    mini_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an update's small change to a linked copy skips the full compaction; a build not."""
+    publish = build_module.StagedVersion.publish
+    compacted: list[object] = []
+
+    def recording(staged: object, *args: object, **kwargs: object) -> object:
+        bound = inspect.signature(publish).bind(staged, *args, **kwargs)
+        bound.apply_defaults()
+        compacted.append(bound.arguments["compact"])
+        return publish(staged, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module.StagedVersion, "publish", recording)
+    build(mini_settings)
+    assert compacted == [True]
 
 
 def test_store_error_mid_load_abandons_the_staging(mini_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
