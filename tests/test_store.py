@@ -181,10 +181,34 @@ def test_a_version_was_published_when_its_name_says_not_when_its_folder_last_cha
     assert store.published_at(other) == datetime.fromtimestamp(1_600_000_000, tz=UTC)
 
 
+def _published_ago(store_dir: Path, version: str, seconds: float) -> None:
+    import os
+    import time
+
+    report = store_dir / "versions" / version / store.REPORT
+    os.utime(report, (time.time() - seconds, time.time() - seconds))
+
+
 def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
-    versions = [publish(tmp_path, n) for n in (1, 2, 3, 4)]
+    versions = [publish(tmp_path, n) for n in (1, 2, 3)]
+    for version in versions:
+        _published_ago(tmp_path, version, store.PRUNE_AFTER_SECONDS + 1)
+    versions.append(publish(tmp_path, 4))
     kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
     assert kept == versions[-store.KEEP_VERSIONS:]
+
+
+def test_a_version_superseded_moments_ago_is_kept_for_the_queries_still_reading_it(
+    tmp_path: Path,
+) -> None:
+    first, second = publish(tmp_path, 1), publish(tmp_path, 2)
+    # `second` replaced `first` just now: a long query may still be reading `first`
+    third = publish(tmp_path, 3)
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [first, second, third]
+    _published_ago(tmp_path, second, store.PRUNE_AFTER_SECONDS + 1)
+    publish(tmp_path, 4)
+    assert not (tmp_path / "versions" / first).exists()  # long enough: gone
+    assert (tmp_path / "versions" / second).exists()  # `third` replaced it just now
 
 
 def _in_memory(db: ox.Store) -> bool:

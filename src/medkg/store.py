@@ -9,7 +9,8 @@ Layout of a store folder::
       versions/<version>/docs/          the ontology's HTML documentation made by that build
 
 A build writes a new version folder, and only when it is complete and valid does one
-`os.replace` of the `current` link publish it. A build that fails or is killed leaves `current`
+`os.replace` of the `current` link publish it. Older versions are removed once no reader can
+still be using them (`_prune`). A build that fails or is killed leaves `current`
 pointing at the old version; its half-written folder is removed by the next build. Readers open
 `current` read-only, so a running server keeps its open version until it reopens.
 """
@@ -36,6 +37,10 @@ DB = "oxigraph"
 REPORT = "report.json"
 DOCS = "docs"
 KEEP_VERSIONS = 2
+# An older version stays this long after the next one was published: a query that started on
+# it may still be running (the server lets one run 120 s by default), and pyoxigraph reading a
+# database whose files were deleted under it grows in memory until it aborts.
+PRUNE_AFTER_SECONDS = 600
 # Held by whoever stages a new version (a build, a SPARQL update) until it is published or
 # abandoned: one writer at a time, so a staging folder without the lock is a dead one's.
 WRITE_LOCK = ".write.lock"
@@ -284,12 +289,30 @@ def _remove_abandoned(store_dir: Path) -> None:
 
 
 def _prune(store_dir: Path) -> None:
-    """Keep the newest versions (a running server may still read the previous one)."""
+    """Remove old versions that no reader can still be using.
+
+    Kept: the newest KEEP_VERSIONS, and every version whose successor was published less than
+    PRUNE_AFTER_SECONDS ago (updates publish versions a fraction of a second apart).
+    """
     current = current_version_dir(store_dir)
     versions = sorted(
         (p for p in (store_dir / VERSIONS).iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
-    for old in versions[:-KEEP_VERSIONS]:
-        if current is None or old.resolve() != current:
+    now = time.time()
+    for old, successor in zip(versions[:-KEEP_VERSIONS], versions[1:]):
+        if current is not None and old.resolve() == current:
+            continue
+        if now - _superseded_at(successor) >= PRUNE_AFTER_SECONDS:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _superseded_at(successor: Path) -> float:
+    """When the version before `successor` stopped being current: when `successor` was published.
+
+    Its report is written once, just before the `current` link moves to it.
+    """
+    try:
+        return (successor / REPORT).stat().st_mtime
+    except OSError:
+        return published_at(successor).timestamp()
