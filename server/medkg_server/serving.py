@@ -40,6 +40,7 @@ CONFIG_ENV = "_MEDKG_SERVE_CONFIG"  # not MEDKG_*: the settings would read it as
 # library, with a bare 414: server/README says to POST longer queries.)
 HEADER_ROOM = 64 << 10
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WARM_POLL_SECONDS = 2.0  # how often a worker looks for a newly published version
 
 
 def worker_app() -> Flask:
@@ -48,27 +49,43 @@ def worker_app() -> Flask:
     st = app.extensions[EXTENSION]
     st.executor.start()
     atexit.register(st.executor.close)
-    threading.Thread(target=_warm, args=(st,), daemon=True, name="medkg-index").start()
+    threading.Thread(target=_keep_warm, args=(st,), daemon=True, name="medkg-warm").start()
     return app
 
 
-def _warm(st: Any) -> None:
+def _keep_warm(st: Any, poll: float = WARM_POLL_SECONDS,
+               stop: threading.Event | None = None) -> None:
+    """Prepare each published version as soon as it appears: at start, and after every write.
+
+    Without it the first request after a build or an update paid for it: a browse page after
+    a one-triple update at 100k datasets waited for the facet index (13.5 s). `stop` ends the
+    loop (tests); a worker's runs as long as the worker.
+    """
+    stop = stop or threading.Event()
+    warmed: str | None = None
+    while True:
+        version = st.version()
+        if version is not None and version.name != warmed:
+            _warm(st, version)
+            warmed = version.name
+        if stop.wait(poll):
+            return
+
+
+def _warm(st: Any, version: Any) -> None:
     """Open the store and compute the per-version figures before anyone asks.
 
     Opening may copy the store into memory (MEDKG_MEMORY_QUADS: 2 s at 10k synthetic
     datasets), and the facet index (read from its file when another worker built it) need not
     open it, so the first request would otherwise pay for the copy.
     """
-    version = st.version()
-    if version is None:
-        return
     try:
         st.inline.store(version.name)
         catalogue.index_for(st, version.name)
         describe.statistics(st, version)
     except (StoreError, OSError) as exc:
         # the pages will try again (and report the problem) when they are asked for
-        log.warning("could not prepare the catalogue figures at start: %s", exc)
+        log.warning("could not prepare the figures of version %s: %s", version.name, exc)
 
 
 def serve(

@@ -161,11 +161,57 @@ def test_a_worker_opens_the_store_before_its_first_request(built_store: Path) ->
     states = [create_app({"STORE": str(built_store), "EXECUTORS": 1}).extensions[EXTENSION]
               for _ in range(2)]
     try:
-        _warm(states[0])  # the first worker: builds and saves the facet index if none is saved
+        _warm(states[0], states[0].version())  # builds and saves the facet index if none is
         second = states[1]
         assert second.inline.state.version is None  # nothing opened by building the app
-        _warm(second)  # the next worker reads the saved index, and must still open the store
+        _warm(second, second.version())  # reads the saved index, and must still open the store
         assert second.inline.state.version == second.version().name
     finally:
         for st in states:
             st.executor.close()
+
+
+def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
+    built_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import threading
+
+    from medkg.store import StagedVersion
+    from medkg_server import create_app
+    from medkg_server.catalogue import index_for
+    from medkg_server.facet_index import INDEX_FILE
+    from medkg_server.serving import _keep_warm
+    from medkg_server.state import EXTENSION
+
+    store = tmp_path / "store"
+    shutil.copytree(built_store, store, symlinks=True)
+    st = create_app({"STORE": str(store), "EXECUTORS": 1}).extensions[EXTENSION]
+    stop = threading.Event()
+    watcher = threading.Thread(target=_keep_warm, args=(st, 0.05, stop), daemon=True)
+    try:
+        watcher.start()
+        first = st.version().name
+        _wait_for(lambda: st.inline.state.version == first)
+        # a write publishes a new version (as an update does): the worker opens it unasked
+        staged = StagedVersion(store, from_published=True)
+        staged.publish({"quads": len(staged.db)}, compact=False)
+        second = st.version().name
+        assert second != first
+        _wait_for(lambda: st.inline.state.version == second)
+        # the facet index too, saved beside the new version for the other workers
+        _wait_for(lambda: st.memo.get(("catalogue-index", second)) is not None)
+        assert (store / "versions" / second / INDEX_FILE).is_file()
+        assert index_for(st, second).size > 0
+    finally:
+        stop.set()
+        watcher.join(10)
+        st.executor.close()
+    assert not watcher.is_alive()
+
+
+def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not done in time"
+        time.sleep(0.05)
