@@ -5,14 +5,14 @@ Each function returns plain dicts and lists for a template; nothing here renders
 
 from __future__ import annotations
 
-import threading
 import tomllib
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from medkg import store as medkg_store
 from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from medkg_server import facet_index, queries, version_cache
 from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
@@ -23,7 +23,6 @@ Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
 MIN_DESCRIPTION = 50  # characters: schema.org Dataset markup shorter than this is flagged
 PAGE_STATEMENTS = 2_000  # statements a resource page shows at most (bounds its work)
-_INDEX_LOCK = threading.Lock()
 SHORT_PREFIXES = {
     "rdf": RDF,
     "rdfs": RDFS,
@@ -122,29 +121,79 @@ def read_selection(st: ServerState, args: Any) -> Selection:
     return Selection(chosen, year, (args.get("q") or "").strip()[:200], page)
 
 
+INDEX = "catalogue-index"  # the facet index's kind in the server's VersionMemo
+INDEX_WAIT_SECONDS = 1.0  # how long a page waits for a new version's index before using the last
+
+
+@dataclass(frozen=True)
+class PageIndex:
+    """The facet index a page counts with, and the version it was built from.
+
+    `stale` is True when that is not the version the request is answered from: a write has
+    published a new version whose index is still being built, and the page counts with the
+    newest index there is rather than wait for it (minutes at a million datasets).
+    """
+
+    index: CatalogueIndex
+    version: str
+    stale: bool
+
+
 def index_for(st: ServerState, version: str) -> CatalogueIndex:
-    """The facet index of `version`, built on first use (one build at a time per process)."""
-    key = ("catalogue-index", version)
-    with _INDEX_LOCK:
-        index = st.memo.get(key)
-        if index is None:
-            specs = [FacetSpec(f.key, f.property, f.label) for f in facets(st)]
-            folder = medkg_store.current_version_dir(st.settings.store)
-            assert folder is not None  # a version was published for `version` to exist
-
-            def build() -> CatalogueIndex:
-                return build_index(st.inline.store(), specs, st.ns.mkg)
-
-            index = version_cache.load_or_build(
-                folder, facet_index.INDEX_FILE, build, facet_index.save, facet_index.load
-            )
-            st.memo.put(key, index, 0)
+    """The facet index of `version`, built on first use (one build at a time per version)."""
+    index = st.memo.get(version, INDEX)
+    if index is not None:
         return index
+    return _indexing(st, version).result()
+
+
+def page_index(st: ServerState, version: str) -> PageIndex:
+    """The index of `version`, or, while it is being built, the newest one this process has.
+
+    A page waits at most INDEX_WAIT_SECONDS for a new version's index when an older one can
+    answer meanwhile; with none (the first version a process sees) it waits for the build.
+    """
+    index = st.memo.get(version, INDEX)
+    if index is not None:
+        return PageIndex(index, version, False)
+    building = _indexing(st, version)
+    older = st.memo.newest(INDEX, other_than=version)
+    if older is None:
+        return PageIndex(building.result(), version, False)
+    try:
+        return PageIndex(building.result(timeout=INDEX_WAIT_SECONDS), version, False)
+    except FutureTimeout:
+        return PageIndex(older[1], older[0], True)
+
+
+def _indexing(st: ServerState, version: str) -> Future[CatalogueIndex]:
+    """The build of `version`'s index under way in this process, or one started now."""
+
+    def build() -> CatalogueIndex:
+        folder, store = st.version_store(version)
+        specs = [FacetSpec(f.key, f.property, f.label) for f in facets(st)]
+        index = version_cache.load_or_build(
+            folder,
+            facet_index.INDEX_FILE,
+            lambda: build_index(store, specs, st.ns.mkg),
+            facet_index.save,
+            facet_index.load,
+        )
+        published = st.version()  # this thread has no request, so: as the link says now
+        if published is not None and published.name == version:
+            st.memo.put(version, INDEX, index)
+            st.memo.settle(version)  # what older versions derived is no longer needed
+        # else a write has published another version meanwhile: this index answers the
+        # requests that waited for it, and is not kept (at a million datasets, half a GB)
+        return index
+
+    return st.started((INDEX, version), build)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:
     """Facets with counts, the matching datasets (one page) and their total."""
-    index = index_for(st, version)
+    counted = page_index(st, version)
+    index = counted.index
     chosen = dict(selection.chosen)
     if selection.year:
         chosen[YEAR] = selection.year
@@ -173,7 +222,13 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
         "page": selection.page,
         "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         "selection": selection,
+        **_counted(counted),
     }
+
+
+def _counted(counted: PageIndex) -> dict[str, Any]:
+    """Which version a page's counts come from, and whether a newer one is being indexed."""
+    return {"index_version": counted.version, "index_stale": counted.stale}
 
 
 def browse_data(view: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +246,8 @@ def browse_data(view: dict[str, Any]) -> dict[str, Any]:
         "pages": view["pages"],
         "page_size": PAGE_SIZE,
         "datasets": view["datasets"],
+        "index_version": view["index_version"],
+        "index_stale": view["index_stale"],
         "facets": [
             {
                 "key": group["key"],
@@ -228,7 +285,8 @@ def _facet_group(key: str, title: str, counts: list[Count], selection: Selection
 
 def statistics(st: ServerState, version: str) -> dict[str, Any]:
     """Series for the statistics charts and the headline totals."""
-    index = index_for(st, version)
+    counted = page_index(st, version)
+    index = counted.index
 
     def series(counts: list[Count], iris: bool = True) -> list[dict[str, Any]]:
         return [
@@ -250,6 +308,7 @@ def statistics(st: ServerState, version: str) -> dict[str, Any]:
         "modality": series(modality),
         "organ_system": series(index.series(index.systems)),
         "year": series(index.series(index.first_year, by_value=True), iris=False),
+        **_counted(counted),
     }
 
 
@@ -258,11 +317,10 @@ def statistics(st: ServerState, version: str) -> dict[str, Any]:
 
 def reader(st: ServerState, version: str) -> ResourceReader:
     """The page reader of `version` (one per version, so what it remembers is never stale)."""
-    key = ("resource-reader", version)
-    found = st.memo.get(key)
+    found = st.memo.get(version, "resource-reader")
     if found is None:
         found = ResourceReader(st.inline.store(version), PAGE_STATEMENTS)
-        st.memo.put(key, found, 0)
+        st.memo.put(version, "resource-reader", found)
     return found
 
 

@@ -13,7 +13,7 @@ from werkzeug.urls import iri_to_uri
 
 from medkg_server import catalogue
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, published_version, with_validators
+from medkg_server.responses import not_modified, published_version, stamped, with_validators
 from medkg_server.state import state
 
 bp = Blueprint("crawlers", __name__)
@@ -41,14 +41,15 @@ def sitemap_index() -> Response:
     etag = etag_for(version, "sitemap-index", request.host_url)
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
-    datasets = catalogue.index_for(st, version.name).size
+    counted = catalogue.page_index(st, version.name)
+    datasets = counted.index.size
     files = range(1, max(-(-datasets // PER_SITEMAP), 1) + 1)
     body = render_template(
         "sitemap-index.xml",
         sitemaps=[url_for("crawlers.sitemap", number=n, _external=True) for n in files],
         lastmod=version.published.date().isoformat(),
     )
-    return with_validators(Response(body, content_type=XML), etag, version)
+    return stamped(Response(body, content_type=XML), etag, version, not counted.stale)
 
 
 @bp.route("/sitemap/<int:number>.xml")
@@ -56,7 +57,8 @@ def sitemap(number: int) -> Response:
     """File `number` of the sitemap: dataset pages (the first file also the fixed pages)."""
     st = state()
     version = published_version(st)
-    iris = catalogue.index_for(st, version.name).iris
+    counted = catalogue.page_index(st, version.name)
+    iris = counted.index.iris
     start = (number - 1) * PER_SITEMAP
     if number < 1 or (start >= len(iris) and number != 1):
         abort(404)
@@ -72,4 +74,4 @@ def sitemap(number: int) -> Response:
         root=request.host_url.rstrip("/") + request.script_root,  # before each page's path
         iris=[iri_to_uri(iri) for iri in iris[start : start + PER_SITEMAP] if iri.startswith(base)],
     )
-    return with_validators(Response(body, content_type=XML), etag, version)
+    return stamped(Response(body, content_type=XML), etag, version, not counted.stale)

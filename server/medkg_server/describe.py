@@ -11,11 +11,11 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 from flask import Response, redirect, request, url_for
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, XSD
 
-from medkg import store as medkg_store
 from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries, version_cache
 from medkg_server.downloads import DUMP
@@ -98,23 +98,18 @@ def statistics(st: ServerState, version: StoreVersion) -> Statistics:
     as client queries in the pool but here, once per version, and saved beside the version
     (version_cache.py); the server computes them at worker start.
     """
-    key = ("statistics", version.name)
-    cached = st.memo.get(key)
+    cached = st.memo.get(version.name, "statistics")
     if cached is not None:
         return cached
-    folder = medkg_store.current_version_dir(st.settings.store)
-    if folder is None or folder.name != version.name:
-        stats = _count(st)
-    else:
-        stats = version_cache.load_or_build(
-            folder, STATISTICS_FILE, lambda: _count(st), _save_statistics, _load_statistics
-        )
-    st.memo.put(key, stats, 0)
+    folder, db = st.version_store(version.name)
+    stats = version_cache.load_or_build(
+        folder, STATISTICS_FILE, lambda: _count(st, db), _save_statistics, _load_statistics
+    )
+    st.memo.put(version.name, "statistics", stats)
     return stats
 
 
-def _count(st: ServerState) -> Statistics:
-    db = st.inline.store()
+def _count(st: ServerState, db: ox.Store) -> Statistics:
 
     def select(text: str) -> list[dict[str, str]]:
         result = db.query(text, use_default_graph_as_union=True)

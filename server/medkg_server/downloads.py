@@ -109,8 +109,7 @@ def offers_catalogue_files(st: ServerState, version: str) -> bool:
     Dataset pages ask this, so it counts at most CATALOGUE_FILES_MAX + 1 datasets, once per
     version (the facet index, which knows the total, takes minutes to build at a million).
     """
-    key = ("catalogue-files", version)
-    offered = st.memo.get(key)
+    offered = st.memo.get(version, "catalogue-files")
     if offered is None:
         limit = st.settings.catalogue_files_max
         rdf_type = ox.NamedNode(f"{RDF}type")
@@ -119,7 +118,7 @@ def offers_catalogue_files(st: ServerState, version: str) -> bool:
         db = st.inline.store(version)
         found = db.quads_for_pattern(None, rdf_type, dataset, graph)
         offered = sum(1 for _ in itertools.islice(found, limit + 1)) <= limit
-        st.memo.put(key, offered, 0)
+        st.memo.put(version, "catalogue-files", offered)
     return offered
 
 

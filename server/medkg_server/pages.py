@@ -11,7 +11,13 @@ from flask import Blueprint, Response, render_template, request
 
 from medkg_server import catalogue, charts, describe, formats, queries
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, published_version, with_validators
+from medkg_server.responses import (
+    not_modified,
+    plain_error,
+    published_version,
+    stamped,
+    with_validators,
+)
 from medkg_server.state import ServerState, state
 
 bp = Blueprint("pages", __name__)
@@ -94,7 +100,7 @@ def browse() -> Response:
         response = _json_response(catalogue.browse_data(view))
     else:
         response = Response(render_template("browse.html", v=view), content_type=HTML)
-    return with_validators(_varied(response), etag, version)
+    return stamped(_varied(response), etag, version, not view["index_stale"])
 
 
 @bp.route("/stats")
@@ -108,15 +114,16 @@ def stats() -> Response:
     if not_modified(request, etag, version):
         return with_validators(_varied(Response(status=304)), etag, version)
     data = catalogue.statistics(st, version.name)
+    final = not data["index_stale"]
     if kind == "json":
-        return with_validators(_varied(_json_response(data)), etag, version)
+        return stamped(_varied(_json_response(data)), etag, version, final)
     chart_list = [
         ("Datasets per imaging modality", charts.bar_chart(data["modality"])),
         ("Datasets per organ system", charts.bar_chart(data["organ_system"])),
         ("Datasets per year", charts.bar_chart(data["year"], keep_last=True)),
     ]
-    body = render_template("stats.html", totals=data["totals"], charts=chart_list)
-    return with_validators(_varied(Response(body, content_type=HTML)), etag, version)
+    body = render_template("stats.html", totals=data["totals"], charts=chart_list, data=data)
+    return stamped(_varied(Response(body, content_type=HTML)), etag, version, final)
 
 
 def _page_error(kind: str, status: int, message: str) -> Response:

@@ -51,6 +51,19 @@ def with_validators(response: Response, etag: str, version: StoreVersion) -> Res
     return response
 
 
+def stamped(response: Response, etag: str, version: StoreVersion, final: bool) -> Response:
+    """`with_validators` for an answer that is final; a provisional one is not to be kept.
+
+    A page counted with an older version's facet index (catalogue.page_index) changes once the
+    new index is ready: no ETag or Last-Modified that would let a client or the answer cache
+    keep it as the answer for this version.
+    """
+    if final:
+        return with_validators(response, etag, version)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def plain_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """A short text/plain error answer; the message is ours or the parser's, never a traceback."""
     return to_response(plain(status, message, headers))

@@ -12,6 +12,8 @@ its query pool and prepares the catalogue figures in the background.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -86,6 +88,21 @@ def _warm(st: Any, version: Any) -> None:
     except (StoreError, OSError) as exc:
         # the pages will try again (and report the problem) when they are asked for
         log.warning("could not prepare the figures of version %s: %s", version.name, exc)
+    _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Give the memory of the versions let go (catalogue.index_for) back to the system.
+
+    glibc keeps freed memory for reuse, and what a version's index, statistics and store
+    handles leave behind is scattered: at 100k datasets a worker grew by 150-200 MB with
+    every write though it held one version's data. Other C libraries: nothing to do.
+    """
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def serve(
@@ -150,9 +167,15 @@ class AddressInUse(ConfigError):
 
 
 def _check_address_free(host: str, port: int) -> None:
-    """Fail clearly if something listens on host:port already."""
+    """Fail clearly if something listens on host:port already.
+
+    SO_REUSEADDR, as the server's own sockets have it: connections of a server stopped moments
+    ago linger in TIME_WAIT on the port for a minute, and without it they made a restart fail
+    as if the port were taken. A socket that listens there still makes the bind fail.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pyoxigraph as ox
 from flask import current_app, has_request_context, request
 
 from medkg import store as medkg_store
 from medkg.namespaces import Namespaces
-from medkg_server.cache import LRUCache
+from medkg_server.cache import LRUCache, VersionMemo
 from medkg_server.executor import Executor, ExecutorError, QueryTimeout
 from medkg_server.fastpath import PUBLISHED
 from medkg_server.inline import InlineRunner
@@ -23,6 +25,7 @@ from medkg_server.settings import ServerSettings
 from medkg_server.worker import Job, Outcome, link_path, published_link
 
 EXTENSION = "medkg"
+T = TypeVar("T")
 FEDERATED = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 
 
@@ -43,7 +46,8 @@ class ServerState:
     inline: InlineRunner
     cache: LRUCache[Outcome]
     ns: Namespaces
-    memo: LRUCache[Any] = field(default_factory=lambda: LRUCache(64, 1 << 30))
+    memo: VersionMemo = field(default_factory=VersionMemo)
+    _jobs: dict[Any, Future[Any]] = field(default_factory=dict)
     _flights: dict[Any, _Flight] = field(default_factory=dict)
     _versions: dict[str, StoreVersion] = field(default_factory=dict)
     _flights_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +85,42 @@ class ServerState:
         if link:
             self._versions[link] = found  # version folders are never reused under a new build
         return found
+
+    def version_store(self, version: str) -> tuple[Path, ox.Store]:
+        """The folder and open store of `version`, published or replaced (while it is kept)."""
+        store_dir = Path(self.settings.store)
+        link = medkg_store.version_link(version)
+        folder = medkg_store.current_version_dir(store_dir, link)
+        if folder is None:
+            raise medkg_store.StoreError(f"store version {version} is no longer kept")
+        name, store = self.inline.opened(version)
+        if name != version:  # published over meanwhile: read that version from its own files
+            store = medkg_store.open_read_only(store_dir, 0, link)
+        return folder, store
+
+    def started(self, key: Hashable, compute: Callable[[], T]) -> Future[T]:
+        """The computation of `key` under way in this process, or a new one started in a thread.
+
+        For what takes seconds to minutes once per version (the facet index at a million
+        datasets): requests that need it wait on the one future, or go on without it.
+        """
+        with self._flights_lock:
+            future = self._jobs.get(key)
+            if future is not None:
+                return future
+            future = self._jobs[key] = Future()
+
+        def work() -> None:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+            finally:
+                with self._flights_lock:
+                    self._jobs.pop(key, None)
+
+        threading.Thread(target=work, daemon=True, name=f"medkg-{key[0]}").start()
+        return future
 
     def run(
         self, job: Job, version: str, timeout: float | None = None, anchor: str | None = None

@@ -72,6 +72,11 @@ def current_version_dir(store_dir: Path, link: str | None = None) -> Path | None
     return target if (target / DB).is_dir() else None
 
 
+def version_link(name: str) -> str:
+    """The `current` link's text when version `name` is published (for `current_version_dir`)."""
+    return f"{VERSIONS}/{name}"
+
+
 def published_at(version_dir: Path) -> datetime:
     """When a version was staged, from its name (its folder's time changes as caches are added).
 
@@ -200,7 +205,7 @@ class StagedVersion:
         final = self.dir.parent / self.name
         os.rename(self.dir, final)
         tmp_link = self.store_dir / f".{CURRENT}.{self.name}"
-        os.symlink(Path(VERSIONS) / self.name, tmp_link)
+        os.symlink(version_link(self.name), tmp_link)
         os.replace(tmp_link, self.store_dir / CURRENT)
         _fsync_dir(self.store_dir)
         shutil.copyfile(final / REPORT, self.store_dir / REPORT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -31,6 +32,24 @@ def test_an_address_in_use_is_refused_with_a_clear_message(built_store: Path) ->
         )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_a_port_left_by_a_stopped_server_is_free_at_once() -> None:
+    """Connections the server closed stay in TIME_WAIT for a minute: no reason to refuse."""
+    from medkg_server.serving import AddressInUse, _check_address_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+            client.recv(1)
+        with pytest.raises(AddressInUse):
+            _check_address_free("127.0.0.1", port)  # still listening
+    _check_address_free("127.0.0.1", port)
 
 
 def _connections(process: psutil.Process, port: int) -> int:
@@ -200,7 +219,7 @@ def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
         assert second != first
         _wait_for(lambda: st.inline.state.version == second)
         # the facet index too, saved beside the new version for the other workers
-        _wait_for(lambda: st.memo.get(("catalogue-index", second)) is not None)
+        _wait_for(lambda: st.memo.get(second, "catalogue-index") is not None)
         assert (store / "versions" / second / INDEX_FILE).is_file()
         assert index_for(st, second).size > 0
     finally:
@@ -215,3 +234,41 @@ def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untype
     while not condition():
         assert time.monotonic() < deadline, "not done in time"
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_memory_freed_in_scattered_blocks_goes_back_to_the_system() -> None:
+    """What a replaced version leaves behind is freed in small pieces, which glibc keeps."""
+    import ctypes
+
+    from medkg_server.serving import _return_freed_memory
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    me = psutil.Process()
+    blocks = [libc.malloc(4000) for _ in range(50_000)]  # about 200 MB
+    for block in blocks:
+        ctypes.memset(block, 1, 4000)
+    for i, block in enumerate(blocks):
+        if i % 50:
+            libc.free(block)  # every 50th stays: the heap cannot simply shrink from its top
+    held = me.memory_info().rss
+    _return_freed_memory()
+    assert held - me.memory_info().rss > 100 << 20
+    for block in blocks[::50]:
+        libc.free(block)
+
+
+def test_preparing_a_version_gives_freed_memory_back(
+    built_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medkg_server import create_app, serving
+    from medkg_server.state import EXTENSION
+
+    calls: list[bool] = []
+    monkeypatch.setattr(serving, "_return_freed_memory", lambda: calls.append(True))
+    st = create_app({"STORE": str(built_store), "EXECUTORS": 1}).extensions[EXTENSION]
+    serving._warm(st, st.version())
+    assert calls == [True]
+    assert st.memo.get(st.version().name, "catalogue-index") is not None

@@ -1,0 +1,136 @@
+"""The browse and statistics pages' facet index across store versions (catalogue.py)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+from flask import Flask
+
+from medkg.namespaces import DCTERMS, RDF, Namespaces
+from medkg.store import StagedVersion
+from medkg_server import catalogue, create_app
+from medkg_server.facet_index import INDEX_FILE
+from medkg_server.state import EXTENSION, ServerState
+
+BASE = "https://w3id.org/medkg/"
+
+
+@pytest.fixture
+def store(built_store: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "store"
+    shutil.copytree(built_store, copy, symlinks=True)
+    return copy
+
+
+def _app(store: Path) -> tuple[Flask, ServerState]:
+    app = create_app({"STORE": str(store), "EXECUTORS": 1, "CACHE_ENTRIES": 64})
+    return app, app.extensions[EXTENSION]
+
+
+def _publish_with_new_dataset(store: Path, slug: str) -> str:
+    """Publish a version that adds one dataset (as a Graph Store write would); its name."""
+    ns = Namespaces(BASE)
+    dataset = ox.NamedNode(f"{BASE}dataset/{slug}")
+    graph = ox.NamedNode(ns.graph("catalogue"))
+    staged = StagedVersion(store, from_published=True)
+    a_dataset = ox.NamedNode(ns.term("Dataset"))
+    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{RDF}type"), a_dataset, graph))
+    title = ox.Literal(f"Zz {slug}")
+    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{DCTERMS}title"), title, graph))
+    return staged.publish({"quads": len(staged.db)}, compact=False).name
+
+
+def _slow_index_builds(
+    monkeypatch: pytest.MonkeyPatch, delay: Callable[[], object], page_wait: float
+) -> None:
+    """Every index build first calls `delay`; pages wait `page_wait` seconds for one."""
+    real_build = catalogue.build_index
+
+    def slow_build(*args: Any) -> Any:
+        delay()
+        return real_build(*args)
+
+    monkeypatch.setattr(catalogue, "build_index", slow_build)
+    monkeypatch.setattr(catalogue, "INDEX_WAIT_SECONDS", page_wait)
+
+
+def _wait_for(condition: Callable[[], Any], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_each_version_is_indexed_from_its_own_data_and_saved_in_its_own_folder(
+    store: Path,
+) -> None:
+    app, st = _app(store)
+    first = st.version().name
+    second = _publish_with_new_dataset(store, "added-later")
+    # the first version is indexed only now, after the second was published
+    old, new = catalogue.index_for(st, first), catalogue.index_for(st, second)
+    assert new.size == old.size + 1
+    assert f"{BASE}dataset/added-later" in new.iris and f"{BASE}dataset/added-later" not in old.iris
+    for version in (first, second):
+        assert (store / "versions" / version / INDEX_FILE).is_file()
+
+
+def test_while_a_new_version_is_indexed_pages_count_with_the_last_index_and_say_so(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, st = _app(store)
+    client = app.test_client()
+    before = client.get("/browse?format=json").get_json()
+    first = before["index_version"]
+    assert before["index_stale"] is False
+    page = before["datasets"][0]["iri"].removeprefix(BASE)
+    assert client.get(f"/{page}").status_code == 200
+    assert st.memo.get(first, "resource-reader") is not None  # holds the first version's store
+
+    release = threading.Event()
+    _slow_index_builds(monkeypatch, lambda: release.wait(30), page_wait=0.05)
+    second = _publish_with_new_dataset(store, "added-later")
+    try:
+        for path in ("/browse?format=json", "/stats?format=json"):
+            answer = client.get(path)
+            assert answer.status_code == 200, path
+            data = answer.get_json()
+            assert data["index_stale"] is True and data["index_version"] == first, path
+            # not to be kept as the new version's answer, by a client or the answer cache
+            assert "ETag" not in answer.headers and "Last-Modified" not in answer.headers, path
+            assert answer.headers["Cache-Control"] == "no-store", path
+        assert client.get("/browse?format=json").get_json()["total"] == before["total"]
+        for path in ("/browse", "/stats"):
+            assert "the version before" in client.get(path).get_data(as_text=True), path
+        assert "ETag" not in client.get("/sitemap.xml").headers
+    finally:
+        release.set()
+    _wait_for(lambda: st.memo.get(second, catalogue.INDEX) is not None)
+
+    after = client.get("/browse?format=json")
+    data = after.get_json()
+    assert data["index_stale"] is False and data["index_version"] == second
+    assert data["total"] == before["total"] + 1
+    assert "ETag" in after.headers
+    assert "the version before" not in client.get("/browse").get_data(as_text=True)
+    # what the first version derived (its index, its page reader and store) is let go
+    assert st.memo.versions() == [second]
+
+
+def test_a_process_with_no_index_yet_waits_for_the_first(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, st = _app(store)
+    _slow_index_builds(monkeypatch, lambda: time.sleep(0.3), page_wait=0.01)
+    answer = app.test_client().get("/browse?format=json")
+    assert answer.status_code == 200 and "ETag" in answer.headers
+    data = answer.get_json()
+    assert data["index_stale"] is False and data["index_version"] == st.version().name
+    assert data["total"] == catalogue.index_for(st, st.version().name).size > 0
