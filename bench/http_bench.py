@@ -94,14 +94,20 @@ def wait_ready(url: str, process: subprocess.Popen, name: str) -> None:
     raise SystemExit(f"{name} did not start within {START_SECONDS} s")
 
 
-def start_medkg(store: Path, workers: int, threads: int | None = None) -> Server:
-    """medkg's production server on loopback; `threads` per worker, else the server's default."""
+def start_medkg(
+    store: Path, workers: int, threads: int | None = None, settings: dict[str, str] | None = None
+) -> Server:
+    """medkg's production server on loopback; `threads` per worker, else the server's default.
+
+    `settings`: more MEDKG_* variables (an update token, say).
+    """
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "server")]),
         "MEDKG_STORE": str(store),
         "MEDKG_WORKERS": str(workers),
+        **(settings or {}),
     }
     if threads is not None:
         env["MEDKG_THREADS"] = str(threads)

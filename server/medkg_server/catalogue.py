@@ -6,8 +6,6 @@ Each function returns plain dicts and lists for a template; nothing here renders
 from __future__ import annotations
 
 import tomllib
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,7 +15,7 @@ from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from medkg_server import facet_index, queries, version_cache
 from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
 from medkg_server.resource_view import DatasetTerms, ResourceReader, Statement
-from medkg_server.state import ServerState
+from medkg_server.state import Derived, ServerState
 
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
@@ -125,75 +123,40 @@ INDEX = "catalogue-index"  # the facet index's kind in the server's VersionMemo
 INDEX_WAIT_SECONDS = 1.0  # how long a page waits for a new version's index before using the last
 
 
-@dataclass(frozen=True)
-class PageIndex:
-    """The facet index a page counts with, and the version it was built from.
-
-    `stale` is True when that is not the version the request is answered from: a write has
-    published a new version whose index is still being built, and the page counts with the
-    newest index there is rather than wait for it (minutes at a million datasets).
-    """
-
-    index: CatalogueIndex
-    version: str
-    stale: bool
-
-
 def index_for(st: ServerState, version: str) -> CatalogueIndex:
-    """The facet index of `version`, built on first use (one build at a time per version)."""
-    index = st.memo.get(version, INDEX)
-    if index is not None:
-        return index
-    return _indexing(st, version).result()
+    """The facet index of `version`, built on first use (once per version and process)."""
+    return _index(st, version, None).value
 
 
-def page_index(st: ServerState, version: str) -> PageIndex:
+def page_index(st: ServerState, version: str) -> Derived[CatalogueIndex]:
     """The index of `version`, or, while it is being built, the newest one this process has.
 
     A page waits at most INDEX_WAIT_SECONDS for a new version's index when an older one can
     answer meanwhile; with none (the first version a process sees) it waits for the build.
     """
-    index = st.memo.get(version, INDEX)
-    if index is not None:
-        return PageIndex(index, version, False)
-    building = _indexing(st, version)
-    older = st.memo.newest(INDEX, other_than=version)
-    if older is None:
-        return PageIndex(building.result(), version, False)
-    try:
-        return PageIndex(building.result(timeout=INDEX_WAIT_SECONDS), version, False)
-    except FutureTimeout:
-        return PageIndex(older[1], older[0], True)
+    return _index(st, version, INDEX_WAIT_SECONDS)
 
 
-def _indexing(st: ServerState, version: str) -> Future[CatalogueIndex]:
-    """The build of `version`'s index under way in this process, or one started now."""
-
+def _index(st: ServerState, version: str, wait: float | None) -> Derived[CatalogueIndex]:
     def build() -> CatalogueIndex:
         folder, store = st.version_store(version)
         specs = [FacetSpec(f.key, f.property, f.label) for f in facets(st)]
-        index = version_cache.load_or_build(
+        return version_cache.load_or_build(
             folder,
             facet_index.INDEX_FILE,
             lambda: build_index(store, specs, st.ns.mkg),
             facet_index.save,
             facet_index.load,
         )
-        published = st.version()  # this thread has no request, so: as the link says now
-        if published is not None and published.name == version:
-            st.memo.put(version, INDEX, index)
-            st.memo.settle(version)  # what older versions derived is no longer needed
-        # else a write has published another version meanwhile: this index answers the
-        # requests that waited for it, and is not kept (at a million datasets, half a GB)
-        return index
 
-    return st.started((INDEX, version), build)
+    # at a million datasets an index is half a GB: once ready, older versions' values go
+    return st.derived(version, INDEX, build, wait, settles=True)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:
     """Facets with counts, the matching datasets (one page) and their total."""
     counted = page_index(st, version)
-    index = counted.index
+    index = counted.value
     chosen = dict(selection.chosen)
     if selection.year:
         chosen[YEAR] = selection.year
@@ -226,7 +189,7 @@ def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any
     }
 
 
-def _counted(counted: PageIndex) -> dict[str, Any]:
+def _counted(counted: Derived[CatalogueIndex]) -> dict[str, Any]:
     """Which version a page's counts come from, and whether a newer one is being indexed."""
     return {"index_version": counted.version, "index_stale": counted.stale}
 
@@ -286,7 +249,7 @@ def _facet_group(key: str, title: str, counts: list[Count], selection: Selection
 def statistics(st: ServerState, version: str) -> dict[str, Any]:
     """Series for the statistics charts and the headline totals."""
     counted = page_index(st, version)
-    index = counted.index
+    index = counted.value
 
     def series(counts: list[Count], iris: bool = True) -> list[dict[str, Any]]:
         return [

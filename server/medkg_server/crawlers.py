@@ -42,7 +42,7 @@ def sitemap_index() -> Response:
     if not_modified(request, etag, version):
         return with_validators(Response(status=304), etag, version)
     counted = catalogue.page_index(st, version.name)
-    datasets = counted.index.size
+    datasets = counted.value.size
     files = range(1, max(-(-datasets // PER_SITEMAP), 1) + 1)
     body = render_template(
         "sitemap-index.xml",
@@ -58,7 +58,7 @@ def sitemap(number: int) -> Response:
     st = state()
     version = published_version(st)
     counted = catalogue.page_index(st, version.name)
-    iris = counted.index.iris
+    iris = counted.value.iris
     start = (number - 1) * PER_SITEMAP
     if number < 1 or (start >= len(iris) and number != 1):
         abort(404)

@@ -20,8 +20,14 @@ from medkg.namespaces import DCAT, PROV, RDFS, SCHEMA, SKOS, VOID
 from medkg_server import formats, queries, version_cache
 from medkg_server.downloads import DUMP
 from medkg_server.replies import etag_for
-from medkg_server.responses import not_modified, plain_error, published_version, with_validators
-from medkg_server.state import ServerState, StoreVersion
+from medkg_server.responses import (
+    not_modified,
+    plain_error,
+    published_version,
+    stamped,
+    with_validators,
+)
+from medkg_server.state import Derived, ServerState, StoreVersion
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOIDNS = Namespace(VOID)
@@ -88,6 +94,7 @@ def namespace_of(iri: str) -> str:
 
 
 STATISTICS_FILE = "void-statistics.json"
+STATISTICS_WAIT_SECONDS = 1.0  # then a new version's description gives the previous counts
 
 
 def statistics(st: ServerState, version: StoreVersion) -> Statistics:
@@ -98,15 +105,17 @@ def statistics(st: ServerState, version: StoreVersion) -> Statistics:
     as client queries in the pool but here, once per version, and saved beside the version
     (version_cache.py); the server computes them at worker start.
     """
-    cached = st.memo.get(version.name, "statistics")
-    if cached is not None:
-        return cached
-    folder, db = st.version_store(version.name)
-    stats = version_cache.load_or_build(
-        folder, STATISTICS_FILE, lambda: _count(st, db), _save_statistics, _load_statistics
-    )
-    st.memo.put(version.name, "statistics", stats)
-    return stats
+    return _statistics(st, version.name, None).value
+
+
+def _statistics(st: ServerState, version: str, wait: float | None) -> Derived[Statistics]:
+    def count() -> Statistics:
+        folder, db = st.version_store(version)
+        return version_cache.load_or_build(
+            folder, STATISTICS_FILE, lambda: _count(st, db), _save_statistics, _load_statistics
+        )
+
+    return st.derived(version, "statistics", count, wait)
 
 
 def _count(st: ServerState, db: ox.Store) -> Statistics:
@@ -258,12 +267,13 @@ def _described(st: ServerState, build: str) -> Response:
     if not_modified(request, etag, version):
         # the Vary of the 200 it stands for (RFC 9110 section 15.4.5)
         return with_validators(Response(status=304, headers={"Vary": "Accept"}), etag, version)
-    stats = statistics(st, version)
+    # after a write, the previous version's counts until the new ones are ready (not kept)
+    stats = _statistics(st, version.name, STATISTICS_WAIT_SECONDS)
     graph = (
-        void_graph(st, stats, endpoint, dump) if build == "void"
-        else service_graph(st, stats, endpoint, updates)
+        void_graph(st, stats.value, endpoint, dump) if build == "void"
+        else service_graph(st, stats.value, endpoint, updates)
     )
-    return with_validators(rdf_response(graph, fmt), etag, version)
+    return stamped(rdf_response(graph, fmt), etag, version, not stats.stale)
 
 
 def service_description_response(st: ServerState) -> Response:

@@ -7,10 +7,11 @@ import re
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pyoxigraph as ox
 from flask import current_app, has_request_context, request
@@ -35,6 +36,19 @@ class StoreVersion:
 
     name: str
     published: datetime
+
+
+@dataclass(frozen=True)
+class Derived(Generic[T]):
+    """A value derived from a store version, and the version it was derived from.
+
+    `stale`: not the version asked for, whose value is still being computed (see
+    `ServerState.derived`); an answer built on it must not be kept as that version's.
+    """
+
+    value: T
+    version: str
+    stale: bool
 
 
 @dataclass
@@ -97,6 +111,44 @@ class ServerState:
         if name != version:  # published over meanwhile: read that version from its own files
             store = medkg_store.open_read_only(store_dir, 0, link)
         return folder, store
+
+    def derived(
+        self,
+        version: str,
+        kind: str,
+        compute: Callable[[], T],
+        wait: float | None = None,
+        settles: bool = False,
+    ) -> Derived[T]:
+        """What `compute` derives from `version` (an index, statistics): once per version.
+
+        Computed in a thread of its own, once however many requests ask meanwhile, and kept
+        while `version` is the published one. With `wait`, a request waits that long at most
+        and then gets the newest value another version gave, if any (`Derived.stale`): a
+        new version's figures take minutes at a million datasets. A value that `settles` lets
+        every other version's values go once kept (the largest, kept last, should).
+        """
+        found = self.memo.get(version, kind)
+        if found is not None:
+            return Derived(found, version, False)
+
+        def keep() -> T:
+            value = compute()
+            published = self.version()  # in this thread, no request: as the link says now
+            if published is not None and published.name == version:
+                self.memo.put(version, kind, value)
+                if settles:
+                    self.memo.settle(version)
+            return value
+
+        future = self.started((kind, version), keep)
+        older = None if wait is None else self.memo.newest(kind, other_than=version)
+        if older is None:
+            return Derived(future.result(), version, False)
+        try:
+            return Derived(future.result(timeout=wait), version, False)
+        except FutureTimeout:
+            return Derived(older[1], older[0], True)
 
     def started(self, key: Hashable, compute: Callable[[], T]) -> Future[T]:
         """The computation of `key` under way in this process, or a new one started in a thread.

@@ -391,6 +391,18 @@ def test_update_bench_times_updates_and_the_reference_and_leaves_the_store(tmp_p
     assert len(medkg_store.open_read_only(tmp_path / "synth-40" / "store")) == figures["quads"]
 
 
+def test_after_write_bench_writes_pages_and_memory_and_leaves_the_store(tmp_path: Path) -> None:
+    out = run_script("after_write_bench.py", "--sizes", "40", "--repeat", "2",
+                     "--work", str(tmp_path), "--json", str(tmp_path / "after.json"), timeout=600)
+    assert "browse after s" in out and "MB per write" in out and "|   40 |" in out
+    figures = json.loads((tmp_path / "after.json").read_text())["40"]
+    assert figures["writes"] == 2 and len(figures["worker_mb"]) == 3
+    assert figures["write_s"] > 0 and figures["browse_after_s"] > 0
+    assert figures["browse_ready_s"] > 0 and 0 <= figures["stale"] <= 2
+    assert all(mb > 0 for mb in figures["worker_mb"])
+    assert not list(tmp_path.glob("after-write-*"))  # the scratch copy is thrown away
+
+
 def test_server_cpu_counts_the_whole_process_tree() -> None:
     """A child's CPU counts towards its parent's tree: the query processes are children."""
     import http_suite

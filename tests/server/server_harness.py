@@ -24,6 +24,9 @@ except ImportError:  # a plain checkout: use the source folders
     sys.path[:0] = [str(REPO / "src"), str(REPO / "server")]
 
 from medkg import store as medkg_store  # noqa: E402
+from medkg.namespaces import DCTERMS, RDF, Namespaces  # noqa: E402
+
+DEFAULT_BASE = "https://w3id.org/medkg/"
 
 W3C_DIR = FIXTURES / "w3c-protocol"
 W3C_GRAPH = "http://kasei.us/2009/09/sparql/data/{name}.rdf"
@@ -104,3 +107,16 @@ def stop_server(server: RunningServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=10)
+
+
+def publish_with_new_dataset(store: Path, slug: str, base: str = DEFAULT_BASE) -> str:
+    """Publish a version that adds one dataset (as a Graph Store write would); its name."""
+    ns = Namespaces(base)
+    dataset = ox.NamedNode(f"{base}dataset/{slug}")
+    graph = ox.NamedNode(ns.graph("catalogue"))
+    staged = medkg_store.StagedVersion(store, from_published=True)
+    a_dataset = ox.NamedNode(ns.term("Dataset"))
+    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{RDF}type"), a_dataset, graph))
+    title = ox.Literal(f"Zz {slug}")
+    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{DCTERMS}title"), title, graph))
+    return staged.publish({"quads": len(staged.db)}, compact=False).name

@@ -9,15 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyoxigraph as ox
 import pytest
 from flask import Flask
 
-from medkg.namespaces import DCTERMS, RDF, Namespaces
-from medkg.store import StagedVersion
 from medkg_server import catalogue, create_app
 from medkg_server.facet_index import INDEX_FILE
 from medkg_server.state import EXTENSION, ServerState
+from server_harness import publish_with_new_dataset
 
 BASE = "https://w3id.org/medkg/"
 
@@ -32,19 +30,6 @@ def store(built_store: Path, tmp_path: Path) -> Path:
 def _app(store: Path) -> tuple[Flask, ServerState]:
     app = create_app({"STORE": str(store), "EXECUTORS": 1, "CACHE_ENTRIES": 64})
     return app, app.extensions[EXTENSION]
-
-
-def _publish_with_new_dataset(store: Path, slug: str) -> str:
-    """Publish a version that adds one dataset (as a Graph Store write would); its name."""
-    ns = Namespaces(BASE)
-    dataset = ox.NamedNode(f"{BASE}dataset/{slug}")
-    graph = ox.NamedNode(ns.graph("catalogue"))
-    staged = StagedVersion(store, from_published=True)
-    a_dataset = ox.NamedNode(ns.term("Dataset"))
-    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{RDF}type"), a_dataset, graph))
-    title = ox.Literal(f"Zz {slug}")
-    staged.db.add(ox.Quad(dataset, ox.NamedNode(f"{DCTERMS}title"), title, graph))
-    return staged.publish({"quads": len(staged.db)}, compact=False).name
 
 
 def _slow_index_builds(
@@ -73,7 +58,7 @@ def test_each_version_is_indexed_from_its_own_data_and_saved_in_its_own_folder(
 ) -> None:
     app, st = _app(store)
     first = st.version().name
-    second = _publish_with_new_dataset(store, "added-later")
+    second = publish_with_new_dataset(store, "added-later")
     # the first version is indexed only now, after the second was published
     old, new = catalogue.index_for(st, first), catalogue.index_for(st, second)
     assert new.size == old.size + 1
@@ -96,7 +81,7 @@ def test_while_a_new_version_is_indexed_pages_count_with_the_last_index_and_say_
 
     release = threading.Event()
     _slow_index_builds(monkeypatch, lambda: release.wait(30), page_wait=0.05)
-    second = _publish_with_new_dataset(store, "added-later")
+    second = publish_with_new_dataset(store, "added-later")
     try:
         for path in ("/browse?format=json", "/stats?format=json"):
             answer = client.get(path)

@@ -193,3 +193,57 @@ def test_a_copy_in_memory_answers_exactly_as_the_store_on_disk(built_store: Path
     finally:
         for application in apps:
             _state(application).executor.close()
+
+
+def test_a_derived_value_is_computed_once_however_many_ask_at_once(  # type: ignore[no-untyped-def]
+    app, store: Path
+) -> None:
+    import threading
+    import time
+
+    st = _state(app)
+    version = st.version().name
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "figures"
+
+    got: list[str] = []
+    askers = [
+        threading.Thread(target=lambda: got.append(st.derived(version, "k", compute).value))
+        for _ in range(5)
+    ]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(10)
+    assert got == ["figures"] * 5 and len(calls) == 1
+    assert st.derived(version, "k", compute).value == "figures" and len(calls) == 1
+
+
+def test_a_derived_value_of_a_replaced_version_is_not_kept(  # type: ignore[no-untyped-def]
+    app, store: Path
+) -> None:
+    st = _state(app)
+    first = st.version().name
+    _publish(store, "second")
+    assert st.derived(first, "k", lambda: 1).value == 1
+    assert st.memo.get(first, "k") is None  # answered, not kept: nobody asks for it again
+    second = st.version().name
+    assert st.derived(second, "k", lambda: 2).value == 2 and st.memo.get(second, "k") == 2
+
+
+def test_a_derived_value_that_fails_is_tried_again_on_the_next_request(  # type: ignore[no-untyped-def]
+    app
+) -> None:
+    st = _state(app)
+    version = st.version().name
+
+    def broken() -> int:
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        st.derived(version, "k", broken)
+    assert st.derived(version, "k", lambda: 3).value == 3
