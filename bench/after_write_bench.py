@@ -11,8 +11,10 @@ prepared the store, --repeat times:
 - at once, a browse page (`browse after s`, median; `stale` counts those that answered with the
   previous version's index, saying so, rather than wait for the new one);
 - then, once the new version is prepared, the same page again (`browse ready s`, the reference
-  of the same run) and the worker's resident memory (`worker MB first / last`, and `MB per
-  write`, the slope over the writes).
+  of the same run) and a dataset page, as a visitor would (`page s`, median: it reads the
+  new version's store, for a small store a copy in memory);
+- and the worker's resident memory (`worker MB first / last`, and `MB per write`, the slope
+  over the writes).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from http_bench import Server, start_medkg, stop
 from http_suite import process_tree
 from update_bench import scratch_copy
 from validation_bench import built_store
+
+from medkg.config import DEFAULT_BASE
 
 HERE = Path(__file__).resolve()
 TOKEN = "bench-token"
@@ -62,7 +66,7 @@ def ready(server: Server, tag: str) -> float:
     """Wait until browse counts with the published version; then time one more page."""
     deadline = time.monotonic() + READY_SECONDS
     n = 0
-    while browse(server, f"{tag}-wait{n}")[1]["index_stale"]:
+    while browse(server, f"{tag}-wait{n}")[1].get("index_stale", False):
         assert time.monotonic() < deadline, "the new version was not indexed in time"
         n += 1
         time.sleep(0.5)
@@ -96,15 +100,18 @@ def measure(source: Path, work: Path, repeat: int) -> dict[str, Any]:
     server = start_medkg(scratch, workers=1, settings={"MEDKG_UPDATE_TOKEN": TOKEN})
     try:
         ready(server, "start")
+        first_dataset = browse(server, "first")[1]["datasets"][0]["iri"].removeprefix(DEFAULT_BASE)
+        request(server, f"/{first_dataset}")
         memory = [worker_mb(server)]
-        writes, after, at_ready, stale = [], [], [], 0
+        writes, after, at_ready, pages, stale = [], [], [], [], 0
         for n in range(1, repeat + 1):
             triple = f'<{GRAPH}/s> <{GRAPH}/p> "{n}" .\n'.encode()
             writes.append(request(server, f"/store?graph={GRAPH}", triple)[0])
             seconds, page = browse(server, f"after{n}")
             after.append(seconds)
-            stale += bool(page["index_stale"])
+            stale += bool(page.get("index_stale", False))  # older servers: never
             at_ready.append(ready(server, f"w{n}"))
+            pages.append(request(server, f"/{first_dataset}?_=w{n}")[0])
             time.sleep(2.5)  # past the worker's 2 s look for a new version, and its clean-up
             memory.append(worker_mb(server))
     finally:
@@ -113,14 +120,15 @@ def measure(source: Path, work: Path, repeat: int) -> dict[str, Any]:
     after_s, ready_s = statistics.median(after), statistics.median(at_ready)
     return {"writes": repeat, "write_s": statistics.median(writes), "browse_after_s": after_s,
             "browse_ready_s": ready_s, "ratio": after_s / ready_s, "stale": stale,
+            "page_s": statistics.median(pages),
             "worker_mb": memory, "mb_per_write": slope(memory[1:])}
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
     return table(("size", "writes", "write s", "browse after s", "browse ready s",
-                  "x ready", "stale", "worker MB first / last", "MB per write"),
+                  "x ready", "stale", "page s", "worker MB first / last", "MB per write"),
                  [(size, r["writes"], r["write_s"], r["browse_after_s"], r["browse_ready_s"],
-                   r["ratio"], r["stale"],
+                   r["ratio"], r["stale"], r["page_s"],
                    f"{r['worker_mb'][0]:.0f} / {r['worker_mb'][-1]:.0f}", r["mb_per_write"])
                   for size, r in results.items()])
 

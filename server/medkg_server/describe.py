@@ -94,7 +94,7 @@ def namespace_of(iri: str) -> str:
 
 
 STATISTICS_FILE = "void-statistics.json"
-STATISTICS_WAIT_SECONDS = 1.0  # then a new version's description gives the previous counts
+STATISTICS_WAIT_SECONDS = 0.15  # then a new version's description gives the previous counts
 
 
 def statistics(st: ServerState, version: StoreVersion) -> Statistics:

@@ -117,12 +117,19 @@ class InlineRunner:
 
     def store(self, version: str | None = None) -> ox.Store:
         """The open store (of `version` when given and already open: see StoreState.current)."""
-        with self._lock:  # one reopen when a new version is published, not one per thread
-            return self.state.current(version)
+        return self.opened(version)[1]
 
     def opened(self, version: str | None = None) -> tuple[str | None, ox.Store]:
-        """The open store with the name of its version (see StoreState.opened)."""
-        with self._lock:
+        """The open store with the name of its version (see StoreState.opened).
+
+        A version already open is returned without the lock: while another thread opens a new
+        version (copying it into memory takes seconds at 10k datasets), a request pinned to
+        the open one goes on with it.
+        """
+        found = self.state.already_open(version)
+        if found is not None:
+            return version, found
+        with self._lock:  # one reopen when a new version is published, not one per thread
             return self.state.opened(version)
 
     def answer(

@@ -192,6 +192,13 @@ class StoreState:
         opened = self._opened
         return opened[1] if opened else None
 
+    def already_open(self, version: str | None) -> ox.Store | None:
+        """The store of `version` if it is the one open now (reads no link, opens nothing)."""
+        opened = self._opened
+        if opened is not None and version is not None and version == opened[1]:
+            return opened[2]
+        return None
+
     def current(self, version: str | None = None) -> ox.Store:
         """The store of the published version, reopened when a build has published another."""
         return self.opened(version)[1]
@@ -202,9 +209,10 @@ class StoreState:
         A caller that has just read the published version passes its name: when that is the
         store already open, the link is not read again (a system call per look-up saved).
         """
+        found = self.already_open(version)
+        if found is not None:
+            return version, found
         opened = self._opened
-        if opened is not None and version is not None and version == opened[1]:
-            return opened[1], opened[2]
         # One readlink per job: a build publishes by replacing the link, never the folder.
         link = published_link(self._link_path)
         if opened is None or link != opened[0]:

@@ -267,3 +267,26 @@ def test_a_look_up_past_the_budget_is_left_to_the_pool(store_dir: Path) -> None:
     # under a row cap below the budget, the capped answer is the answer
     capped = runner.answer(_job(PROLOGUE + "SELECT ?v { ex:hub ex:p ?v }", row_cap=10))
     assert capped is not None and capped.truncated and capped.rows == 10
+
+
+def test_the_open_version_is_read_while_another_thread_opens_a_new_one(store_dir: Path) -> None:
+    """Copying a new version into memory takes seconds: a request pinned to the open one
+    does not wait for it (a browse page counting with that version's index, for one)."""
+    import threading
+
+    runner = InlineRunner(store_dir)
+    version, db = runner.opened()
+    assert version is not None
+    got: list[ox.Store] = []
+    with runner._lock:  # as the thread reopening the store holds it
+        reader = threading.Thread(target=lambda: got.append(runner.store(version)))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive() and got == [db]
+        # a version not open (or none named) still waits for the reopen
+        waiting = threading.Thread(target=runner.store)
+        waiting.start()
+        waiting.join(0.2)
+        assert waiting.is_alive()
+    waiting.join(5)
+    assert not waiting.is_alive()
