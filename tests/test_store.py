@@ -311,3 +311,36 @@ def test_staging_from_the_published_version_copies_its_quads_where_links_are_ref
     monkeypatch.undo()
     assert len(store.open_read_only(tmp_path)) == 21
     assert len(ox.Store.read_only(str(tmp_path / "versions" / first / store.DB))) == 20
+
+
+def test_a_copy_into_memory_holds_every_quad_and_lets_other_threads_run() -> None:
+    """bulk_extend keeps the interpreter lock until its iterator ends: the copy goes by chunks."""
+    import threading
+    import time
+
+    graph = ox.NamedNode("http://example.org/g")
+    source = ox.Store()
+    source.bulk_extend(
+        ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), ox.NamedNode("http://example.org/p"),
+                ox.Literal(f"value {i}"), graph)
+        for i in range(60_000)
+    )
+    ticks: list[float] = []
+    copying = threading.Event()
+    copied: list[ox.Store] = []
+
+    def copy() -> None:
+        copying.set()
+        copied.append(store.copy_into_memory(source, chunk=200))
+        copying.clear()
+
+    worker = threading.Thread(target=copy)
+    worker.start()
+    copying.wait(5)
+    while copying.is_set():  # this thread counts how often it gets a turn meanwhile
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    worker.join(30)
+    assert len(copied[0]) == len(source) == 60_000
+    assert set(copied[0]) == set(source)
+    assert len(ticks) >= 5  # in one bulk_extend of everything this thread waited throughout

@@ -18,6 +18,7 @@ pointing at the old version; its half-written folder is removed by the next buil
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ PRUNE_AFTER_SECONDS = 600
 # Held by whoever stages a new version (a build, a SPARQL update) until it is published or
 # abandoned: one writer at a time, so a staging folder without the lock is a dead one's.
 WRITE_LOCK = ".write.lock"
+COPY_CHUNK = 2000  # quads per step of a copy into memory (about 15 ms holding the lock)
 LOCK_POLL_SECONDS = 0.05  # how often a writer with a time limit tries the lock again
 log = logging.getLogger(__name__)
 
@@ -125,10 +127,24 @@ def open_read_only(store_dir: Path, memory_quads: int = 0, link: str | None = No
                  target.name, count, memory_quads)
         return db
     started = time.perf_counter()
-    copy = ox.Store()
-    copy.bulk_extend(db.quads_for_pattern(None, None, None, None))
+    copy = copy_into_memory(db)
     log.info("store version %s: %d quads copied into memory in %.2f s",
              target.name, count, time.perf_counter() - started)
+    return copy
+
+
+def copy_into_memory(db: ox.Store, chunk: int | None = None) -> ox.Store:
+    """An in-memory store holding every quad of `db`, copied a chunk at a time.
+
+    `bulk_extend` keeps the interpreter lock until its iterator ends: given the whole store at
+    once, it stopped every other thread of a web worker for the whole copy (2.8 s at 10k
+    synthetic datasets); chunks of COPY_CHUNK quads let them run in between.
+    """
+    size = chunk or COPY_CHUNK
+    copy = ox.Store()
+    quads = db.quads_for_pattern(None, None, None, None)
+    while batch := list(itertools.islice(quads, size)):
+        copy.bulk_extend(batch)
     return copy
 
 
