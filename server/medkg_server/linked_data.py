@@ -71,6 +71,7 @@ def blueprint(prefix: str) -> Blueprint:
     for name in SINGLETONS:
         bp.add_url_rule(f"{prefix}{name}", name, resource, defaults={"kind": name, "rest": None})
     bp.add_url_rule(f"{docs_path(prefix)}<path:name>", "ontology_docs", ontology_docs)
+    bp.add_url_rule(docs_path(prefix), "ontology_docs_folder", ontology_docs_folder)
     bp.add_url_rule(f"{prefix}ontology/<version>", "ontology_version", ontology_version)
     bp.add_url_rule(f"{prefix}context.jsonld", "jsonld_context", jsonld_context)
     return bp
@@ -106,6 +107,13 @@ def ontology_docs(name: str) -> Response:
         abort(404)
     # send_from_directory refuses paths that leave the folder (404), so no traversal
     return send_from_directory(folder, name)
+
+
+def ontology_docs_folder() -> Response:
+    """The documentation's folder address, as a reader types it: its index page."""
+    if _docs_dir() is None:
+        abort(404)
+    return redirect(url_for("ld.ontology_docs", name="index.html"), code=302)
 
 
 def ontology_version(version: str) -> Response:

@@ -46,6 +46,13 @@ def test_browsers_are_sent_to_the_generated_docs(docs_server: RunningServer) -> 
         assert requests.get(f"{docs_server.url}/ontology/docs/{name}", timeout=10).status_code == 200
 
 
+def test_the_docs_folder_address_leads_to_its_index(docs_server: RunningServer) -> None:
+    answer = requests.get(f"{docs_server.url}/ontology/docs/", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith("/ontology/docs/index.html")
+    assert "Dataset" in requests.get(f"{docs_server.url}/ontology/docs/", timeout=10).text
+
+
 def test_the_version_iri_sends_browsers_to_the_same_docs(docs_server: RunningServer) -> None:
     turtle = requests.get(f"{docs_server.url}/ontology?format=ttl", timeout=10).text
     graph = rdflib.Graph().parse(data=turtle, format="turtle")
