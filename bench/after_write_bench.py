@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import each_size_in_a_child, parse_size, size_parser, synthetic_home, table, write_json
+from common import repeated_per_size, table
 from http_bench import Server, start_medkg, stop
 from http_suite import process_tree
 from update_bench import scratch_copy
@@ -134,18 +134,7 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = size_parser(__doc__, repeat=6).parse_args(argv)
-    if args.repeat < 1:
-        raise SystemExit("--repeat must be at least 1")
-    if args.child:
-        source = built_store(synthetic_home(args.work, parse_size(args.sizes[0])))
-        print(json.dumps(measure(source, args.work, args.repeat)))
-        return 0
-    results = each_size_in_a_child(HERE, args.sizes, args.work,
-                                   ["--repeat", str(args.repeat)], built_store)
-    print(report(results))
-    write_json(args.json, results)
-    return 0
+    return repeated_per_size(argv, __doc__, HERE, 6, built_store, measure, report)
 
 
 if __name__ == "__main__":

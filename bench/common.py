@@ -148,6 +148,30 @@ def each_size_in_a_child(script: Path, sizes: Sequence[str], work: Path, extra: 
     return results
 
 
+def repeated_per_size(argv: list[str] | None, doc: str | None, script: Path, repeat: int,
+                      prepare: Callable[[Path], Path],
+                      measure: Callable[[Path, Path, int], dict[str, Any]],
+                      report: Callable[[dict[str, Any]], str]) -> int:
+    """The `main` of a script that measures each size's built store --repeat times.
+
+    Each size is prepared here (`prepare` builds the synthetic store and returns it) and
+    measured in a fresh `script --child`, which calls `measure(store, work, repeat)`; the
+    parent prints `report` of every size's figures and writes them with --json.
+    """
+    args = size_parser(doc, repeat=repeat).parse_args(argv)
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    if args.child:
+        store = prepare(synthetic_home(args.work, parse_size(args.sizes[0])))
+        print(json.dumps(measure(store, args.work, args.repeat)))
+        return 0
+    results = each_size_in_a_child(script, args.sizes, args.work,
+                                   ["--repeat", str(args.repeat)], prepare)
+    print(report(results))
+    write_json(args.json, results)
+    return 0
+
+
 def write_json(path: Path | None, payload: Any) -> None:
     """Save a script's figures for bench/plot.py (and RESULTS.md) when --json is given."""
     if path is not None:
