@@ -228,7 +228,11 @@ def _datasets(db: ox.Store, mkg: str) -> tuple[list[str], list[str], str, np.nda
 def _pairs(
     rows: Iterable[tuple[str, ...]], number: dict[str, int], label: Callable[[str], str | None]
 ) -> Pairs:
-    """A facet's (dataset, value) rows as number arrays; values coded in order of appearance."""
+    """A facet's (dataset, value) rows as number arrays; values coded in order of appearance.
+
+    Rows of datasets not in `number` are left out, and a pair given twice (two lists saying
+    the same) is kept once, so that each dataset counts once per value.
+    """
     datasets: list[int] = []
     codes: list[int] = []
     code_of: dict[str, int] = {}
@@ -237,12 +241,8 @@ def _pairs(
             datasets.append(number[iri])
             codes.append(code_of.setdefault(value, len(code_of)))
     values = list(code_of)
-    return Pairs(
-        np.asarray(datasets, dtype=np.int64),
-        np.asarray(codes, dtype=np.int64),
-        values,
-        [label(v) for v in values],
-    )
+    pairs = np.unique(np.asarray([datasets, codes], dtype=np.int64).reshape(2, -1), axis=1)
+    return Pairs(pairs[0], pairs[1], values, [label(v) for v in values])
 
 
 def _no_label(value: str) -> None:

@@ -213,3 +213,32 @@ def test_search_text_compares_one_unicode_form_and_one_space() -> None:
     composed, decomposed = "Caf\u00e9 Set", "Cafe\u0301 Set"
     assert searchable(composed) == searchable(decomposed) == "caf\u00e9 set"
     assert searchable("double  \t space\nrun") == "double space run"
+
+
+def test_a_value_two_lists_give_counts_once_and_only_datasets_count() -> None:
+    mkg = "https://example.org/mkg#"
+    db = ox.Store()
+
+    def add(s: ox.NamedNode | ox.BlankNode, p: str, o: ox.NamedNode | ox.Literal, g: str) -> None:
+        db.add(ox.Quad(s, ox.NamedNode(p), o, ox.NamedNode(f"https://example.org/graph/{g}")))
+
+    title = "http://purl.org/dc/terms/title"
+    issued = "http://purl.org/dc/terms/issued"
+    organ, lung = f"{mkg}organ", ox.NamedNode("https://example.org/anatomy/lung")
+    dataset_class = ox.NamedNode(f"{mkg}Dataset")
+    a, b = ox.NamedNode("https://example.org/dataset/a"), ox.NamedNode("https://example.org/dataset/b")
+    for d in (a, b):
+        add(d, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", dataset_class, "catalogue")
+        add(d, title, ox.Literal(d.value[-1]), "catalogue")
+    for g in ("list-1", "list-2"):  # two lists say the same of `a`
+        add(a, organ, lung, g)
+        add(a, issued, ox.Literal("2020-05"), g)
+    add(a, issued, ox.Literal("2020"), "list-3")  # another precision, the same year
+    not_a_dataset = ox.NamedNode("https://example.org/source/list-1/entry/3")
+    add(not_a_dataset, organ, lung, "list-1")
+    add(ox.BlankNode(), organ, lung, "list-1")
+    index = build_index(db, [FacetSpec("organ", organ, f"{mkg}label")], mkg)
+    assert index.iris == [a.value, b.value]
+    assert [(c.value, c.count) for c in index.facet_counts("organ", None)] == [(lung.value, 1)]
+    assert [(c.value, c.count) for c in index.facet_counts(YEAR, None)] == [("2020", 1)]
+    assert index.mask({"organ": lung.value}).tolist() == [True, False]
