@@ -185,8 +185,9 @@ def _published_ago(store_dir: Path, version: str, seconds: float) -> None:
     import os
     import time
 
-    report = store_dir / "versions" / version / store.REPORT
-    os.utime(report, (time.time() - seconds, time.time() - seconds))
+    for name in (store.REPORT, store.FACTS):
+        path = store_dir / "versions" / version / name
+        os.utime(path, (time.time() - seconds, time.time() - seconds))
 
 
 def test_old_versions_are_pruned_but_previous_kept(tmp_path: Path) -> None:
@@ -258,10 +259,15 @@ def test_the_memory_limit_reads_the_count_the_build_recorded(tmp_path: Path) -> 
     assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))
 
 
+@pytest.mark.parametrize("name", [store.FACTS, store.REPORT])
 @pytest.mark.parametrize("report", ["not json", "[1, 2]", '{"quads": "many"}'])
-def test_a_report_without_a_usable_count_is_counted_instead(tmp_path: Path, report: str) -> None:
+def test_a_version_without_a_usable_count_is_counted_instead(
+    tmp_path: Path, report: str, name: str
+) -> None:
     version = publish(tmp_path, 3)
-    (tmp_path / store.VERSIONS / version / store.REPORT).write_text(report, encoding="utf-8")
+    folder = tmp_path / store.VERSIONS / version
+    (folder / store.FACTS).unlink()  # as published before facts files; else they are read first
+    (folder / name).write_text(report, encoding="utf-8")
     assert _in_memory(store.open_read_only(tmp_path, memory_quads=3))
     assert not _in_memory(store.open_read_only(tmp_path, memory_quads=2))
 
@@ -344,3 +350,51 @@ def test_a_copy_into_memory_holds_every_quad_and_lets_other_threads_run() -> Non
     assert len(copied[0]) == len(source) == 60_000
     assert set(copied[0]) == set(source)
     assert len(ticks) >= 5  # in one bulk_extend of everything this thread waited throughout
+
+
+def _publish_change(store_dir: Path, extra: int) -> str:
+    staged = store.StagedVersion(store_dir, from_published=True)
+    staged.load_quads([quad(1000 + i) for i in range(extra)])
+    return staged.publish_change(quads=len(staged.db)).name
+
+
+def test_a_change_carries_the_build_report_over_and_records_its_own_facts(tmp_path: Path) -> None:
+    built = publish(tmp_path, 3)
+    top_report = (tmp_path / store.REPORT).read_bytes()
+    changed = _publish_change(tmp_path, 2)
+    assert store.current_version(tmp_path) == changed
+    old, new = (tmp_path / store.VERSIONS / v / store.REPORT for v in (built, changed))
+    assert new.stat().st_ino == old.stat().st_ino  # linked, not rewritten
+    assert store.version_facts(tmp_path / store.VERSIONS / changed) == {
+        "quads": 5, "updated_by_sparql": True
+    }
+    assert store.read_report(tmp_path) == {"n": 3, "quads": 5, "updated_by_sparql": True}
+    assert (tmp_path / store.REPORT).read_bytes() == top_report  # still the last build's
+    assert _in_memory(store.open_read_only(tmp_path, memory_quads=5))
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=4))
+
+
+def test_a_change_copies_the_report_where_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(tmp_path, 3)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(store.os, "link", refuse)
+    changed = _publish_change(tmp_path, 1)
+    assert store.read_report(tmp_path) == {"n": 3, "quads": 4, "updated_by_sparql": True}
+    assert (tmp_path / store.VERSIONS / changed / store.REPORT).stat().st_nlink == 1
+
+
+def test_a_version_a_change_just_superseded_is_kept_though_its_report_is_old(
+    tmp_path: Path,
+) -> None:
+    built = publish(tmp_path, 3)
+    _published_ago(tmp_path, built, store.PRUNE_AFTER_SECONDS + 1)
+    first = _publish_change(tmp_path, 1)  # its report: a link to the old one, as old
+    second = _publish_change(tmp_path, 1)
+    kept = sorted(p.name for p in (tmp_path / store.VERSIONS).iterdir())
+    # `built` was superseded a moment ago, when `first` was published: a reader may still use it
+    assert kept == [built, first, second]

@@ -386,10 +386,8 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
             staged.abandon()  # the published version stays
             return Outcome("update", b"", None, graph_existed=False)
         staged.db.update(job.text, base_iri=job.base_iri)
-        report = dict(medkg_store.read_report(store_dir) or {})
-        report["updated_by_sparql"] = True
-        report["quads"] = len(staged.db)  # readers decide from it whether to copy it to memory
-        final = staged.publish(report, compact=False)
+        # readers decide from the count whether to copy the version into memory
+        final = staged.publish_change(quads=len(staged.db))
     except BaseException:
         staged.abandon()
         raise

@@ -29,7 +29,13 @@ from medkg.ontology import ontology_graph, vocabulary_graph
 from medkg.records import EntryRecord, Skip
 from medkg.sources import Source, SourceText, extra_sources, load_manifest, read_source
 from medkg.store import (
-    DOCS, StagedVersion, StoreBusy, StoreError, open_read_only, read_report
+    DOCS,
+    StagedVersion,
+    StoreBusy,
+    StoreError,
+    current_version_dir,
+    open_read_only,
+    version_facts,
 )
 from medkg.vocabulary import build_vocabulary
 
@@ -273,11 +279,9 @@ def updated_by_sparql(store_dir: Path) -> bool:
 
     A build makes the graph from the lists alone, so publishing it drops those changes.
     """
-    try:
-        previous = read_report(store_dir)
-    except (OSError, ValueError):
-        return False  # no readable report: nothing says the store was written to
-    return bool(previous and previous.get("updated_by_sparql"))
+    published = current_version_dir(store_dir)
+    # no published version, or no readable facts: nothing says the store was written to
+    return published is not None and version_facts(published).get("updated_by_sparql") is True
 
 
 def _published_datasets(store_dir: Path, ns: Namespaces) -> set[str]:
