@@ -45,7 +45,9 @@ def scratch_copy(source: Path, scratch: Path) -> Path:
     version = scratch / medkg_store.VERSIONS / published.name
     version.mkdir(parents=True)
     ox.Store.read_only(str(published / medkg_store.DB)).backup(str(version / medkg_store.DB))
-    shutil.copyfile(published / medkg_store.REPORT, version / medkg_store.REPORT)
+    for name in (medkg_store.REPORT, medkg_store.FACTS):
+        if (published / name).is_file():  # stores built before version.json have no facts
+            shutil.copyfile(published / name, version / name)
     os.symlink(Path(medkg_store.VERSIONS) / published.name, scratch / medkg_store.CURRENT)
     return scratch
 
