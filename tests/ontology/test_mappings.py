@@ -1,8 +1,8 @@
 """ontology/mappings-verified.tsv against the vocabularies and against the sources it cites.
 
 The table must list exactly the mappings and DICOM notations the Turtle files state. Where an
-offline copy of the target vocabulary is installed (cellxgene-ontology-guide for UBERON and
-ChEBI, pydicom for DICOM and the SNOMED CT codes DICOM uses, edam-ontology for EDAM, rdflib for
+offline copy of the target vocabulary is installed (cellxgene-ontology-guide for UBERON, ChEBI
+and EFO, pydicom for DICOM and the SNOMED CT codes DICOM uses, edam-ontology for EDAM, rdflib for
 schema.org), each identifier is looked up and its recorded label compared; otherwise that check
 is skipped.
 """
@@ -44,6 +44,7 @@ TARGET_PATTERNS = [
     re.compile(r"^http://purl\.obolibrary\.org/obo/(CHEBI|NCIT)_C?\d+$"),
     re.compile(r"^http://purl\.obolibrary\.org/obo/(OBI|CHMO)_\d{7}$"),
     re.compile(r"^http://purl\.obolibrary\.org/obo/FBbi_\d{8}$"),
+    re.compile(r"^http://purl\.obolibrary\.org/obo/EFO_\d{7}$"),
     re.compile(r"^http://snomed\.info/id/\d+$"),
     re.compile(r"^http://dicom\.nema\.org/resources/ontology/DCM/\d+$"),
     re.compile(r"^http://edamontology\.org/(operation|topic|data)_\d{4}$"),
@@ -166,12 +167,14 @@ def test_anatomy_broader_links_are_uberon_ancestor_links(uberon: dict[str, Any])
     assert checked >= 80
 
 
-def test_chebi_entities_exist_with_recorded_label() -> None:
-    rows = table_by_namespace(OBO + "CHEBI_")
+@pytest.mark.parametrize("name", ["CHEBI", "EFO"])
+def test_obo_terms_in_cellxgene_exist_undeprecated_with_recorded_label(name: str) -> None:
+    """ChEBI and EFO rows against the release the source column names, e.g. 'EFO v3.90.0'."""
+    rows = table_by_namespace(f"{OBO}{name}_")
     assert rows
-    chebi = load_cellxgene_ontology("CHEBI", version_in_source(rows, "CHEBI"))
+    ontology = load_cellxgene_ontology(name, version_in_source(rows, name))
     for row in rows:
-        term = chebi.get(obo_curie(row["object"]))
+        term = ontology.get(obo_curie(row["object"]))
         assert term is not None, row["object"]
         assert not term.get("deprecated"), row["object"]
         assert term["label"] == row["object_label"], row["object"]
