@@ -19,7 +19,7 @@ from medkg_server.fastpath import FastPath, log_access
 from medkg_server.replies import cors_headers, vary_value
 from medkg_server.responses import make_conditional, plain_error
 from medkg_server.settings import ServerSettings, from_environment, resolve
-from medkg_server.state import EXTENSION, ServerState
+from medkg_server.state import EXTENSION, Preparing, ServerState
 
 error_log = logging.getLogger("medkg_server.error")
 TITLE_CHARS = 120  # longest <title> a page gives (its heading keeps the whole name)
@@ -106,6 +106,7 @@ def _local_url_function(settings: ServerSettings):  # type: ignore[no-untyped-de
 
 # Client-chosen Host headers each get an entry, so the table is bounded.
 SITE_LINK_HOSTS = 64
+PREPARING_RETRY_SECONDS = 10  # a page whose figures are being prepared: ask again after this
 SITE_LINK_KEYS = ("SCRIPT_NAME", "wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 
 
@@ -187,6 +188,18 @@ def _install_hooks(app: Flask, settings: ServerSettings) -> None:
         if exc.code == 413:
             message = f"the request is larger than {settings.max_request_bytes} bytes"
         return plain_error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)
+
+    @app.errorhandler(Preparing)
+    def _preparing(exc: Preparing) -> Response:
+        # The first index or statistics of a large store (minutes at a million datasets): come
+        # back rather than wait; a browser reloads the page by itself.
+        retry = {"Retry-After": str(PREPARING_RETRY_SECONDS)}
+        if request.accept_mimetypes.accept_html:
+            body = render_template("error.html", code=503, message=str(exc).capitalize() + ".",
+                                   refresh=PREPARING_RETRY_SECONDS)
+            return Response(body, status=503, headers=retry,
+                            content_type="text/html; charset=utf-8")
+        return plain_error(503, str(exc), retry)
 
     @app.errorhandler(QueryTimeout)
     @app.errorhandler(ExecutorBusy)

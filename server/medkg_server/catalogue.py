@@ -15,7 +15,7 @@ from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from medkg_server import facet_index, queries, version_cache
 from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
 from medkg_server.resource_view import DatasetTerms, ResourceReader, Statement
-from medkg_server.state import Derived, ServerState
+from medkg_server.state import FIRST_WAIT_SECONDS, Derived, ServerState
 
 Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
@@ -132,12 +132,15 @@ def page_index(st: ServerState, version: str) -> Derived[CatalogueIndex]:
     """The index of `version`, or, while it is being built, the newest one this process has.
 
     A page waits at most INDEX_WAIT_SECONDS for a new version's index when an older one can
-    answer meanwhile; with none (the first version a process sees) it waits for the build.
+    answer meanwhile; with none (the first version a process sees) it waits for the build, at
+    most FIRST_WAIT_SECONDS, then raises `Preparing` (a 503 asking to come back).
     """
-    return _index(st, version, INDEX_WAIT_SECONDS)
+    return _index(st, version, INDEX_WAIT_SECONDS, FIRST_WAIT_SECONDS)
 
 
-def _index(st: ServerState, version: str, wait: float | None) -> Derived[CatalogueIndex]:
+def _index(
+    st: ServerState, version: str, wait: float | None, first_wait: float | None = None
+) -> Derived[CatalogueIndex]:
     def build() -> CatalogueIndex:
         folder, store = st.version_store(version)
         specs = [FacetSpec(f.key, f.property, f.label) for f in facets(st)]
@@ -150,7 +153,7 @@ def _index(st: ServerState, version: str, wait: float | None) -> Derived[Catalog
         )
 
     # at a million datasets an index is half a GB: once ready, older versions' values go
-    return st.derived(version, INDEX, build, wait, settles=True)
+    return st.derived(version, INDEX, build, wait, settles=True, first_wait=first_wait)
 
 
 def browse(st: ServerState, version: str, selection: Selection) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from medkg_server.responses import (
     stamped,
     with_validators,
 )
-from medkg_server.state import Derived, ServerState, StoreVersion
+from medkg_server.state import FIRST_WAIT_SECONDS, Derived, ServerState, StoreVersion
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOIDNS = Namespace(VOID)
@@ -108,14 +108,16 @@ def statistics(st: ServerState, version: StoreVersion) -> Statistics:
     return _statistics(st, version.name, None).value
 
 
-def _statistics(st: ServerState, version: str, wait: float | None) -> Derived[Statistics]:
+def _statistics(
+    st: ServerState, version: str, wait: float | None, first_wait: float | None = None
+) -> Derived[Statistics]:
     def count() -> Statistics:
         folder, db = st.version_store(version)
         return version_cache.load_or_build(
             folder, STATISTICS_FILE, lambda: _count(st, db), _save_statistics, _load_statistics
         )
 
-    return st.derived(version, "statistics", count, wait)
+    return st.derived(version, "statistics", count, wait, first_wait=first_wait)
 
 
 def _count(st: ServerState, db: ox.Store) -> Statistics:
@@ -268,7 +270,7 @@ def _described(st: ServerState, build: str) -> Response:
         # the Vary of the 200 it stands for (RFC 9110 section 15.4.5)
         return with_validators(Response(status=304, headers={"Vary": "Accept"}), etag, version)
     # after a write, the previous version's counts until the new ones are ready (not kept)
-    stats = _statistics(st, version.name, STATISTICS_WAIT_SECONDS)
+    stats = _statistics(st, version.name, STATISTICS_WAIT_SECONDS, FIRST_WAIT_SECONDS)
     graph = (
         void_graph(st, stats.value, endpoint, dump) if build == "void"
         else service_graph(st, stats.value, endpoint, updates)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -51,6 +52,27 @@ class Derived(Generic[T]):
     stale: bool
 
 
+# How long a page waits for the first value of its kind a process computes (see `Preparing`).
+FIRST_WAIT_SECONDS = 10.0
+
+
+class Preparing(Exception):
+    """A version's derived value is still being computed and no older one can answer for it.
+
+    The first version a process serves at a million datasets takes minutes to index; a page
+    answers 503 with Retry-After rather than hold the client that long.
+    """
+
+    def __init__(self, kind: str, version: str, seconds: float) -> None:
+        super().__init__(
+            f"the {kind} of store version {version} is being prepared ({seconds:.0f} s so "
+            "far); ask again shortly"
+        )
+        self.kind = kind
+        self.version = version
+        self.seconds = seconds
+
+
 @dataclass
 class ServerState:
     """What every request handler of one process shares."""
@@ -62,6 +84,7 @@ class ServerState:
     ns: Namespaces
     memo: VersionMemo = field(default_factory=VersionMemo)
     _jobs: dict[Any, Future[Any]] = field(default_factory=dict)
+    _since: dict[Any, float] = field(default_factory=dict)  # when each of _jobs started
     _flights: dict[Any, _Flight] = field(default_factory=dict)
     _versions: dict[str, StoreVersion] = field(default_factory=dict)
     _flights_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,14 +142,17 @@ class ServerState:
         compute: Callable[[], T],
         wait: float | None = None,
         settles: bool = False,
+        first_wait: float | None = None,
     ) -> Derived[T]:
         """What `compute` derives from `version` (an index, statistics): once per version.
 
         Computed in a thread of its own, once however many requests ask meanwhile, and kept
         while `version` is the published one. With `wait`, a request waits that long at most
         and then gets the newest value another version gave, if any (`Derived.stale`): a
-        new version's figures take minutes at a million datasets. A value that `settles` lets
-        every other version's values go once kept (the largest, kept last, should).
+        new version's figures take minutes at a million datasets. With no such value, it waits
+        for the computation, at most `first_wait` seconds if given, then raises `Preparing`.
+        A value that `settles` lets every other version's values go once kept (the largest,
+        kept last, should).
         """
         found = self.memo.get(version, kind)
         if found is not None:
@@ -144,11 +170,20 @@ class ServerState:
         future = self.started((kind, version), keep)
         older = None if wait is None else self.memo.newest(kind, other_than=version)
         if older is None:
-            return Derived(future.result(), version, False)
+            try:
+                return Derived(future.result(timeout=first_wait), version, False)
+            except FutureTimeout:
+                raise Preparing(kind, version, self._running_for((kind, version))) from None
         try:
             return Derived(future.result(timeout=wait), version, False)
         except FutureTimeout:
             return Derived(older[1], older[0], True)
+
+    def _running_for(self, key: Hashable) -> float:
+        """Seconds since the computation of `key` started (0 once it is over)."""
+        with self._flights_lock:
+            since = self._since.get(key)
+        return 0.0 if since is None else time.monotonic() - since
 
     def started(self, key: Hashable, compute: Callable[[], T]) -> Future[T]:
         """The computation of `key` under way in this process, or a new one started in a thread.
@@ -161,6 +196,7 @@ class ServerState:
             if future is not None:
                 return future
             future = self._jobs[key] = Future()
+            self._since[key] = time.monotonic()
 
         def work() -> None:
             try:
@@ -170,6 +206,7 @@ class ServerState:
             finally:
                 with self._flights_lock:
                     self._jobs.pop(key, None)
+                    self._since.pop(key, None)
 
         threading.Thread(target=work, daemon=True, name=f"medkg-{key[0]}").start()
         return future

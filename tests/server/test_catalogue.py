@@ -119,3 +119,30 @@ def test_a_process_with_no_index_yet_waits_for_the_first(
     data = answer.get_json()
     assert data["index_stale"] is False and data["index_version"] == st.version().name
     assert data["total"] == catalogue.index_for(st, st.version().name).size > 0
+
+
+def test_a_first_index_that_takes_long_answers_503_until_it_is_ready(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for saved in store.glob(f"versions/*/{INDEX_FILE}"):
+        saved.unlink()  # built afresh, as at a first start
+    app, st = _app(store)
+    release = threading.Event()
+    _slow_index_builds(monkeypatch, lambda: release.wait(30), page_wait=0.01)
+    monkeypatch.setattr(catalogue, "FIRST_WAIT_SECONDS", 0.05)
+    client = app.test_client()
+    try:
+        for path in ("/browse?format=json", "/stats?format=json", "/sitemap.xml"):
+            answer = client.get(path)
+            assert answer.status_code == 503, path
+            assert answer.headers["Retry-After"] == "10", path
+            assert "catalogue-index" in answer.get_data(as_text=True), path
+            assert "being prepared" in answer.get_data(as_text=True), path
+        page = client.get("/browse", headers={"Accept": "text/html"})
+        body = page.get_data(as_text=True)
+        assert page.status_code == 503 and page.mimetype == "text/html"
+        assert '<meta http-equiv="refresh" content="10">' in body and "being prepared" in body
+    finally:
+        release.set()
+    _wait_for(lambda: st.memo.get(st.version().name, catalogue.INDEX) is not None)
+    assert client.get("/browse?format=json").status_code == 200

@@ -59,3 +59,37 @@ def test_while_a_new_version_is_counted_void_gives_the_last_counts_not_to_be_kep
     after = client.get("/void", headers={"Accept": "text/turtle"})
     assert "ETag" in after.headers
     assert _triples(after) == _triples(before) + 2  # the new dataset's type and title
+
+
+def test_first_statistics_that_take_long_answer_503_until_they_are_ready(
+    built_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(built_store, store, symlinks=True)
+    for saved in store.glob(f"versions/*/{describe.STATISTICS_FILE}"):
+        saved.unlink()  # counted afresh, as at a first start
+    app = create_app({"STORE": str(store), "EXECUTORS": 1})
+    st = app.extensions[EXTENSION]
+    release = threading.Event()
+    real_count = describe._count
+
+    def slow_count(*args: Any) -> Any:
+        release.wait(30)
+        return real_count(*args)
+
+    monkeypatch.setattr(describe, "_count", slow_count)
+    monkeypatch.setattr(describe, "FIRST_WAIT_SECONDS", 0.05)
+    client = app.test_client()
+    try:
+        for path in ("/void", "/sparql"):
+            during = client.get(path, headers={"Accept": "text/turtle"})
+            assert during.status_code == 503, path
+            assert during.headers["Retry-After"] == "10", path
+            assert "statistics" in during.get_data(as_text=True), path
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while st.memo.get(st.version().name, "statistics") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert client.get("/void", headers={"Accept": "text/turtle"}).status_code == 200
