@@ -285,8 +285,10 @@ def reader(st: ServerState, version: str) -> ResourceReader:
     """The page reader of `version` (one per version, so what it remembers is never stale)."""
     found = st.memo.get(version, "resource-reader")
     if found is None:
-        found = ResourceReader(st.inline.store(version), PAGE_STATEMENTS)
-        st.memo.put(version, "resource-reader", found)
+        store = st.inline.store(version)
+        found = ResourceReader(store, PAGE_STATEMENTS)
+        if not st.inline.is_stand_in(store):  # kept with the version's own open store only
+            st.memo.put(version, "resource-reader", found)
     return found
 
 

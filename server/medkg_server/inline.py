@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from medkg import store as medkg_store
 from medkg.store import StoreError
 from medkg_server import lookup
 from medkg_server.executor import JobFailed
@@ -114,6 +115,8 @@ class InlineRunner:
         self._lock = threading.Lock()
         # A page asks several queries about one resource: look at its degree once per version.
         self._anchors: dict[tuple[str | None, str], bool] = {}
+        self._stand_in: tuple[str, ox.Store] | None = None
+        self._stand_in_lock = threading.Lock()
 
     def store(self, version: str | None = None) -> ox.Store:
         """The open store (of `version` when given and already open: see StoreState.current)."""
@@ -123,14 +126,40 @@ class InlineRunner:
         """The open store with the name of its version (see StoreState.opened).
 
         A version already open is returned without the lock: while another thread opens a new
-        version (copying it into memory takes seconds at 10k datasets), a request pinned to
-        the open one goes on with it.
+        version, a request pinned to the open one goes on with it. A request for the version
+        being opened does not wait either: copying it into memory takes 1.5 s at 10k
+        datasets, so meanwhile it reads that version from its files (`is_stand_in`).
         """
         found = self.state.already_open(version)
         if found is not None:
             return version, found
-        with self._lock:  # one reopen when a new version is published, not one per thread
-            return self.state.opened(version)
+        if version is not None and not self._lock.acquire(blocking=False):
+            return version, self._stand_in_for(version)
+        if version is None:
+            self._lock.acquire()
+        try:  # one reopen when a new version is published, not one per thread
+            opened = self.state.opened(version)
+        finally:
+            self._lock.release()
+        with self._stand_in_lock:
+            self._stand_in = None  # the version is open: what stood in for it can go
+        return opened
+
+    def is_stand_in(self, store: ox.Store) -> bool:
+        """True when `store` was read from its files while its version was being opened."""
+        held = self._stand_in
+        return held is not None and held[1] is store
+
+    def _stand_in_for(self, version: str) -> ox.Store:
+        """`version` read from its own files, opened once while another thread opens it."""
+        with self._stand_in_lock:
+            held = self._stand_in
+            if held is None or held[0] != version:
+                link = medkg_store.version_link(version)
+                held = self._stand_in = (
+                    version, medkg_store.open_read_only(self.state.store_dir, 0, link)
+                )
+            return held[1]
 
     def answer(
         self, job: Job, anchor: str | None = None, version: str | None = None
@@ -170,7 +199,7 @@ class InlineRunner:
         except StoreError:
             return None  # the pool reports it in its own words
         if anchor is not None:
-            return (job.row_cap, None) if self._small_anchor(store, anchor) else None
+            return (job.row_cap, None) if self._small_anchor(store, anchor, version) else None
         try:
             shape = read_shape(job.text)
         except Unsupported:
@@ -182,15 +211,15 @@ class InlineRunner:
     def _look_up(self, shape: Shape, job: Job, cap: int, version: str | None) -> Outcome | None:
         """A one-pattern SELECT read from the index (lookup.py); None when it needs the engine."""
         try:
-            name, store = self.state.opened(version)
+            name, store = self.opened(version)
             return lookup.answer(store, shape, job, cap, name)
         except NotAcceptable as exc:
             raise JobFailed("not_acceptable", str(exc)) from None
         except (StoreError, lookup.Unwritable):
             return None  # the engine answers it, or reports the store's error in its words
 
-    def _small_anchor(self, store: ox.Store, iri: str) -> bool:
-        key = (self.state.version, iri)
+    def _small_anchor(self, store: ox.Store, iri: str, version: str | None) -> bool:
+        key = (version or self.state.version, iri)
         known = self._anchors.get(key)
         if known is None:
             if len(self._anchors) >= ANCHOR_MEMO:
@@ -200,7 +229,7 @@ class InlineRunner:
 
     def run(self, job: Job, version: str | None = None) -> Outcome:
         """Evaluate `job` (just `accepts`-ed); engine errors become JobFailed as from the pool."""
-        status, payload = answer(self.state, job, "inline", version)
+        status, payload = answer(self.state, job, "inline", version, self.opened)
         if status != "ok":
             raise JobFailed(status, str(payload))
         assert isinstance(payload, Outcome)

@@ -85,6 +85,8 @@ class ServerState:
     memo: VersionMemo = field(default_factory=VersionMemo)
     _jobs: dict[Any, Future[Any]] = field(default_factory=dict)
     _since: dict[Any, float] = field(default_factory=dict)  # when each of _jobs started
+    # set when a write made here published a version (serving._keep_warm waits on it)
+    written: threading.Event = field(default_factory=threading.Event)
     _flights: dict[Any, _Flight] = field(default_factory=dict)
     _versions: dict[str, StoreVersion] = field(default_factory=dict)
     _flights_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -222,8 +224,12 @@ class ServerState:
         again (the first comers of a popular question all miss the cache).
         """
         limit = timeout or self.settings.query_timeout
-        if job.operation != "query" or is_federated(job.text):
-            # updates change the store; federated answers depend on data we do not version
+        if job.operation == "update":
+            outcome = self.executor.run(job, limit)
+            self.written.set()  # this process's warm-up prepares the new version at once
+            return outcome
+        if is_federated(job.text):
+            # federated answers depend on data we do not version
             return self.executor.run(job, limit)
         key = (version, job)
         hit = self.cache.get(key)

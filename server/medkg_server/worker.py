@@ -147,16 +147,21 @@ def _alive(pid: int) -> bool:
 
 
 def answer(
-    state: StoreState, job: Job, engine: str = "pool", version: str | None = None
+    state: StoreState,
+    job: Job,
+    engine: str = "pool",
+    version: str | None = None,
+    opened: Callable[[str | None], tuple[str | None, ox.Store]] | None = None,
 ) -> tuple[str, object]:
     """Run one job against the state's store: ("ok", Outcome) or (error kind, message).
 
-    `version`, when the caller has just read the published version, picks the store by it.
+    `version`, when the caller has just read the published version, picks the store by it;
+    `opened` opens it in the caller's way (default: `state.opened`).
     """
     try:
         if job.operation == "update":
             return "ok", run_update(state.store_dir, job)
-        name, db = state.opened(version)
+        name, db = (opened or state.opened)(version)
         return "ok", run_query(db, job, name, engine)
     except SyntaxError as exc:
         return "syntax", str(exc)

@@ -397,7 +397,7 @@ def test_after_write_bench_writes_pages_and_memory_and_leaves_the_store(tmp_path
     assert "browse after s" in out and "MB per write" in out and "|   40 |" in out
     figures = json.loads((tmp_path / "after.json").read_text())["40"]
     assert figures["writes"] == 2 and len(figures["worker_mb"]) == 3
-    assert figures["write_s"] > 0 and figures["browse_after_s"] > 0
+    assert figures["write_s"] > 0 and figures["browse_after_s"] > 0 and figures["page_after_s"] > 0
     assert figures["browse_ready_s"] > 0 and 0 <= figures["stale"] <= 2 and figures["page_s"] > 0
     assert all(mb > 0 for mb in figures["worker_mb"])
     assert not list(tmp_path.glob("after-write-*"))  # the scratch copy is thrown away

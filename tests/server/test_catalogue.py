@@ -146,3 +146,19 @@ def test_a_first_index_that_takes_long_answers_503_until_it_is_ready(
         release.set()
     _wait_for(lambda: st.memo.get(st.version().name, catalogue.INDEX) is not None)
     assert client.get("/browse?format=json").status_code == 200
+
+
+def test_a_page_read_while_its_version_is_opened_is_not_kept_with_the_stand_in(
+    store: Path,
+) -> None:
+    app, st = _app(store)
+    st.inline.opened(st.version().name)
+    second = publish_with_new_dataset(store, "added-later")
+    iri = f"{BASE}dataset/added-later"
+    with st.inline._lock:  # as the thread copying the new version into memory holds it
+        during = catalogue.reader(st, second)
+        assert during.statements(iri)  # the new version's data, read from its files
+        assert st.memo.get(second, "resource-reader") is None
+    kept = catalogue.reader(st, second)
+    assert kept is not during and st.memo.get(second, "resource-reader") is kept
+    assert kept.statements(iri)

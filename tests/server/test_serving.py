@@ -272,3 +272,37 @@ def test_preparing_a_version_gives_freed_memory_back(
     serving._warm(st, st.version())
     assert calls == [True]
     assert st.memo.get(st.version().name, "catalogue-index") is not None
+
+
+def test_a_write_made_by_the_worker_gets_its_version_prepared_at_once(
+    built_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import threading
+
+    from medkg_server import create_app
+    from medkg_server.serving import _keep_warm
+    from medkg_server.state import EXTENSION
+    from medkg_server.worker import Job
+
+    store = tmp_path / "store"
+    shutil.copytree(built_store, store, symlinks=True)
+    st = create_app({"STORE": str(store), "EXECUTORS": 1}).extensions[EXTENSION]
+    stop = threading.Event()
+    # it would look again only after a minute: what it does sooner, the write woke it for
+    watcher = threading.Thread(target=_keep_warm, args=(st, 60.0, stop), daemon=True)
+    try:
+        watcher.start()
+        first = st.version().name
+        _wait_for(lambda: st.memo.get(first, "catalogue-index") is not None)
+        x = "http://example.org/"
+        insert = f"INSERT DATA {{ GRAPH <{x}g> {{ <{x}s> <{x}p> 1 }} }}"
+        outcome = st.run(Job(insert, "update", None, None, 0), first)
+        assert outcome.version and outcome.version != first
+        _wait_for(lambda: st.inline.state.version == outcome.version, seconds=20)
+    finally:
+        stop.set()
+        st.written.set()
+        watcher.join(30)
+        st.executor.close()
+    assert not watcher.is_alive()
