@@ -312,6 +312,24 @@ def _triples(result: ox.QueryTriples, job: Job, version: str | None, engine: str
     return Outcome("graph", body, job.graph_format, count, truncated, version, engine)
 
 
+def _quads_after(
+    staged: medkg_store.StagedVersion, graph: str | None, before: int | None
+) -> int:
+    """The changed version's quad count.
+
+    A Graph Store write changes one graph only: the published count, less that graph's quads
+    before, plus its quads now. Anything else is counted, a full scan (3.8 s at 1M datasets).
+    """
+    published = medkg_store.version_facts(staged.source).get("quads") if staged.source else None
+    if graph is None or before is None or not isinstance(published, int):
+        return len(staged.db)
+    return published - before + _graph_size(staged.db, graph)
+
+
+def _graph_size(db: ox.Store, graph: str) -> int:
+    return sum(1 for _ in db.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+
+
 def graph_body(triples: list[ox.Triple], format_key: str, prefixes: dict[str, str]) -> bytes:
     """A CONSTRUCT or DESCRIBE answer in an RDF format (for TriG and N-Quads, the default graph)."""
     items: list[ox.Triple] | list[ox.Quad] = triples
@@ -385,14 +403,16 @@ def run_update(store_dir: Path, job: Job) -> Outcome:
         # Read under the lock, from the copy of the latest version: of two writers that race
         # to create (or drop) one graph, only the first finds it absent (or present).
         existed: bool | None = None
+        before: int | None = None
         if job.target_graph is not None:
             existed = staged.db.contains_named_graph(ox.NamedNode(job.target_graph))
+            before = _graph_size(staged.db, job.target_graph)
         if existed is False and job.graph_must_exist:
             staged.abandon()  # the published version stays
             return Outcome("update", b"", None, graph_existed=False)
         staged.db.update(job.text, base_iri=job.base_iri)
         # readers decide from the count whether to copy the version into memory
-        final = staged.publish_change(quads=len(staged.db))
+        final = staged.publish_change(quads=_quads_after(staged, job.target_graph, before))
     except BaseException:
         staged.abandon()
         raise

@@ -239,3 +239,46 @@ def test_an_update_keeps_the_ontology_documentation_the_build_made(tmp_path: Pat
     outcome = worker.run_update(tmp_path, Job(f"CLEAR GRAPH <{G.value}>", "update", None, None, 0))
     docs = tmp_path / VERSIONS / str(outcome.version) / DOCS / "index.html"
     assert docs.read_text(encoding="utf-8") == "<h1>the ontology</h1>"
+
+
+def _published(folder: Path) -> Path:
+    from medkg.store import current_version_dir
+
+    found = current_version_dir(folder)
+    assert found is not None
+    return found
+
+
+def _facts(folder: Path) -> dict[str, object]:
+    from medkg.store import version_facts
+
+    return version_facts(_published(folder))
+
+
+def test_a_graph_store_write_counts_its_graph_not_the_whole_store(tmp_path: Path) -> None:
+    staged = StagedVersion(tmp_path)
+    other = ox.NamedNode(X + "other")
+    staged.load_quads([ox.Quad(S, ox.NamedNode(X + "p"), ox.Literal(str(n)), other)
+                       for n in range(5)])
+    staged.load_quads([ox.Quad(S, ox.NamedNode(X + "p"), ox.Literal("g"), G)])
+    staged.publish({"quads": 6})
+    g = f"GRAPH <{G.value}>"
+    writes = [  # (job, quads after): what the Graph Store sends for PUT, POST and DELETE
+        (_graph_job(f"DROP SILENT {g} ;\nINSERT DATA {{ {g} {{ <{X}s> <{X}q> 1, 2, 3 }} }}",
+                    G.value), 8),
+        (_graph_job(f"INSERT DATA {{ {g} {{ <{X}s> <{X}q> 3, 4 }} }}", G.value), 9),  # 3 is there
+        (_graph_job(f"DROP {g}", G.value, must_exist=True), 5),
+        (_graph_job(f"INSERT DATA {{ GRAPH <{X}new> {{ <{X}s> <{X}q> 1 }} }}", X + "new"), 6),
+    ]
+    for job, quads in writes:
+        worker.run_update(tmp_path, job)
+        assert _facts(tmp_path)["quads"] == quads == len(open_read_only(tmp_path)), job.text
+    # from the published count, not a scan: a count recorded wrong stays wrong by as much
+    (_published(tmp_path) / "version.json").write_text('{"quads": 100}')
+    worker.run_update(tmp_path, _graph_job(f"INSERT DATA {{ {g} {{ <{X}s> <{X}q> 9 }} }}",
+                                           G.value))
+    assert _facts(tmp_path)["quads"] == 101
+    # a SPARQL update may touch any graph: counted
+    worker.run_update(tmp_path, Job(f"INSERT DATA {{ {g} {{ <{X}s> <{X}q> 10 }} }}", "update",
+                                    None, None, 0))
+    assert _facts(tmp_path)["quads"] == len(open_read_only(tmp_path)) == 8
