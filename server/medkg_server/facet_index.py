@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pyoxigraph as ox
@@ -33,6 +34,51 @@ TEXT = "~text"  # the search text's mask (cannot clash with a facet key of facet
 SEPARATOR = "\x00"  # between datasets in the search text (never typed into a search box)
 JOINER = "\x01"  # between one dataset's titles and descriptions, so no match spans two
 SPACES = re.compile(r"\s+")
+
+
+class Strings(Sequence[str]):
+    """Many strings kept as one block of UTF-8 and where each ends.
+
+    A million dataset IRIs and titles as Python strings are two million objects (57 bytes
+    each before their text), which the allocator then cannot give back; as one block they
+    are two objects, and a page decodes the few it shows.
+    """
+
+    def __init__(self, data: bytes, ends: np.ndarray) -> None:
+        self.data = data
+        self.ends = ends
+
+    @classmethod
+    def of(cls, items: Iterable[str]) -> Strings:
+        encoded = [item.encode("utf-8") for item in items]
+        ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        return cls(b"".join(encoded), ends)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = int(self.ends[i - 1]) if i else 0
+        return self.data[start : int(self.ends[i])].decode("utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Strings):
+            return NotImplemented
+        return self.data == other.data and np.array_equal(self.ends, other.ends)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like a list
 
 
 @dataclass(frozen=True)
@@ -95,8 +141,8 @@ class Count:
 class CatalogueIndex:
     """What the browse and statistics pages count, for one store version."""
 
-    iris: list[str]
-    titles: list[str]
+    iris: Strings
+    titles: Strings
     text: str
     starts: np.ndarray
     facets: dict[str, Pairs]
@@ -172,6 +218,7 @@ def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> Catalogue
     """Read everything the pages count from the store (one pass per query, linear in size)."""
     iris, titles, text, starts = _datasets(db, mkg)
     number = {iri: i for i, iri in enumerate(iris)}
+    del iris  # kept as one block (Strings), from here on the only copy
     facets = {}
     for spec in specs:
         query = queries.load(
@@ -187,8 +234,8 @@ def build_index(db: ox.Store, specs: Iterable[FacetSpec], mkg: str) -> Catalogue
     systems = _systems(db, facets.get("organ"), mkg)
     totals = next(_rows(db, queries.load("index-totals", mkg=queries.iri(mkg))), ("0", "0"))
     return CatalogueIndex(
-        iris=iris,
-        titles=titles,
+        iris=Strings.of(number),
+        titles=Strings.of(titles),
         text=text,
         starts=starts,
         facets=facets,
@@ -325,21 +372,22 @@ def _unescape(match: re.Match[str]) -> str:
 # --- saved beside the store version (version_cache.py) ---
 
 INDEX_FILE = "catalogue-index.npz"
-FORMAT = 1
+FORMAT = 2  # 2: IRIs and titles as Strings blocks (1: JSON lists)
 
 
 def save(index: CatalogueIndex, path: Path) -> None:
     """Write the index as one .npz file: its arrays, plus its strings as UTF-8 JSON."""
     strings = {
         "format": FORMAT,
-        "iris": index.iris,
-        "titles": index.titles,
         "text": index.text,
         "lists": index.lists,
         "challenges": index.challenges,
         "pairs": {key: [p.values, p.labels] for key, p in _all_pairs(index).items()},
     }
     arrays = {"starts": index.starts}
+    for name, table in (("iris", index.iris), ("titles", index.titles)):
+        arrays[f"{name}.data"] = np.frombuffer(table.data, dtype=np.uint8)
+        arrays[f"{name}.ends"] = table.ends
     for key, pairs in _all_pairs(index).items():
         arrays[f"{key}.datasets"] = pairs.datasets
         arrays[f"{key}.codes"] = pairs.codes
@@ -359,10 +407,14 @@ def load(path: Path) -> CatalogueIndex:
             for key, (values, labels) in strings["pairs"].items()
         }
         starts = data["starts"]
+        iris, titles = (
+            Strings(data[f"{name}.data"].tobytes(), data[f"{name}.ends"])
+            for name in ("iris", "titles")
+        )
     first_year, systems = pairs.pop(_FIRST_YEAR), pairs.pop(_SYSTEMS)
     return CatalogueIndex(
-        iris=strings["iris"],
-        titles=strings["titles"],
+        iris=iris,
+        titles=titles,
         text=strings["text"],
         starts=starts,
         facets=pairs,

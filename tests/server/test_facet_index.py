@@ -238,7 +238,21 @@ def test_a_value_two_lists_give_counts_once_and_only_datasets_count() -> None:
     add(not_a_dataset, organ, lung, "list-1")
     add(ox.BlankNode(), organ, lung, "list-1")
     index = build_index(db, [FacetSpec("organ", organ, f"{mkg}label")], mkg)
-    assert index.iris == [a.value, b.value]
+    assert list(index.iris) == [a.value, b.value]
     assert [(c.value, c.count) for c in index.facet_counts("organ", None)] == [(lung.value, 1)]
     assert [(c.value, c.count) for c in index.facet_counts(YEAR, None)] == [("2020", 1)]
     assert index.mask({"organ": lung.value}).tolist() == [True, False]
+
+
+def test_strings_kept_as_one_block_read_back_as_given() -> None:
+    from medkg_server.facet_index import Strings
+
+    items = ["https://example.org/a", "Brüste 😀", "", "last"]
+    table = Strings.of(items)
+    assert len(table) == 4 and list(table) == items
+    assert table[1] == "Brüste 😀" and table[-1] == "last" and table[1:3] == items[1:3]
+    assert "last" in table and "las" not in table
+    assert table == Strings.of(items) and table != Strings.of(items[:3])
+    with pytest.raises(IndexError):
+        table[4]
+    assert list(Strings.of([])) == []
