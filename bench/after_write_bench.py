@@ -26,6 +26,7 @@ import shutil
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,21 @@ def ready(server: Server, tag: str) -> float:
     """Wait until browse counts with the published version; then time one more page."""
     deadline = time.monotonic() + READY_SECONDS
     n = 0
-    while browse(server, f"{tag}-wait{n}")[1].get("index_stale", False):
+    while not counts_with_the_published_version(server, f"{tag}-wait{n}"):
         assert time.monotonic() < deadline, "the new version was not indexed in time"
         n += 1
         time.sleep(0.5)
     return browse(server, f"{tag}-ready")[0]
+
+
+def counts_with_the_published_version(server: Server, tag: str) -> bool:
+    """False while browse counts with an older index, or answers 503 (a first index)."""
+    try:
+        return not browse(server, tag)[1].get("index_stale", False)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:
+            raise
+        return False
 
 
 def worker_mb(server: Server) -> float:

@@ -565,8 +565,12 @@ def measure(store_dir: Path, work: Path, clients: list[int], client: Client,
             load(server, "warm-up", 4, workload_paths(server, "repeated", slugs, queries, 40, base))
             if server.kind == "medkg":
                 # steady state: each worker's per-version figures (facet index, VoID statistics)
-                # are built in the background at start; these pages wait for them
-                run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")
+                # are built in the background at start; these pages wait for them (a first
+                # index that takes longer than 10 s answers 503 meanwhile)
+                deadline = time.monotonic() + 1800
+                while run(server, ["/stats", "/void"] * 8, 8, "text/html,text/turtle")[1]:
+                    assert time.monotonic() < deadline, "medkg's pages did not become ready"
+                    time.sleep(1)
         for workload in workloads:
             for n in clients:
                 for number in range(1, rounds + 1):
