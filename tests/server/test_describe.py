@@ -24,6 +24,19 @@ def _triples(answer: Any) -> int:
     return max(counts)
 
 
+def _slow_counts(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Every count of VoID statistics waits (at most 30 s) for the event returned."""
+    release = threading.Event()
+    real_count = describe._count
+
+    def slow_count(*args: Any) -> Any:
+        release.wait(30)
+        return real_count(*args)
+
+    monkeypatch.setattr(describe, "_count", slow_count)
+    return release
+
+
 def test_while_a_new_version_is_counted_void_gives_the_last_counts_not_to_be_kept(
     built_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -35,14 +48,7 @@ def test_while_a_new_version_is_counted_void_gives_the_last_counts_not_to_be_kep
     before = client.get("/void", headers={"Accept": "text/turtle"})
     assert before.status_code == 200 and "ETag" in before.headers
 
-    release = threading.Event()
-    real_count = describe._count
-
-    def slow_count(*args: Any) -> Any:
-        release.wait(30)
-        return real_count(*args)
-
-    monkeypatch.setattr(describe, "_count", slow_count)
+    release = _slow_counts(monkeypatch)
     monkeypatch.setattr(describe, "STATISTICS_WAIT_SECONDS", 0.05)
     second = publish_with_new_dataset(store, "added-later")
     try:
@@ -70,14 +76,7 @@ def test_first_statistics_that_take_long_answer_503_until_they_are_ready(
         saved.unlink()  # counted afresh, as at a first start
     app = create_app({"STORE": str(store), "EXECUTORS": 1})
     st = app.extensions[EXTENSION]
-    release = threading.Event()
-    real_count = describe._count
-
-    def slow_count(*args: Any) -> Any:
-        release.wait(30)
-        return real_count(*args)
-
-    monkeypatch.setattr(describe, "_count", slow_count)
+    release = _slow_counts(monkeypatch)
     monkeypatch.setattr(describe, "FIRST_WAIT_SECONDS", 0.05)
     client = app.test_client()
     try:

@@ -3,6 +3,7 @@ workers, and its command-line routes serve queries."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import platform
@@ -10,7 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -190,16 +193,13 @@ def test_a_worker_opens_the_store_before_its_first_request(built_store: Path) ->
             st.executor.close()
 
 
-def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
-    built_store: Path, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def _watched(built_store: Path, tmp_path: Path, poll: float) -> Iterator[tuple[Any, Path]]:
+    """A copy of the store, its server state, and the worker's warm-up looking every `poll` s."""
     import shutil
     import threading
 
-    from medkg.store import StagedVersion
     from medkg_server import create_app
-    from medkg_server.catalogue import index_for
-    from medkg_server.facet_index import INDEX_FILE
     from medkg_server.serving import _keep_warm
     from medkg_server.state import EXTENSION
 
@@ -207,9 +207,26 @@ def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
     shutil.copytree(built_store, store, symlinks=True)
     st = create_app({"STORE": str(store), "EXECUTORS": 1}).extensions[EXTENSION]
     stop = threading.Event()
-    watcher = threading.Thread(target=_keep_warm, args=(st, 0.05, stop), daemon=True)
+    watcher = threading.Thread(target=_keep_warm, args=(st, poll, stop), daemon=True)
     try:
         watcher.start()
+        yield st, store
+    finally:
+        stop.set()
+        st.written.set()  # wakes it to see `stop`
+        watcher.join(30)
+        st.executor.close()
+    assert not watcher.is_alive()
+
+
+def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
+    built_store: Path, tmp_path: Path
+) -> None:
+    from medkg.store import StagedVersion
+    from medkg_server.catalogue import index_for
+    from medkg_server.facet_index import INDEX_FILE
+
+    with _watched(built_store, tmp_path, 0.05) as (st, store):
         first = st.version().name
         _wait_for(lambda: st.inline.state.version == first)
         # a write publishes a new version (as an update does): the worker opens it unasked
@@ -222,11 +239,6 @@ def test_a_worker_prepares_each_new_version_without_waiting_for_a_request(
         _wait_for(lambda: st.memo.get(second, "catalogue-index") is not None)
         assert (store / "versions" / second / INDEX_FILE).is_file()
         assert index_for(st, second).size > 0
-    finally:
-        stop.set()
-        watcher.join(10)
-        st.executor.close()
-    assert not watcher.is_alive()
 
 
 def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -277,22 +289,10 @@ def test_preparing_a_version_gives_freed_memory_back(
 def test_a_write_made_by_the_worker_gets_its_version_prepared_at_once(
     built_store: Path, tmp_path: Path
 ) -> None:
-    import shutil
-    import threading
-
-    from medkg_server import create_app
-    from medkg_server.serving import _keep_warm
-    from medkg_server.state import EXTENSION
     from medkg_server.worker import Job
 
-    store = tmp_path / "store"
-    shutil.copytree(built_store, store, symlinks=True)
-    st = create_app({"STORE": str(store), "EXECUTORS": 1}).extensions[EXTENSION]
-    stop = threading.Event()
     # it would look again only after a minute: what it does sooner, the write woke it for
-    watcher = threading.Thread(target=_keep_warm, args=(st, 60.0, stop), daemon=True)
-    try:
-        watcher.start()
+    with _watched(built_store, tmp_path, 60.0) as (st, _):
         first = st.version().name
         _wait_for(lambda: st.memo.get(first, "catalogue-index") is not None)
         x = "http://example.org/"
@@ -300,9 +300,3 @@ def test_a_write_made_by_the_worker_gets_its_version_prepared_at_once(
         outcome = st.run(Job(insert, "update", None, None, 0), first)
         assert outcome.version and outcome.version != first
         _wait_for(lambda: st.inline.state.version == outcome.version, seconds=20)
-    finally:
-        stop.set()
-        st.written.set()
-        watcher.join(30)
-        st.executor.close()
-    assert not watcher.is_alive()
