@@ -287,7 +287,9 @@ def reader(st: ServerState, version: str) -> ResourceReader:
     if found is None:
         store = st.inline.store(version)
         found = ResourceReader(store, PAGE_STATEMENTS)
-        if not st.inline.is_stand_in(store):  # kept with the version's own open store only
+        # kept only with the version's own open store, never with a stand-in read from its
+        # files while it was being opened (the open may finish between the two reads)
+        if st.inline.state.already_open(version) is store:
             st.memo.put(version, "resource-reader", found)
     return found
 
