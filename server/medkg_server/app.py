@@ -6,19 +6,20 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request, url_for
+from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES, parse_range_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medkg_server import crawlers, downloads, graph_store, linked_data, openapi, pages, sparql
 from medkg_server.compression import Compression
-from medkg_server.direct import DirectQueries
+from medkg_server.direct import DirectPath
 from medkg_server.executor import ExecutorBusy, QueryTimeout
 from medkg_server.fastpath import FastPath, log_access
 from medkg_server.replies import cors_headers, vary_value
 from medkg_server.responses import make_conditional, plain_error
 from medkg_server.settings import ServerSettings, from_environment, resolve
+from medkg_server.site import SITE_LINKS, SiteLinks
 from medkg_server.state import EXTENSION, Preparing, ServerState
 
 error_log = logging.getLogger("medkg_server.error")
@@ -69,12 +70,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["local_url"] = _local_url_function(settings)
     app.jinja_env.globals["TITLE_CHARS"] = TITLE_CHARS
     app.jinja_env.globals["STATUS_NAMES"] = HTTP_STATUS_CODES  # the error page's title
-    app.context_processor(_site_links_function())
+    site_links = app.extensions[SITE_LINKS] = SiteLinks()
+    app.context_processor(site_links.context)
+    renderer = linked_data.PageRenderer(app.jinja_env, site_links)
+    app.extensions[linked_data.PAGE_RENDERER] = renderer
     _install_hooks(app, settings)
     # outermost first: trusted proxies' headers, compression, the answer cache (which keeps
-    # plain answers), then plain GET queries, then Flask for the rest
+    # plain answers), then plain GET queries and resource pages, then Flask for the rest
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        DirectQueries(app.wsgi_app, st),
+        DirectPath(app.wsgi_app, st, renderer),
         settings.store,
         settings.cache_entries,
         settings.cache_max_bytes,
@@ -104,43 +108,7 @@ def _local_url_function(settings: ServerSettings):  # type: ignore[no-untyped-de
     return local_url
 
 
-# Client-chosen Host headers each get an entry, so the table is bounded.
-SITE_LINK_HOSTS = 64
 PREPARING_RETRY_SECONDS = 10  # a page whose figures are being prepared: ask again after this
-SITE_LINK_KEYS = ("SCRIPT_NAME", "wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
-
-
-def _site_links_function():  # type: ignore[no-untyped-def]
-    """The links every page's header and footer show, built once per script root and host.
-
-    Seven `url_for` calls were a tenth of a dataset page's time; their results depend only on
-    where the app is mounted and the scheme and host it is reached by.
-    """
-    built: dict[tuple[str, ...], dict[str, str]] = {}
-
-    def site_links() -> dict[str, dict[str, str]]:
-        environ = request.environ
-        # what url_for reads from the request: where the app is mounted, scheme, host
-        key = tuple(environ.get(name, "") for name in SITE_LINK_KEYS)
-        links = built.get(key)
-        if links is None:
-            links = {
-                "css": url_for("static", filename="medkg.css"),
-                "icon": url_for("static", filename="favicon.svg"),
-                "index": url_for("pages.index"),
-                "browse": url_for("pages.browse"),
-                "stats": url_for("pages.stats"),
-                "void": url_for("pages.void"),
-                "dump": url_for("downloads.download", name=downloads.DUMP),
-                "downloads": url_for("downloads.listing"),
-                "sparql": url_for("sparql.sparql"),
-                "sparql_external": url_for("sparql.sparql", _external=True),
-            }
-            if len(built) < SITE_LINK_HOSTS:
-                built[key] = links
-        return {"site": links}
-
-    return site_links
 
 
 def _install_hooks(app: Flask, settings: ServerSettings) -> None:

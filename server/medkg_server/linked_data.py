@@ -13,27 +13,32 @@ JSON-LD or RDF/XML (also TriG and N-Quads).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     redirect,
-    render_template,
     request,
     send_from_directory,
     url_for,
 )
+from jinja2 import Environment
 
 from medkg import store as medkg_store
 from medkg_server import catalogue, formats, queries
 from medkg_server.describe import output_prefixes
 from medkg_server.downloads import offers_catalogue_files
-from medkg_server.replies import etag_for
+from medkg_server.replies import Headers, etag_for
+from medkg_server.resource_view import Statement
 from medkg_server.responses import not_modified, plain_error, published_version, with_validators
-from medkg_server.state import ServerState, state
+from medkg_server.site import Links, SiteLinks, croissant_url
+from medkg_server.state import ServerState, StoreVersion, state
 from medkg_server.worker import Job, graph_body
 
 KINDS = (
@@ -49,6 +54,8 @@ KINDS = (
     "graph",
 )
 SINGLETONS = ("ontology", "catalogue", "team")
+HTML = "text/html; charset=utf-8"
+PAGE_RENDERER = "medkg.page_renderer"  # the app.extensions key of the app's PageRenderer
 OWL_VERSION_IRI = "http://www.w3.org/2002/07/owl#versionIRI"
 ALTERNATES = (
     ("ttl", formats.TURTLE),
@@ -142,30 +149,107 @@ def resource(kind: str, rest: str | None) -> Response:
         return plain_error(
             406, "available as HTML, Turtle, N-Triples, JSON-LD, RDF/XML, TriG or N-Quads"
         )
-    key = wanted if isinstance(wanted, str) else wanted.key
-    etag = etag_for(version, "ld", iri, key)
+    etag = page_etag(version, iri, wanted)
     if not_modified(request, etag, version):
         return _decorate(with_validators(Response(status=304), etag, version))
     if kind == "ontology" and not isinstance(wanted, formats.Format) and _docs_dir() is not None:
         # people asking for the ontology (or its versionIRI) get its generated documentation
         return _decorate(redirect(url_for("ld.ontology_docs", name="index.html"), code=303))
-    if isinstance(wanted, formats.Format):
-        response = _rdf(st, version.name, kind, iri, wanted)
+    if isinstance(wanted, formats.Format) and kind in ("graph", "ontology"):
+        graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
+        response = graph_dump(st, version.name, graph_iri, wanted)
     else:
-        response = _html(st, version.name, kind, iri)
+        renderer: PageRenderer = current_app.extensions[PAGE_RENDERER]
+        links = renderer.site.for_request()
+        page = renderer.page(st, version.name, kind, iri, wanted, links)
+        if page is None and kind == "graph" and wanted == "html":
+            if graph_exists(st, version.name, iri):  # a named graph may have no statements
+                page = Page(renderer.html(st, version.name, kind, iri, [], links), HTML)
+        if page is None:
+            abort(404)
+        response = Response(page.body, status=200, headers=page.headers)
     return _decorate(with_validators(response, etag, version))
 
 
-def _rdf(st: ServerState, version: str, kind: str, iri: str, fmt: formats.Format) -> Response:
-    if kind == "graph" or kind == "ontology":
-        graph_iri = st.ns.graph("ontology") if kind == "ontology" else iri
-        return graph_dump(st, version, graph_iri, fmt)
-    # read from the indexes: the triples of queries/resource-describe.rq, without the engine
-    triples, truncated = catalogue.reader(st, version).description(iri, st.settings.row_cap)
-    if not triples:
-        abort(404)
-    body = graph_body(triples, fmt.key, dict(output_prefixes(st)))
-    return _rdf_response(body, fmt, truncated)
+def page_etag(version: StoreVersion, iri: str, wanted: formats.Format | str) -> str:
+    """The ETag of a resource's page in one representation (a Format, or "html")."""
+    return etag_for(version, "ld", iri, wanted if isinstance(wanted, str) else wanted.key)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A resource's page in one representation: its body and content type."""
+
+    body: bytes | str
+    content_type: str
+    truncated: bool = False
+
+    @property
+    def headers(self) -> Headers:
+        truncated = [("X-MedKG-Truncated", "true")] if self.truncated else []
+        return [("Content-Type", self.content_type), *truncated]
+
+
+class PageRenderer:
+    """Resource pages read from the store's indexes, rendered with the app's own templates.
+
+    Both the Flask view above and the direct path (direct.py) answer pages through `page`, so
+    they send the same page; it needs no request context (the templates get the site's links
+    as an argument, not from Flask).
+    """
+
+    def __init__(self, env: Environment, site: SiteLinks) -> None:
+        self.env = env
+        self.site = site
+
+    def page(
+        self,
+        st: ServerState,
+        version: str,
+        kind: str,
+        iri: str,
+        wanted: formats.Format | str,
+        links: Links,
+    ) -> Page | None:
+        """The page of `iri` as HTML or RDF; None when the store has no statements about it.
+
+        A named graph's RDF (a dump of the graph) is not a page of this kind: see `graph_dump`.
+        """
+        if isinstance(wanted, formats.Format):
+            # the triples of queries/resource-describe.rq, read without the engine
+            triples, truncated = catalogue.reader(st, version).description(
+                iri, st.settings.row_cap
+            )
+            if not triples:
+                return None
+            body = graph_body(triples, wanted.key, dict(output_prefixes(st)))
+            return Page(body, wanted.content_type, truncated)
+        rows = catalogue.statements(st, version, iri)
+        if not rows:
+            return None
+        return Page(self.html(st, version, kind, iri, rows, links), HTML)
+
+    def html(
+        self,
+        st: ServerState,
+        version: str,
+        kind: str,
+        iri: str,
+        rows: list[Statement],
+        links: Links,
+    ) -> str:
+        """The HTML page of `iri` from its statements `rows`."""
+        if kind == "dataset" and rows:
+            offered = offers_catalogue_files(st, version)
+            slug = iri.rstrip("/").rsplit("/", 1)[-1]
+            croissant = croissant_url(links, slug) if offered else None
+            view = catalogue.dataset(st, version, iri, rows)
+            return self._render("dataset.html", links, d=view, croissant=croissant)
+        view = catalogue.resource(st, version, iri, rows)
+        return self._render("resource.html", links, r=view, kind=kind)
+
+    def _render(self, name: str, links: Links, **context: Any) -> str:
+        return self.env.get_template(name).render(site=links, **context)
 
 
 def graph_dump(
@@ -191,32 +275,8 @@ def graph_dump(
     outcome = st.run(job, version)
     if outcome.rows == 0 and empty == 404:
         abort(404)
-    return _rdf_response(outcome.body, fmt, outcome.truncated)
-
-
-def _rdf_response(body: bytes, fmt: formats.Format, truncated: bool) -> Response:
-    response = Response(body, status=200)
-    response.headers["Content-Type"] = fmt.content_type
-    if truncated:
-        response.headers["X-MedKG-Truncated"] = "true"
-    return response
-
-
-def _html(st: ServerState, version: str, kind: str, iri: str) -> Response:
-    rows = catalogue.statements(st, version, iri)
-    if not rows and (kind != "graph" or not graph_exists(st, version, iri)):
-        abort(404)
-    if kind == "dataset" and rows:
-        offered = offers_catalogue_files(st, version)
-        croissant = iri.rstrip("/").rsplit("/", 1)[-1] if offered else None
-        body = render_template(
-            "dataset.html", d=catalogue.dataset(st, version, iri, rows), croissant=croissant
-        )
-    else:
-        body = render_template(
-            "resource.html", r=catalogue.resource(st, version, iri, rows), kind=kind
-        )
-    return Response(body, status=200, content_type="text/html; charset=utf-8")
+    page = Page(outcome.body, fmt.content_type, outcome.truncated)
+    return Response(page.body, status=200, headers=page.headers)
 
 
 def graph_exists(st: ServerState, version: str, iri: str) -> bool:
@@ -228,12 +288,16 @@ def graph_exists(st: ServerState, version: str, iri: str) -> bool:
 
 def _decorate(response: Response) -> Response:
     """Vary and Link headers that make the negotiation visible to clients and caches."""
-    response.headers["Vary"] = "Accept"
-    here = request.base_url  # computed from the environ on every access
+    for name, value in negotiation_headers(request.base_url):
+        response.headers[name] = value
+    return response
+
+
+def negotiation_headers(here: str) -> Headers:
+    """Vary, and a Link to every representation of the page at `here` (its URL, no query)."""
     links = [
         f'<{here}?format={name}>; rel="alternate"; type="{fmt.media_type}"'
         for name, fmt in ALTERNATES
     ]
     links.append(f'<{here}?format=html>; rel="alternate"; type="text/html"')
-    response.headers["Link"] = ", ".join(links)
-    return response
+    return [("Vary", "Accept"), ("Link", ", ".join(links))]

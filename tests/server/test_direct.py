@@ -1,4 +1,4 @@
-"""The direct path (direct.py) must answer exactly as the Flask view does, and only what it can."""
+"""The direct path (direct.py) must answer exactly as the Flask views do, and only what it can."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from medkg_server.app import create_app
 from medkg_server.compression import Compression
-from medkg_server.direct import DirectQueries
+from medkg_server.direct import DirectPath
+from medkg_server.executor import QueryTimeout
 from medkg_server.fastpath import FastPath
 from medkg_server.state import EXTENSION
 
@@ -59,11 +60,11 @@ def app(built_store: Path) -> Iterator:
     application.extensions[EXTENSION].executor.close()
 
 
-def _layers(app) -> tuple[DirectQueries, object]:
+def _layers(app) -> tuple[DirectPath, object]:
     outer = app.wsgi_app
     assert isinstance(outer, Compression)
     cache = outer.app
-    assert isinstance(cache, FastPath) and isinstance(cache.app, DirectQueries)
+    assert isinstance(cache, FastPath) and isinstance(cache.app, DirectPath)
     return cache.app, cache.app.app
 
 
@@ -139,7 +140,7 @@ def test_direct_answers_never_reach_flask(app) -> None:
         calls.append(environ["PATH_INFO"])
         return flask_view(environ, start_response)
 
-    counted = DirectQueries(counting, direct.st)
+    counted = DirectPath(counting, direct.st, direct.pages)
     status, _, _ = _call(counted, "/sparql", _query_string("ASK { ?s ?p ?o }"), {})
     assert status.startswith("200") and calls == []
     _call(counted, "/sparql", "", {})
@@ -214,3 +215,128 @@ def test_an_unexpected_error_is_a_short_500_and_a_logged_trace(
     assert b"Traceback" not in body and b"a bug" not in body
     (record,) = [r for r in caplog.records if r.name == "medkg_server.error"]
     assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
+
+
+# (path, query string, request headers): resource pages the direct path answers itself
+PAGE_CASES = [
+    ("/dataset/camelyon16", "", {"Accept": "text/html"}),
+    ("/dataset/camelyon16", "", {}),  # no Accept: HTML
+    ("/dataset/camelyon16", "_=a-tag", {"Accept": "text/html"}),  # another parameter is ignored
+    ("/dataset/camelyon16", "format=ttl", {}),
+    ("/dataset/camelyon16", "", {"Accept": "text/turtle"}),  # cut at the row cap: X-MedKG-Truncated
+    ("/dataset/camelyon16", "", {"Accept": "application/ld+json"}),
+    ("/dataset/camelyon16", "format=html", {"Accept": "text/turtle"}),
+    ("/dataset/camelyon16", "", {"Accept": "text/html", "Origin": CORS_ORIGIN}),
+    ("/anatomy/breast", "", {"Accept": "text/html"}),  # a generic page, with what points to it
+    ("/anatomy/breast", "format=nt", {}),
+    ("/source/histo", "", {"Accept": "text/html"}),
+]
+
+
+def _flask_has_seen_the_host(app) -> None:
+    """The site's links are made by Flask on a host's first page; the direct path reuses them."""
+    app.test_client().get("/dataset/camelyon16", headers={"Accept": "text/html"})
+
+
+@pytest.mark.parametrize("path,query_string,headers", PAGE_CASES, ids=range(len(PAGE_CASES)))
+def test_direct_pages_are_the_pages_flask_sends(app, path, query_string, headers) -> None:
+    _flask_has_seen_the_host(app)
+    direct, flask_view = _layers(app)
+    environ = EnvironBuilder(path=path, query_string=query_string, headers=headers).get_environ()
+    assert direct.page_request(environ) is not None, "the case must take the direct path"
+    answer = _call(direct, path, query_string, headers)
+    assert answer[0].startswith("200")
+    assert answer == _call(flask_view, path, query_string, headers)
+
+
+def test_page_answers_never_reach_flask(app) -> None:
+    _flask_has_seen_the_host(app)
+    direct, flask_view = _layers(app)
+    calls: list[str] = []
+
+    def counting(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return flask_view(environ, start_response)
+
+    counted = DirectPath(counting, direct.st, direct.pages)
+    status, headers, body = _call(counted, "/dataset/camelyon16", "", {"Accept": "text/html"})
+    assert status.startswith("200") and calls == []
+    assert ("Content-Type", "text/html; charset=utf-8") in headers and b"<h1>" in body
+    status, _, _ = _call(counted, "/dataset/no-such-dataset", "", {"Accept": "text/html"})
+    assert status.startswith("404") and calls == ["/dataset/no-such-dataset"]
+
+
+@pytest.mark.parametrize(
+    "method,path,query_string,headers",
+    [
+        ("HEAD", "/dataset/camelyon16", "", {}),
+        ("POST", "/dataset/camelyon16", "", {}),
+        ("GET", "/dataset/camelyon16", "", {"If-None-Match": '"x"'}),
+        ("GET", "/dataset/corn", "", SINCE),
+        ("GET", "/dataset/camelyon16", "", {"Accept": "image/png"}),  # 406
+        ("GET", "/dataset/camelyon16", "format=png", {}),  # 406
+        ("GET", "/dataset/", "", {}),
+        ("GET", "/dataset//corn", "", {}),
+        ("GET", "/graph/catalogue", "", {}),  # a named graph: its dump, or the engine's answer
+        ("GET", "/ontology", "", {}),
+        ("GET", "/datasets/corn", "", {}),
+        ("GET", "/dataset/corn%20x", "", {}),  # not an IRI: Flask's 404
+    ],
+    ids=range(12),
+)
+def test_other_page_requests_go_to_flask(app, method, path, query_string, headers) -> None:
+    direct, _ = _layers(app)
+    environ = EnvironBuilder(
+        path=path, method=method, query_string=query_string, headers=headers
+    ).get_environ()
+    assert direct.page_request(environ) is None
+
+
+def test_a_missing_page_is_flasks_404_page(app) -> None:
+    _flask_has_seen_the_host(app)
+    status, _, body = _call(app.wsgi_app, "/dataset/no-such-dataset", "", {"Accept": "text/html"})
+    assert status.startswith("404") and b"No such page or resource." in body
+
+
+def test_a_host_flask_has_not_answered_yet_is_left_to_flask(app) -> None:
+    direct, _ = _layers(app)
+    environ = EnvironBuilder(
+        path="/dataset/camelyon16", headers={"Host": "mirror.example.org"}
+    ).get_environ()
+    assert direct.pages.site.known(environ) is None
+    status, headers, body = _call(app.wsgi_app, "/dataset/camelyon16", "",
+                                  {"Host": "mirror.example.org"})
+    assert status.startswith("200") and b"//mirror.example.org/sparql" in body
+    assert direct.pages.site.known(environ) is not None  # Flask made them; now they are read
+
+
+def test_a_page_whose_queries_time_out_is_a_503_to_retry(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _flask_has_seen_the_host(app)
+    direct, _ = _layers(app)
+
+    def timed_out(*args, **kwargs):
+        raise QueryTimeout("the query ran past its time limit of 1 s")
+
+    monkeypatch.setattr(direct.pages, "page", timed_out)
+    status, headers, body = _call(direct, "/anatomy/breast", "", {"Accept": "text/html"})
+    assert status.startswith("503") and ("Retry-After", "5") in headers
+    assert b"time limit" in body
+
+
+def test_an_unexpected_error_on_a_page_is_answered_by_flask(
+    app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _flask_has_seen_the_host(app)
+    direct, _ = _layers(app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(direct.pages, "page", broken)  # the Flask view renders through it too
+    with caplog.at_level(logging.ERROR, logger="medkg_server.error"):
+        status, _, body = _call(direct, "/dataset/camelyon16", "", {"Accept": "text/html"})
+    assert status.startswith("500") and b"a bug" not in body
+    (record,) = [r for r in caplog.records if r.name == "medkg_server.error"]
+    assert "a bug" in str(record.exc_info[1])
