@@ -3,17 +3,19 @@
 Most traffic is one of two shapes: a GET to /sparql or /query whose only parameter is `query`,
 and a GET for a resource's page (/dataset/<slug> and the like). Answering either takes a few
 tenths of a millisecond; Flask's request and response objects, routing and hooks cost about as
-much again (bench/RESULTS.md: 0.28 ms per look-up through Flask, 0.14 ms here when this layer
-came; a dataset page as Turtle 0.18 ms against 0.076 ms, as HTML 0.42 against 0.28). This layer sits between the answer cache
-(fastpath.py) and Flask. It answers those shapes through the same code as the Flask views
-(`sparql.answer_query`, `linked_data.PageRenderer`) and adds the headers Flask's hooks would
-add. Everything else goes to Flask unchanged: conditional requests, other parameters, other
-paths, and any page that is not a plain 200 (a missing resource, a format nobody offers).
+much again (bench/RESULTS.md: 0.28 ms of CPU per look-up through Flask, 0.14 ms here when this
+layer came; a dataset page as Turtle 0.18 against 0.076 ms, as HTML 0.42 against 0.28 ms).
+This layer sits between the answer cache (fastpath.py) and Flask. It answers those shapes
+through the same code as the Flask views (`sparql.answer_query`, `linked_data.PageRenderer`)
+and adds the headers Flask's hooks would add. Everything else goes to Flask unchanged:
+conditional requests, other parameters, other paths, and any page that is not a plain 200 (a
+missing resource, a format nobody offers).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from medkg_server.replies import (
     validator_headers,
     with_vary,
 )
+from medkg_server.site import Links
 from medkg_server.sparql import answer_query
 from medkg_server.state import ServerState
 
@@ -44,6 +47,8 @@ error_log = logging.getLogger("medkg_server.error")
 PATHS = frozenset({"/sparql", "/sparql/", "/query"})
 # A named graph's page is a dump of the graph, or a page for a graph with no statements: Flask's
 PAGE_KINDS = frozenset(KINDS) - {"graph"}
+# RFC 3986's unreserved characters and "/": neither quoting nor IRI decoding changes them
+PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -156,7 +161,7 @@ class DirectPath:
         if page is None:
             return None  # Flask's 404 page
         body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
-        here = _base_url(environ)
+        here = _base_url(environ, links)
         headers = [
             *page.headers,
             *validator_headers(page_etag(version, asked.iri, asked.wanted), version),
@@ -166,8 +171,16 @@ class DirectPath:
         return Reply(200, headers, body)
 
 
-def _base_url(environ: dict[str, Any]) -> str:
-    """The request's URL without its query, spelled as Flask's `request.base_url` spells it."""
+def _base_url(environ: dict[str, Any], links: Links) -> str:
+    """The request's URL without its query, spelled as Flask's `request.base_url` spells it.
+
+    Werkzeug quotes the path and turns the URL back into an IRI (a fifth of a Turtle page's
+    time); a path of unreserved characters comes out of both as it went in, after the root URL
+    the site's links keep for this host.
+    """
+    path = environ.get("PATH_INFO", "")
+    if PLAIN_PATH.fullmatch(path):
+        return links["root"] + path.lstrip("/")
     return get_current_url(
         environ["wsgi.url_scheme"],
         get_host(environ),

@@ -77,4 +77,6 @@ def _made() -> Links:
         "sparql_external": url_for("sparql.sparql", _external=True),
         "croissant_before": before,
         "croissant_after": after,
+        # the URL a request's path is put after (Flask's request.url_root): scheme, host, mount
+        "root": request.url_root,
     }

@@ -340,3 +340,20 @@ def test_an_unexpected_error_on_a_page_is_answered_by_flask(
     assert status.startswith("500") and b"a bug" not in body
     (record,) = [r for r in caplog.records if r.name == "medkg_server.error"]
     assert "a bug" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost/", "https://example.org:8443/medkg/",
+                                      "http://xn--bcher-kva.example/"])
+@pytest.mark.parametrize(
+    "path", ["/dataset/camelyon16", "/anatomy/lymph-node", "/dataset/a~b.c_d", "/dataset/x(1)",
+             "/dataset/caf%C3%A9", "/dataset/a%20b", "/dataset/a%2Fb", "/dataset/"],
+)
+def test_a_pages_own_address_is_spelled_as_flask_spells_it(app, base_url, path) -> None:
+    """The Link header names the page by Flask's `request.base_url`, also on the short way."""
+    from flask import request
+
+    from medkg_server.direct import _base_url
+
+    with app.test_request_context(path, base_url=base_url):
+        links = app.extensions["medkg.site_links"].for_request()
+        assert _base_url(request.environ, links) == request.base_url
