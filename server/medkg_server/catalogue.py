@@ -1,20 +1,29 @@
 """What the HTML pages show, read from the store with the queries under queries/.
 
-Each function returns plain dicts and lists for a template; nothing here renders HTML.
+Each function returns plain data for a template (dicts and lists; a dataset page's view is a
+record); nothing here renders HTML.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
+from medkg.namespaces import DCAT, DCTERMS, PROV, RDF, RDFS, SCHEMA, SKOS, XSD, Namespaces
 from medkg_server import facet_index, queries, version_cache
 from medkg_server.facet_index import YEAR, CatalogueIndex, Count, FacetSpec, build_index
-from medkg_server.resource_view import DatasetTerms, ResourceReader, Statement
+from medkg_server.resource_view import (
+    DatasetTerms,
+    Entry,
+    Mapping,
+    ResourceReader,
+    Size,
+    Statement,
+)
 from medkg_server.state import FIRST_WAIT_SECONDS, Derived, ServerState
 
 Binding = dict[str, dict[str, str]]
@@ -64,7 +73,11 @@ def facets(st: ServerState) -> list[Facet]:
 
 def curie(st: ServerState, iri: str) -> str:
     """A short display name for a property IRI (mkg:organ, dcterms:title, ...)."""
-    for prefix, ns in {"mkg": st.ns.mkg, **SHORT_PREFIXES}.items():
+    return _curie({"mkg": st.ns.mkg, **SHORT_PREFIXES}, iri)
+
+
+def _curie(prefixes: dict[str, str], iri: str) -> str:
+    for prefix, ns in prefixes.items():
         if iri.startswith(ns) and len(iri) > len(ns):
             return f"{prefix}:{iri[len(ns) :]}"
     return iri
@@ -353,112 +366,175 @@ def _title(rows: list[Statement]) -> str | None:
     return None
 
 
-def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> dict[str, Any]:
+@dataclass(slots=True)
+class Tagged:
+    """One value of a dataset's property, with its label and the lists' graphs that state it."""
+
+    value: str
+    label: str
+    type: str
+    graphs: list[str]
+
+
+@dataclass(slots=True)
+class DatasetView:
+    """Everything a dataset page shows (a template reads its fields as attributes)."""
+
+    iri: str
+    title: str
+    alt_names: list[Tagged]  # every list's name but the one chosen as title
+    descriptions: list[Tagged]
+    organ: list[Tagged]
+    modality: list[Tagged]
+    stain: list[Tagged]
+    task: list[Tagged]
+    challenge: list[Tagged]
+    year: list[Tagged]
+    dimension: list[Tagged]
+    magnification: list[Tagged]
+    scanner: list[Tagged]
+    class_count: list[Tagged]
+    label_class: list[Tagged]
+    landing: list[Tagged]
+    paper: list[Tagged]
+    code: list[Tagged]
+    doi: list[Tagged]
+    citation: list[Tagged]
+    mentions: list[Tagged]
+    counts: list[Size]
+    entries: list[Entry]
+    terms: list[Mapping]  # with the relation as a short name (skos:exactMatch)
+    jsonld: dict[str, Any] = field(default_factory=dict)  # its schema.org markup
+
+
+def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> DatasetView:
     """Everything the dataset page shows, gathered from every list that mentions the dataset."""
     by_property: dict[str, list[Statement]] = {}
     for row in rows:
         by_property.setdefault(row.property, []).append(row)
 
-    def values(prop: str) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
+    def values(prop: str) -> list[Tagged]:
+        seen: dict[str, Tagged] = {}
         for row in by_property.get(prop, ()):
             text = row.value["value"]
-            item = seen.setdefault(
-                text,
-                {"value": text, "label": row.label or text, "type": row.value["type"],
-                 "graphs": []},
-            )
-            item["graphs"].append(row.graph)
+            item = seen.get(text)
+            if item is None:
+                item = seen[text] = Tagged(text, row.label or text, row.value["type"], [])
+            item.graphs.append(row.graph)
         return list(seen.values())
 
     term = st.ns.term
     pages = reader(st, version)
-    follow = DatasetTerms(
+    follow = _follow(st.ns)
+    title = _title(rows) or iri
+    view = DatasetView(
+        iri=iri,
+        title=title,
+        # every list's name is an altLabel, the one chosen as title too
+        alt_names=[v for v in values(f"{SKOS}altLabel") if v.value != title],
+        descriptions=values(f"{DCTERMS}description"),
+        organ=values(term("organ")),
+        modality=values(term("modality")),
+        stain=values(term("stain")),
+        task=values(term("task")),
+        challenge=values(term("challenge")),
+        year=values(f"{DCTERMS}issued"),
+        dimension=values(term("dimension")),
+        magnification=values(term("magnification")),
+        scanner=values(term("scanner")),
+        class_count=values(term("classCount")),
+        label_class=values(term("labelClass")),
+        landing=values(f"{DCAT}landingPage"),
+        paper=values(term("paper")),
+        code=values(term("codeRepository")),
+        doi=values(term("doi")),
+        citation=values(f"{DCTERMS}bibliographicCitation"),
+        mentions=values(term("mentionCount")),
+        counts=pages.counts(rows, follow),
+        entries=pages.entries(rows, follow),
+        terms=[
+            Mapping(m.concept, m.concept_label, _short_name(st, m.relation), m.term)
+            for m in pages.terms(rows, follow)
+        ],
+    )
+    view.jsonld = schema_org(view)
+    return view
+
+
+@cache
+def _follow(ns: Namespaces) -> DatasetTerms:
+    """The properties a dataset page follows to sizes, list rows and terms (made once)."""
+    term = ns.term
+    return DatasetTerms(
         term("count"), term("unit"), term("inList"), term("line"), term("section"),
         term("rawText"), tuple(term(t) for t in ("organ", "modality", "stain", "task")),
         term("split"),
     )
-    title = _title(rows) or iri
-    view = {
-        "iri": iri,
-        "title": title,
-        # every list's name is an altLabel, the one chosen as title too: "also known as" the rest
-        "alt_names": [v for v in values(f"{SKOS}altLabel") if v["value"] != title],
-        "descriptions": values(f"{DCTERMS}description"),
-        "organ": values(term("organ")),
-        "modality": values(term("modality")),
-        "stain": values(term("stain")),
-        "task": values(term("task")),
-        "challenge": values(term("challenge")),
-        "year": values(f"{DCTERMS}issued"),
-        "dimension": values(term("dimension")),
-        "magnification": values(term("magnification")),
-        "scanner": values(term("scanner")),
-        "class_count": values(term("classCount")),
-        "label_class": values(term("labelClass")),
-        "landing": values(f"{DCAT}landingPage"),
-        "paper": values(term("paper")),
-        "code": values(term("codeRepository")),
-        "doi": values(term("doi")),
-        "citation": values(f"{DCTERMS}bibliographicCitation"),
-        "mentions": values(term("mentionCount")),
-        "counts": pages.counts(rows, follow),
-        "entries": pages.entries(rows, follow),
-        "terms": [
-            {**row, "relation": curie(st, row["relation"] or "")}
-            for row in pages.terms(rows, follow)
-        ],
-    }
-    view["jsonld"] = schema_org(view)
-    return view
 
 
-def _summary(view: dict[str, Any]) -> str:
+def _short_name(st: ServerState, iri: str) -> str:
+    """`curie`, remembered: a page names the same few relations over and over."""
+    return _curies(st.ns)(iri)
+
+
+@cache
+def _curies(ns: Namespaces) -> Callable[[str], str]:
+    prefixes = {"mkg": ns.mkg, **SHORT_PREFIXES}
+
+    @lru_cache(maxsize=256)
+    def short(iri: str) -> str:
+        return _curie(prefixes, iri)
+
+    return short
+
+
+def _summary(view: DatasetView) -> str:
     """A description made of the page's facts, for a dataset the lists describe in few words.
 
     Dataset search engines want a description of MIN_DESCRIPTION characters or more; a title
     or a list's "Segmentation" says too little.
     """
-    facts = [", ".join(v["label"] or v["value"].rsplit("/", 1)[-1] for v in view[kind])
-             for kind in ("modality", "organ", "task")]
+    facts = [", ".join(v.label or v.value.rsplit("/", 1)[-1] for v in tagged)
+             for tagged in (view.modality, view.organ, view.task)]
     what = "; ".join(f for f in facts if f)
-    entries = len(view["entries"])
+    entries = len(view.entries)
     listed = f"{entries} community list entr{'y' if entries == 1 else 'ies'}"
-    return (f"{view['title']}: a public medical imaging dataset"
+    return (f"{view.title}: a public medical imaging dataset"
             + (f" ({what})" if what else "") + f", listed in {listed} read by medkg.")
 
 
-def schema_org(view: dict[str, Any]) -> dict[str, Any]:
+def schema_org(view: DatasetView) -> dict[str, Any]:
     """schema.org Dataset markup (what Google Dataset Search reads) for a dataset page."""
-    description = " ".join(d["value"] for d in view["descriptions"][:1])
+    description = " ".join(d.value for d in view.descriptions[:1])
     if len(description) < MIN_DESCRIPTION:
         lead = description if not description or description[-1] in ".!?" else description + "."
         description = f"{lead} {_summary(view)}".strip()
     doc: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
-        "@id": view["iri"],
-        "name": view["title"],
+        "@id": view.iri,
+        "name": view.title,
         "description": description,
-        "url": view["iri"],
+        "url": view.iri,
         "includedInDataCatalog": {"@type": "DataCatalog", "name": "medkg"},
     }
-    if view["alt_names"]:
-        doc["alternateName"] = [a["value"] for a in view["alt_names"]]
-    keywords = [v["label"] for k in ("organ", "modality", "stain", "task") for v in view[k]]
+    if view.alt_names:
+        doc["alternateName"] = [a.value for a in view.alt_names]
+    keywords = [v.label for tagged in (view.organ, view.modality, view.stain, view.task)
+                for v in tagged]
     if keywords:
         doc["keywords"] = keywords
-    if view["modality"]:
-        doc["measurementTechnique"] = [v["label"] for v in view["modality"]]
-    same_as = [v["value"] for v in view["landing"]]
+    if view.modality:
+        doc["measurementTechnique"] = [v.label for v in view.modality]
+    same_as = [v.value for v in view.landing]
     if same_as:
         doc["sameAs"] = same_as
-    identifiers = [f"https://doi.org/{v['value']}" for v in view["doi"]]
+    identifiers = [f"https://doi.org/{v.value}" for v in view.doi]
     if identifiers:
         doc["identifier"] = identifiers
-    citations = [v["value"] for v in view["paper"]] + [v["value"] for v in view["citation"]]
+    citations = [v.value for v in view.paper] + [v.value for v in view.citation]
     if citations:
         doc["citation"] = citations
-    if view["year"]:
-        doc["datePublished"] = min(v["value"] for v in view["year"])
+    if view.year:
+        doc["datePublished"] = min(v.value for v in view.year)
     return doc

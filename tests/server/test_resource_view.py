@@ -8,7 +8,14 @@ import pyoxigraph as ox
 import pytest
 from medkg import store as medkg_store
 from medkg_server import queries
-from medkg_server.resource_view import DatasetTerms, ResourceReader, binding
+from medkg_server.resource_view import (
+    DatasetTerms,
+    Entry,
+    Mapping,
+    ResourceReader,
+    Size,
+    binding,
+)
 
 MKG = "https://w3id.org/medkg/ontology#"
 CAMELYON = "https://w3id.org/medkg/dataset/camelyon16"
@@ -58,8 +65,7 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
         <{CAMELYON}> mkg:count ?c . ?c rdf:value ?value ; mkg:unit ?unit .
         OPTIONAL {{ ?c rdfs:label ?text }} }} }} ORDER BY ?g ?unit""")
     assert counts and reader.counts(own, TERMS) == [
-        {"value": r["value"], "unit": r["unit"], "text": r["text"], "split": None, "graph": r["g"]}
-        for r in counts
+        Size(r["value"], r["unit"], r["text"], None, r["g"]) for r in counts
     ]
     entries = select(db, f"""SELECT ?entry ?list ?listTitle ?line ?section ?raw WHERE {{
         GRAPH ?g {{ <{CAMELYON}> prov:wasDerivedFrom ?entry .
@@ -68,8 +74,8 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
                     OPTIONAL {{ ?entry mkg:rawText ?raw }} }}
         OPTIONAL {{ ?list dcterms:title ?listTitle }} }} ORDER BY ?list ?line""")
     assert entries and reader.entries(own, TERMS) == [
-        {"entry": r["entry"], "list": r["list"], "list_title": r["listTitle"], "line": r["line"],
-         "section": r["section"], "raw": r["raw"]} for r in entries
+        Entry(r["entry"], r["list"], r["listTitle"], r["line"], r["section"], r["raw"])
+        for r in entries
     ]
     terms = select(db, f"""SELECT DISTINCT ?concept ?conceptLabel ?relation ?term WHERE {{
         VALUES ?tag {{ mkg:organ mkg:modality mkg:stain mkg:task }}
@@ -79,8 +85,7 @@ def test_dataset_parts_match_their_sparql_equivalents(db: ox.Store) -> None:
         OPTIONAL {{ ?concept skos:prefLabel ?conceptLabel }}
     }} ORDER BY ?conceptLabel ?relation ?term""")
     assert terms and reader.terms(own, TERMS) == [
-        {"concept": r["concept"], "concept_label": r["conceptLabel"], "relation": r["relation"],
-         "term": r["term"]} for r in terms
+        Mapping(r["concept"], r["conceptLabel"], r["relation"], r["term"]) for r in terms
     ]
 
 
@@ -159,5 +164,5 @@ def test_a_count_of_one_split_says_which() -> None:
     db.load(data.encode(), format=ox.RdfFormat.TRIG)
     reader = ResourceReader(db, 2_000)
     counts = reader.counts(reader.statements("urn:d"), TERMS)
-    assert sorted((c["value"], c["unit"], c["split"]) for c in counts) == [
+    assert sorted((c.value, c.unit, c.split) for c in counts) == [
         ("24319", "nuclei", None), ("27", "images", "train")]
