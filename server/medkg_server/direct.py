@@ -153,9 +153,11 @@ class DirectPath:
     def _page_reply(self, environ: dict[str, Any]) -> Reply | None:
         """A resource's page, or None when Flask is to answer (anything but a plain 200)."""
         asked = self.page_request(environ)
-        links = self.pages.site.known(environ)
+        if asked is None:
+            return None
+        links = self.pages.site.known(environ)  # None until Flask has answered this host once
         version = self.st.version(environ.get(PUBLISHED))
-        if asked is None or links is None or version is None:
+        if links is None or version is None:
             return None
         page = self.pages.page(self.st, version.name, asked.kind, asked.iri, asked.wanted, links)
         if page is None:
