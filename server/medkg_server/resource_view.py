@@ -20,9 +20,10 @@ Jinja looks up a third faster on slotted objects than on dicts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from typing import NamedTuple
 
 import pyoxigraph as ox
 
@@ -38,17 +39,20 @@ DERIVED_FROM = f"{PROV}wasDerivedFrom"
 REMEMBERED = 20_000  # labels and concept mappings kept per store version
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One statement about the page's resource, with its graph and a label for an IRI value."""
+class Statement(NamedTuple):
+    """One statement about the page's resource, with its graph and a label for an IRI value.
+
+    A named tuple: a page makes a few dozen, and a tuple is made in a third of the time of a
+    frozen dataclass (5% of a dataset page's CPU).
+    """
 
     property: str
     value: Binding
     graph: str
     label: str | None
     # the store's own terms, for reads that continue from this statement
-    node: ox.Term = field(compare=False, repr=False)
-    graph_node: ox.NamedNode = field(compare=False, repr=False)
+    node: ox.Term
+    graph_node: ox.NamedNode
 
 
 @dataclass(frozen=True)
