@@ -30,6 +30,7 @@ Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
 MIN_DESCRIPTION = 50  # characters: schema.org Dataset markup shorter than this is flagged
 PAGE_STATEMENTS = 2_000  # statements a resource page shows at most (bounds its work)
+INBOUND_SHOWN = 300  # resources a page lists as pointing to it
 SHORT_PREFIXES = {
     "rdf": RDF,
     "rdfs": RDFS,
@@ -313,15 +314,19 @@ def statements(st: ServerState, version: str, iri: str) -> list[Statement]:
 
 
 def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> dict[str, Any]:
-    """A generic resource page: statements grouped by property, and what points here."""
+    """A generic resource page: statements grouped by property, and what points here.
+
+    What points here is read from the store's index, at most INBOUND_SHOWN resources; for a
+    browse facet whose property points here (an organ's datasets), `browse` links to the
+    browse page of all of them, which pages through the facet index instead.
+    """
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(row.property, []).append(
             {"value": row.value, "label": row.label, "graph": row.graph}
         )
-    inbound = st.select(
-        queries.load("resource-inbound", iri=queries.iri(iri)), version, anchor=iri
-    )
+    pages = reader(st, version)
+    inbound, more = pages.inbound(iri, INBOUND_SHOWN)
     return {
         "iri": iri,
         "title": _title(rows) or graph_title(st, version, iri) or iri,
@@ -331,12 +336,14 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> 
             {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
         ],
         "inbound": [
-            {
-                "iri": value(r, "s"),
-                "property": curie(st, value(r, "p") or ""),
-                "label": value(r, "label"),
-            }
-            for r in inbound
+            {"iri": i.iri, "property": _short_name(st, i.property), "label": i.label}
+            for i in inbound
+        ],
+        "inbound_more": more,
+        "browse": [
+            {"title": facet.title, "args": urlencode({facet.key: iri})}
+            for facet in facets(st)
+            if pages.has_subject_with(facet.property, iri)
         ],
     }
 

@@ -19,9 +19,7 @@ thread, only when its work is bounded *before* it runs:
 
 A query of one triple pattern among these is read straight from the store's index, without the
 engine (lookup.py). Anything else, and anything the reader (query_shape.py) does not
-understand, goes to the pool as before. Pages
-use the same idea with an anchor: their queries are written around one resource, so they run
-here when that resource has few statements in and out.
+understand, goes to the pool as before.
 """
 
 from __future__ import annotations
@@ -42,8 +40,6 @@ from medkg_server.query_shape import Pattern, Shape, Unsupported, Var, read_shap
 from medkg_server.worker import Job, NotAcceptable, Outcome, StoreState, answer
 
 ROW_BUDGET = 10_000  # rows a bounded query may touch in all (product of pattern counts)
-ANCHOR_BUDGET = 2_000  # statements in and out of a page's resource for its page to run here
-ANCHOR_MEMO = 10_000  # resources whose degree is remembered per process
 
 
 def is_bounded(shape: Shape, store: ox.Store) -> bool:
@@ -100,21 +96,12 @@ def _count(store: ox.Store, pattern: Pattern, cap: int = ROW_BUDGET) -> int:
     return len(list(islice(store.quads_for_pattern(s, p, o, None), cap + 1)))
 
 
-def anchor_degree(store: ox.Store, iri: str, cap: int = ANCHOR_BUDGET) -> int:
-    """Statements with `iri` as subject plus those with it as object, counted up to cap + 1."""
-    node = ox.NamedNode(iri)
-    out = _count(store, (node, Var("p"), Var("o")), cap)
-    return out if out > cap else out + _count(store, (Var("s"), Var("p"), node), cap - out)
-
-
 class InlineRunner:
     """Answers bounded queries in the calling thread from this process's own read-only store."""
 
     def __init__(self, store_dir: Path, memory_quads: int = 0) -> None:
         self.state = StoreState(store_dir, memory_quads)
         self._lock = threading.Lock()
-        # A page asks several queries about one resource: look at its degree once per version.
-        self._anchors: dict[tuple[str | None, str], bool] = {}
         self._stand_in: tuple[str, ox.Store] | None = None
         self._stand_in_lock = threading.Lock()
 
@@ -161,16 +148,14 @@ class InlineRunner:
                 )
             return held[1]
 
-    def answer(
-        self, job: Job, anchor: str | None = None, version: str | None = None
-    ) -> Outcome | None:
+    def answer(self, job: Job, version: str | None = None) -> Outcome | None:
         """The answer of `job` when it is provably cheap, evaluated here; None: ask the pool."""
-        plan = self._plan(job, anchor, version)
+        plan = self._plan(job, version)
         if plan is None:
             return None
         cap, shape = plan
         outcome = None
-        if shape is not None and lookup.answers(shape):
+        if lookup.answers(shape):
             outcome = self._look_up(shape, job, cap, version)
         if outcome is None:
             outcome = self.run(job if cap >= job.row_cap else replace(job, row_cap=cap), version)
@@ -178,17 +163,14 @@ class InlineRunner:
             return None  # cut short at the budget: the pool answers it whole
         return outcome
 
-    def accepts(self, job: Job, anchor: str | None = None, version: str | None = None) -> bool:
+    def accepts(self, job: Job, version: str | None = None) -> bool:
         """True when `job` may run here: a bounded query over the default (union) dataset."""
-        return self._plan(job, anchor, version) is not None
+        return self._plan(job, version) is not None
 
-    def _plan(
-        self, job: Job, anchor: str | None, version: str | None
-    ) -> tuple[int, Shape | None] | None:
+    def _plan(self, job: Job, version: str | None) -> tuple[int, Shape] | None:
         """The row cap `job` may run here with and its shape as read, or None if not here.
 
-        The cap is the job's own, or ROW_BUDGET for a look-up (see `streams_to_budget`); the
-        shape is None for a page's query, which is judged by its anchor and not read.
+        The cap is the job's own, or ROW_BUDGET for a look-up (see `streams_to_budget`).
         """
         if job.operation != "query" or not job.union_default_graph:
             return None
@@ -198,8 +180,6 @@ class InlineRunner:
             store = self.store(version)
         except StoreError:
             return None  # the pool reports it in its own words
-        if anchor is not None:
-            return (job.row_cap, None) if self._small_anchor(store, anchor, version) else None
         try:
             shape = read_shape(job.text)
         except Unsupported:
@@ -217,15 +197,6 @@ class InlineRunner:
             raise JobFailed("not_acceptable", str(exc)) from None
         except (StoreError, lookup.Unwritable):
             return None  # the engine answers it, or reports the store's error in its words
-
-    def _small_anchor(self, store: ox.Store, iri: str, version: str | None) -> bool:
-        key = (version or self.state.version, iri)
-        known = self._anchors.get(key)
-        if known is None:
-            if len(self._anchors) >= ANCHOR_MEMO:
-                self._anchors.clear()
-            known = self._anchors[key] = anchor_degree(store, iri) <= ANCHOR_BUDGET
-        return known
 
     def run(self, job: Job, version: str | None = None) -> Outcome:
         """Evaluate `job` (just `accepts`-ed); engine errors become JobFailed as from the pool."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -213,15 +212,14 @@ class ServerState:
         threading.Thread(target=work, daemon=True, name=f"medkg-{key[0]}").start()
         return future
 
-    def run(
-        self, job: Job, version: str, timeout: float | None = None, anchor: str | None = None
-    ) -> Outcome:
+    def run(self, job: Job, version: str, timeout: float | None = None) -> Outcome:
         """Run a query job through the cache, then here or in the pool; updates bypass the cache.
 
-        A query whose cost is bounded runs in this thread (inline.py); `anchor` names the one
-        resource a page's query is written around, for that check. Other identical queries
-        that arrive while one is in the pool wait for that one's answer instead of running
-        again (the first comers of a popular question all miss the cache).
+        A query whose cost is bounded runs in this thread (inline.py) and is not kept: the fast
+        path keeps a GET's whole answer (fastpath.py), and keeping it here too cost as much as
+        evaluating it again. Other identical queries that arrive while one is in the pool wait
+        for that one's answer instead of running again (the first comers of a popular question
+        all miss the cache).
         """
         limit = timeout or self.settings.query_timeout
         if job.operation == "update":
@@ -236,13 +234,8 @@ class ServerState:
         if hit is not None:
             return hit
         # cheap by construction: evaluating it again costs less than waiting on a flight
-        outcome = self.inline.answer(job, anchor, version)
+        outcome = self.inline.answer(job, version)
         if outcome is not None:
-            if anchor is not None:
-                # A page's queries come back under other addresses of the page (formats,
-                # parameters). A protocol query's GET answer is kept whole by the fast path
-                # (fastpath.py), and keeping it here too cost as much as evaluating it again.
-                self.cache.put(key, outcome, len(outcome.body))
             return outcome
         with self._flights_lock:
             flight = self._flights.get(key)
@@ -263,14 +256,6 @@ class ServerState:
         self.cache.put(key, outcome, len(outcome.body))
         flight.succeed(outcome)
         return outcome
-
-    def select(
-        self, text: str, version: str, anchor: str | None = None
-    ) -> list[dict[str, dict[str, str]]]:
-        """Run a SELECT for a page and return its SPARQL JSON bindings."""
-        job = Job(text, "query", "json", None, self.settings.row_cap, base_iri=self.settings.base)
-        outcome = self.run(job, version, anchor=anchor)
-        return json.loads(outcome.body)["results"]["bindings"]
 
 
 def is_federated(text: str) -> bool:

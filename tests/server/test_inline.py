@@ -12,7 +12,6 @@ import pytest
 from medkg.store import StagedVersion
 from medkg_server.executor import JobFailed
 from medkg_server.inline import (
-    ANCHOR_BUDGET,
     ROW_BUDGET,
     InlineRunner,
     is_bounded,
@@ -200,14 +199,6 @@ def test_runner_leaves_costly_or_special_jobs_to_the_pool(store_dir: Path) -> No
     assert not runner.accepts(_job(look_up, default_graphs=(GRAPH.value,)))
     assert not runner.accepts(_job(look_up, union_default_graph=False))
     assert not runner.accepts(Job(PROLOGUE + "INSERT DATA { ex:a ex:b ex:c }", "update", None, None, 0))
-
-
-def test_pages_run_inline_only_around_small_resources(store_dir: Path) -> None:
-    runner = InlineRunner(store_dir)
-    page_query = _job(PROLOGUE + "SELECT ?p ?o { ex:small ?p ?o OPTIONAL { ?o ex:q ?l } }")
-    assert runner.accepts(page_query, anchor=SMALL.value)
-    assert ROW_BUDGET + 50 > ANCHOR_BUDGET
-    assert not runner.accepts(page_query, anchor=HUB.value)
 
 
 def test_engine_errors_keep_their_kind(store_dir: Path) -> None:

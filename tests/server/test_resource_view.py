@@ -11,6 +11,7 @@ from medkg_server import queries
 from medkg_server.resource_view import (
     DatasetTerms,
     Entry,
+    Inbound,
     Mapping,
     ResourceReader,
     Size,
@@ -166,3 +167,34 @@ def test_a_count_of_one_split_says_which() -> None:
     counts = reader.counts(reader.statements("urn:d"), TERMS)
     assert sorted((c.value, c.unit, c.split) for c in counts) == [
         ("24319", "nuclei", None), ("27", "images", "train")]
+
+
+LYMPH_NODE = "https://w3id.org/medkg/anatomy/lymph-node"
+
+
+def test_inbound_is_what_points_here_with_titles_by_property(db: ox.Store) -> None:
+    reader = ResourceReader(db, 2_000)
+    found, more = reader.inbound(LYMPH_NODE, 300)
+    expected = select(db, f"SELECT DISTINCT ?s ?p {{ ?s ?p <{LYMPH_NODE}> }}")
+    assert not more and expected
+    assert {(i.iri, i.property) for i in found} == {(r["s"], r["p"]) for r in expected}
+    assert len(found) == len(expected)  # a statement in two lists' graphs is listed once
+    assert Inbound(CAMELYON, f"{MKG}organ", reader.title(CAMELYON)) in found
+    keys = [(i.property, (i.label or "").lower(), i.iri) for i in found]
+    assert keys == sorted(keys)
+
+
+def test_inbound_stops_at_its_cap_and_says_there_is_more() -> None:
+    db = ox.Store()
+    hub = ox.NamedNode("http://example.org/hub")
+    p = ox.NamedNode("http://example.org/p")
+    for i in range(50):
+        pointer = ox.NamedNode(f"http://example.org/s{i}")
+        for graph in ("http://example.org/g1", "http://example.org/g2"):
+            db.add(ox.Quad(pointer, p, hub, ox.NamedNode(graph)))
+    reader = ResourceReader(db, 2_000)
+    ten, more = reader.inbound(hub.value, 10)
+    assert len(ten) == 10 and more
+    every, more = reader.inbound(hub.value, 50)
+    assert len(every) == 50 and not more  # 100 quads, 50 distinct pointers
+    assert {i.iri for i in ten} <= {i.iri for i in every}

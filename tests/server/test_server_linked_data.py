@@ -384,3 +384,30 @@ def test_a_very_long_name_is_cut_in_the_title_but_whole_in_the_heading(tmp_path)
         assert name.strip() in text  # the heading keeps the whole name
     finally:
         app.extensions["medkg"].executor.close()
+
+
+LYMPH_NODE = "https://w3id.org/medkg/anatomy/lymph-node"
+
+
+def test_a_concept_page_lists_what_points_to_it_and_links_to_browse_them_all(server) -> None:
+    page = get(server, "/anatomy/lymph-node", "text/html").text
+    assert "Referenced by" in page and 'href="/dataset/camelyon16"' in page
+    browse = re.search(r'<a href="(/browse\?organ=[^"]+)">All datasets with this organ</a>', page)
+    assert browse is not None
+    listed = get(server, browse.group(1).replace("&amp;", "&"), "text/html")
+    assert listed.status_code == 200 and 'href="/dataset/camelyon16"' in listed.text
+    source = get(server, "/source/histo", "text/html").text
+    assert "All datasets with this" not in source  # no browse facet points to a list
+
+
+def test_a_long_list_of_what_points_here_says_it_is_cut(
+    built_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medkg_server import catalogue
+
+    monkeypatch.setattr(catalogue, "INBOUND_SHOWN", 1)
+    client = create_app({"STORE": str(built_store), "EXECUTORS": 1}).test_client()
+    page = client.get("/anatomy/breast", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "The first 1 resources that point here" in page  # two datasets have this organ
+    referenced = page[page.index("Referenced by"):]
+    assert referenced.count("<tr><th>") == 1

@@ -78,16 +78,14 @@ def _job(text: str, row_cap: int = 100) -> Job:
     return Job(text, "query", "json", None, row_cap)
 
 
-def test_page_and_pool_answers_are_kept_but_not_inline_protocol_answers(app) -> None:  # type: ignore[no-untyped-def]
+def test_pool_answers_are_kept_but_not_inline_answers(app) -> None:  # type: ignore[no-untyped-def]
     st = _state(app)
     version = st.version().name  # type: ignore[union-attr]
     before = len(st.cache)
     assert st.run(_job(LOOK_UP), version).engine == "inline"
     assert len(st.cache) == before  # a protocol look-up: the fast path keeps its GET answer
-    page = st.run(_job(LOOK_UP + " # a page"), version, anchor=SMALL.value)
-    assert page.engine == "inline" and len(st.cache) == before + 1
     pooled = st.run(_job("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"), version)
-    assert pooled.engine == "pool" and len(st.cache) == before + 2
+    assert pooled.engine == "pool" and len(st.cache) == before + 1
 
 
 def test_the_view_answers_under_the_version_the_fast_path_read(app, store: Path) -> None:  # type: ignore[no-untyped-def]
