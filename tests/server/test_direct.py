@@ -68,10 +68,14 @@ def _layers(app) -> tuple[DirectPath, object]:
     return cache.app, cache.app.app
 
 
-def _call(wsgi, path: str, query_string: str, headers: dict[str, str], method: str = "GET"):
-    environ = EnvironBuilder(
+def _environ(method: str, path: str, query_string: str, headers: dict[str, str]) -> dict:
+    return EnvironBuilder(
         path=path, method=method, query_string=query_string, headers=headers
     ).get_environ()
+
+
+def _call(wsgi, path: str, query_string: str, headers: dict[str, str], method: str = "GET"):
+    environ = _environ(method, path, query_string, headers)
     body, status, answer_headers = run_wsgi_app(wsgi, environ, buffered=True)
     return status, sorted(answer_headers.to_wsgi_list()), b"".join(body)
 
@@ -167,10 +171,7 @@ def test_direct_answers_never_reach_flask(app) -> None:
 )
 def test_everything_else_goes_to_flask(app, method, path, query_string, headers) -> None:
     direct, _ = _layers(app)
-    environ = EnvironBuilder(
-        path=path, method=method, query_string=query_string, headers=headers
-    ).get_environ()
-    assert direct.plain_query(environ) is None
+    assert direct.plain_query(_environ(method, path, query_string, headers)) is None
 
 
 def test_conditional_get_still_gets_304_through_the_whole_app(app) -> None:
@@ -286,10 +287,7 @@ def test_page_answers_never_reach_flask(app) -> None:
 )
 def test_other_page_requests_go_to_flask(app, method, path, query_string, headers) -> None:
     direct, _ = _layers(app)
-    environ = EnvironBuilder(
-        path=path, method=method, query_string=query_string, headers=headers
-    ).get_environ()
-    assert direct.page_request(environ) is None
+    assert direct.page_request(_environ(method, path, query_string, headers)) is None
 
 
 def test_a_missing_page_is_flasks_404_page(app) -> None:
