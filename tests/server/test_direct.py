@@ -136,7 +136,8 @@ def test_the_cases_cover_answers_and_refusals(app) -> None:
     assert statuses == {"200", "400", "403", "406"}
 
 
-def test_direct_answers_never_reach_flask(app) -> None:
+def _counted(app) -> tuple[DirectPath, list[str]]:
+    """The direct path over a Flask app that notes the path of every request it gets."""
     direct, flask_view = _layers(app)
     calls: list[str] = []
 
@@ -144,7 +145,11 @@ def test_direct_answers_never_reach_flask(app) -> None:
         calls.append(environ["PATH_INFO"])
         return flask_view(environ, start_response)
 
-    counted = DirectPath(counting, direct.st, direct.pages)
+    return DirectPath(counting, direct.st, direct.pages), calls
+
+
+def test_direct_answers_never_reach_flask(app) -> None:
+    counted, calls = _counted(app)
     status, _, _ = _call(counted, "/sparql", _query_string("ASK { ?s ?p ?o }"), {})
     assert status.startswith("200") and calls == []
     _call(counted, "/sparql", "", {})
@@ -252,14 +257,7 @@ def test_direct_pages_are_the_pages_flask_sends(app, path, query_string, headers
 
 def test_page_answers_never_reach_flask(app) -> None:
     _flask_has_seen_the_host(app)
-    direct, flask_view = _layers(app)
-    calls: list[str] = []
-
-    def counting(environ, start_response):
-        calls.append(environ["PATH_INFO"])
-        return flask_view(environ, start_response)
-
-    counted = DirectPath(counting, direct.st, direct.pages)
+    counted, calls = _counted(app)
     status, headers, body = _call(counted, "/dataset/camelyon16", "", {"Accept": "text/html"})
     assert status.startswith("200") and calls == []
     assert ("Content-Type", "text/html; charset=utf-8") in headers and b"<h1>" in body
