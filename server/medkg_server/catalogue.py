@@ -26,7 +26,6 @@ from medkg_server.resource_view import (
 )
 from medkg_server.state import FIRST_WAIT_SECONDS, Derived, ServerState
 
-Binding = dict[str, dict[str, str]]
 PAGE_SIZE = 50
 MIN_DESCRIPTION = 50  # characters: schema.org Dataset markup shorter than this is flagged
 PAGE_STATEMENTS = 2_000  # statements a resource page shows at most (bounds its work)
@@ -74,19 +73,22 @@ def facets(st: ServerState) -> list[Facet]:
 
 def curie(st: ServerState, iri: str) -> str:
     """A short display name for a property IRI (mkg:organ, dcterms:title, ...)."""
-    return _curie({"mkg": st.ns.mkg, **SHORT_PREFIXES}, iri)
+    return _short_names(st.ns)(iri)
 
 
-def _curie(prefixes: dict[str, str], iri: str) -> str:
-    for prefix, ns in prefixes.items():
-        if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
-    return iri
+@cache
+def _short_names(ns: Namespaces) -> Callable[[str], str]:
+    """`curie` under one base, remembered: pages name the same few properties over and over."""
+    prefixes = {"mkg": ns.mkg, **SHORT_PREFIXES}
 
+    @lru_cache(maxsize=1024)
+    def short(iri: str) -> str:
+        for prefix, namespace in prefixes.items():
+            if iri.startswith(namespace) and len(iri) > len(namespace):
+                return f"{prefix}:{iri[len(namespace) :]}"
+        return iri
 
-def value(binding: Binding, name: str) -> str | None:
-    cell = binding.get(name)
-    return cell["value"] if cell else None
+    return short
 
 
 # --- browse ---------------------------------------------------------------------------------
@@ -336,7 +338,7 @@ def resource(st: ServerState, version: str, iri: str, rows: list[Statement]) -> 
             {"iri": p, "name": curie(st, p), "values": vals} for p, vals in sorted(grouped.items())
         ],
         "inbound": [
-            {"iri": i.iri, "property": _short_name(st, i.property), "label": i.label}
+            {"iri": i.iri, "property": curie(st, i.property), "label": i.label}
             for i in inbound
         ],
         "inbound_more": more,
@@ -460,7 +462,7 @@ def dataset(st: ServerState, version: str, iri: str, rows: list[Statement]) -> D
         counts=pages.counts(rows, follow),
         entries=pages.entries(rows, follow),
         terms=[
-            Mapping(m.concept, m.concept_label, _short_name(st, m.relation), m.term)
+            Mapping(m.concept, m.concept_label, curie(st, m.relation), m.term)
             for m in pages.terms(rows, follow)
         ],
     )
@@ -477,22 +479,6 @@ def _follow(ns: Namespaces) -> DatasetTerms:
         term("rawText"), tuple(term(t) for t in ("organ", "modality", "stain", "task")),
         term("split"),
     )
-
-
-def _short_name(st: ServerState, iri: str) -> str:
-    """`curie`, remembered: a page names the same few relations over and over."""
-    return _curies(st.ns)(iri)
-
-
-@cache
-def _curies(ns: Namespaces) -> Callable[[str], str]:
-    prefixes = {"mkg": ns.mkg, **SHORT_PREFIXES}
-
-    @lru_cache(maxsize=256)
-    def short(iri: str) -> str:
-        return _curie(prefixes, iri)
-
-    return short
 
 
 def _summary(view: DatasetView) -> str:
