@@ -50,8 +50,21 @@ def synthetic_home(work: Path, n: int) -> Path:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far, in MiB: its own, not its parent's.
+
+    Linux's `ru_maxrss` survives `exec`: a child started by a process that once held 2 GB
+    (a bench that built the store first) reports at least 2 GB however little it uses. The
+    kernel's `VmHWM` belongs to the process's own memory since it started, so it is read
+    where it exists.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def run_child(script: Path, args: Sequence[str], timeout: float | None = None) -> dict[str, Any]:

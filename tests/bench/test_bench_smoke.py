@@ -64,6 +64,19 @@ def test_a_reused_synthetic_home_gets_the_projects_current_tables(tmp_path: Path
     assert {p.name: p.read_bytes() for p in (home / "data" / "sources").glob("*.md")} == lists
 
 
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents() -> None:
+    # a bench that built the store in its own process, then measures in a fresh child
+    held = bytearray(600 * 1024 * 1024)
+    held[:: 4096] = b"\1" * len(held[:: 4096])  # touch every page, so it is resident
+    code = "import common; print(common.peak_rss_mb())"
+    child = subprocess.run([sys.executable, "-c", code], cwd=BENCH, capture_output=True,
+                           text=True, check=True)
+    assert float(child.stdout.split()[-1]) < 400  # the child's own: an interpreter and imports
+    import common
+    assert common.peak_rss_mb() >= 600  # and this process's own peak counts what it held
+    del held
+
 def test_build_bench_prints_its_figures(tmp_path: Path) -> None:
     out = run_script("build_bench.py", "--sizes", "50", "--work", str(tmp_path),
                      "--json", str(tmp_path / "build.json"))
@@ -80,6 +93,42 @@ def test_validation_bench_runs_both_paths_and_they_agree(tmp_path: Path) -> None
     assert {r["method"] for r in rows} == {"whole", "batched"}
     assert rows[0]["counts"] == rows[1]["counts"]
 
+
+
+def test_sparql_validation_bench_agrees_with_pyshacl(tmp_path: Path) -> None:
+    out = run_script("sparql_validation_bench.py", "--sizes", "30", "--work", str(tmp_path),
+                     "--batch-size", "10", "--json", str(tmp_path / "v.json"))
+    assert "datasets/s" in out and "|       30 |  sparql |" in out
+    rows = {r["method"]: r for r in json.loads((tmp_path / "v.json").read_text())}
+    assert set(rows) == {"sparql", "batched"}
+    assert rows["sparql"]["counts"] == rows["batched"]["counts"]
+    assert rows["sparql"]["quads"] > 0 and rows["sparql"]["peak_rss_mb"] > 0
+
+
+def test_sparql_validation_bench_times_each_check(tmp_path: Path) -> None:
+    out = run_script("sparql_validation_bench.py", "--sizes", "30", "--work", str(tmp_path),
+                     "--per-check", "--json", str(tmp_path / "checks.json"))
+    checks = json.loads((tmp_path / "checks.json").read_text())
+    assert len(checks) > 20  # one row per compiled check of ontology/shapes.ttl
+    assert any(r["check"].startswith("target: ") for r in checks)  # plans decided and timed
+    assert "ChallengeAfterReleaseShape" in out and "queries" in out.splitlines()[-1]
+
+
+def test_plot_draws_cost_against_size_from_the_benches_json(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    run_script("build_bench.py", "--sizes", "20", "40", "--work", str(tmp_path),
+               "--json", str(tmp_path / "build.json"))
+    run_script("validation_bench.py", "--sizes", "20", "40", "--work", str(tmp_path),
+               "--batch-size", "10", "--json", str(tmp_path / "validation.json"))
+    out = run_script("plot.py", "--build", str(tmp_path / "build.json"),
+                     "--validation", str(tmp_path / "validation.json"),
+                     "--out", str(tmp_path / "cost.png"))
+    png = (tmp_path / "cost.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    # every series drawn, the plain bulk load taken from the build bench's own run
+    for series in ("build (no validation)", "validation, whole", "validation, batched",
+                   "plain bulk load + flush, same run"):
+        assert series in out
 
 def test_query_bench_times_every_example_query(tmp_path: Path) -> None:
     out = run_script("query_bench.py", "--sizes", "30", "--repeat", "1", "--work", str(tmp_path),
@@ -371,9 +420,9 @@ def test_settle_waits_until_a_trivial_query_is_quick() -> None:
 def test_pages_bench_times_each_page_and_the_index(tmp_path: Path) -> None:
     out = run_script("pages_bench.py", "--sizes", "60", "--repeat", "2", "--work", str(tmp_path),
                      "--json", str(tmp_path / "pages.json"))
-    assert "index build s" in out and "browse organ+modality" in out
+    assert "store open s" in out and "index build s" in out and "browse organ+modality" in out
     result = json.loads((tmp_path / "pages.json").read_text())["60"]
-    assert result["datasets"] == 60 and result["index_build_s"] > 0
+    assert result["datasets"] == 60 and result["index_build_s"] > 0 and result["store_open_s"] > 0
     assert {p["page"] for p in result["pages"]} >= {"stats", "browse", "browse search"}
     assert all(p["p50"] > 0 for p in result["pages"])
 
