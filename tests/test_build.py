@@ -207,6 +207,56 @@ def test_merge_and_store_load_run_with_the_cyclic_collector_paused(
     assert gc.isenabled()  # restored after the build
 
 
+
+def test_a_builds_records_are_kept_out_of_the_collectors_passes_until_it_ends(
+    mini_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: dict[str, int] = {}
+    real_docs = build_module.build_docs
+
+    def build_docs(settings, out_dir):  # type: ignore[no-untyped-def]
+        # the first step after the store load that runs with the collector on
+        frozen["docs"] = gc.get_freeze_count()
+        records = [obj for obj in gc.get_objects() if isinstance(obj, build_module.EntryRecord)]
+        frozen["records tracked"] = len(records)
+        return real_docs(settings, out_dir)
+
+    monkeypatch.setattr(build_module, "build_docs", build_docs)
+    assert gc.get_freeze_count() == 0
+    build(mini_settings, run_validation=False)
+    assert frozen["docs"] > 0
+    # frozen objects are out of every generation the collector walks
+    assert frozen["records tracked"] == 0
+    assert gc.get_freeze_count() == 0  # thawed when the build ended
+
+
+def test_a_build_thaws_only_what_it_froze(mini_settings: Settings) -> None:
+    gc.freeze()  # a process that froze its own objects first (a server preloading before a fork)
+    try:
+        before = gc.get_freeze_count()
+        build(mini_settings, run_validation=False)
+        assert gc.get_freeze_count() >= before  # not thawed by the build
+    finally:
+        gc.unfreeze()
+    with build_module.cyclic_gc_paused():
+        pass
+    assert gc.get_freeze_count() == 0  # a paused step outside a build freezes nothing
+
+
+def test_a_reading_process_freezes_what_its_reads_leave_alive(
+    mini_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what _read_parallel's processes run, here in this process
+    monkeypatch.setattr(build_module, "_frozen_scopes", 0)
+    monkeypatch.setattr(build_module, "_worker_reader", None)
+    assert gc.get_freeze_count() == 0
+    build_module._init_worker(mini_settings)
+    try:
+        result = build_module._read_in_worker(build_module.collect_sources(mini_settings)[0])
+        assert result.records and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
 def test_the_collector_is_restored_when_a_paused_step_fails() -> None:
     assert gc.isenabled()
     with pytest.raises(RuntimeError), build_module.cyclic_gc_paused():
