@@ -95,8 +95,8 @@ def measure(store_dir: Path, repeat: int) -> dict[str, Any]:
         rows.append({"page": name, "p50": statistics.median(times),
                      "p95": sorted(times)[min(len(times) - 1, int(0.95 * len(times)))]})
     return {"datasets": index.size, "store_open_s": open_s, "index_build_s": build_s,
-            "index_load_s": load_s,
-            "index_mb": index_mb, "peak_rss_mb": peak_rss_mb(), "pages": rows}
+            "index_load_s": load_s, "index_mb": index_mb, "peak_rss_mb": peak_rss_mb(),
+            "pages": rows}
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
