@@ -2,11 +2,13 @@
 
     python bench/reliability_report.py [--load-seconds 60] [--clients 64] [--crash-rounds 20]
                                        [--fuzz-examples 500] [--schema-examples 40] [--out FILE]
+                                       [--select EXPR]
 
 The suites are the tests in tests/reliability/ (one source for what is checked): this script runs
 them with pytest, longer bounds set through MEDKG_* environment variables, and a figures file
 that the tests append to (tests/reliability/reliability_figures.py). It then renders the figures
-as tables. The run stays on loopback; the exit code is pytest's.
+as tables. The run stays on loopback; the exit code is pytest's. `--select` passes a pytest `-k`
+expression, to rerun one suite; the sections of suites that did not run say so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ DEFAULT_OUT = REPO / "bench" / "RELIABILITY.md"
 
 
 def run_suites(args: argparse.Namespace, figures: Path, work: Path) -> tuple[int, str, float]:
-    """Run pytest over tests/reliability with the long bounds; returns (exit code, tail, seconds)."""
+    """Run pytest over tests/reliability with the long bounds: (exit code, tail, seconds)."""
     env = {
         **os.environ,
         "MEDKG_RELIABILITY_FIGURES": str(figures),
@@ -43,10 +46,13 @@ def run_suites(args: argparse.Namespace, figures: Path, work: Path) -> tuple[int
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "server"),
                                        os.environ.get("PYTHONPATH", "")]),
     }
+    command = [sys.executable, "-m", "pytest", str(SUITES), "-q", "-p", "no:cacheprovider",
+               "-W", "ignore::DeprecationWarning", f"--basetemp={work / 'pytest'}"]
+    if args.select:
+        command += ["-k", args.select]
     started = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(SUITES), "-q", "-p", "no:cacheprovider",
-         "-W", "ignore::DeprecationWarning", f"--basetemp={work / 'pytest'}"],
+        command,
         cwd=REPO, env=env, capture_output=True, text=True, check=False,
     )
     tail = "\n".join(run.stdout.strip().splitlines()[-15:])
@@ -69,7 +75,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def load_section(entries: list[dict[str, Any]]) -> list[str]:
-    lines = ["## Load", ""]
+    lines: list[str] = []
     runs = [e for e in entries if "requests" in e]
     if runs:
         lines += _table(
@@ -94,8 +100,7 @@ def load_section(entries: list[dict[str, Any]]) -> list[str]:
 def hostile_section(entries: list[dict[str, Any]]) -> list[str]:
     stopped = sum(1 for e in entries if e["expect"] in ("timeout", "truncated", "too_large",
                                                           "refused"))
-    lines = ["## Hostile queries", "",
-             (f"{stopped} of {len(entries)} stopped as expected (time limit 2 s; a pass needs an "
+    lines = [(f"{stopped} of {len(entries)} stopped as expected (time limit 2 s; a pass needs an "
              "answer within the limit plus one second and a normal query to succeed afterwards)."),
              ""]
     lines += _table(["query", "expected", "status", "seconds"],
@@ -104,9 +109,8 @@ def hostile_section(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def ssrf_section(entries: list[dict[str, Any]]) -> list[str]:
-    lines = ["## SSRF and updates without the token", ""]
-    lines += _table(["attempts", "kind", "refused or local-only", "fetches recorded"],
-                    [[e["attempts"], e["kind"], e["refused"], e["fetched"]] for e in entries])
+    lines = _table(["attempts", "kind", "refused or local-only", "fetches recorded"],
+                   [[e["attempts"], e["kind"], e["refused"], e["fetched"]] for e in entries])
     total = sum(e["attempts"] for e in entries)
     fetched = sum(e["fetched"] for e in entries)
     return lines + ["", (f"{total} attempts, {fetched} outbound requests recorded by the "
@@ -116,7 +120,7 @@ def ssrf_section(entries: list[dict[str, Any]]) -> list[str]:
 def crash_section(entries: list[dict[str, Any]]) -> list[str]:
     rounds = [e for e in entries if "round" in e]
     summary = next((e for e in entries if e.get("summary")), {})
-    lines = ["## Crash safety", ""]
+    lines: list[str] = []
     if summary:
         lines += [(f"{summary['survived']} of {summary['rounds']} SIGKILLed builds left a store "
                   f"that opens and matches its report; the server answered "
@@ -127,6 +131,14 @@ def crash_section(entries: list[dict[str, Any]]) -> list[str]:
                     [[r["round"], r["killed_after_s"], r["published"], r["datasets"], r["quads"]]
                      for r in rounds])
     return lines + [""]
+
+
+SECTIONS: list[tuple[str, str, Callable[[list[dict[str, Any]]], list[str]]]] = [
+    ("load", "Load", load_section),
+    ("hostile", "Hostile queries", hostile_section),
+    ("ssrf", "SSRF and updates without the token", ssrf_section),
+    ("crash", "Crash safety", crash_section),
+]
 
 
 def render(figures: dict[str, list[dict[str, Any]]], args: argparse.Namespace, code: int,
@@ -142,10 +154,12 @@ def render(figures: dict[str, list[dict[str, Any]]], args: argparse.Namespace, c
         f"examples per operation). pytest exit code {code}, {seconds:.0f} s in all."),
         "",
     ]
-    lines += load_section(figures.get("load", []))
-    lines += hostile_section(figures.get("hostile", []))
-    lines += ssrf_section(figures.get("ssrf", []))
-    lines += crash_section(figures.get("crash", []))
+    for suite, title, section in SECTIONS:
+        lines += [f"## {title}", ""]
+        if figures.get(suite):
+            lines += section(figures[suite])
+        else:
+            lines += [f"Not run in this report (selection: `{args.select}`).", ""]
     lines += ["## Also checked", "",
               ("- hostile input files (XXE, entity bombs, remote JSON-LD contexts, deep or huge "
               "JSON-LD, malformed Turtle and markdown) give exit code 1/2 with the file named, no "
@@ -168,6 +182,7 @@ def main() -> int:
     parser.add_argument("--fuzz-examples", type=int, default=500)
     parser.add_argument("--schema-examples", type=int, default=40)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--select", metavar="EXPR", help="pytest -k expression: run only these")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="medkg-reliability-") as work:
         figures_file = Path(work) / "figures.jsonl"

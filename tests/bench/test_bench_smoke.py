@@ -512,3 +512,21 @@ def test_thread_counts_that_cannot_be_compared_are_refused_before_the_store_is_b
     with pytest.raises(SystemExit) as refused:
         http_suite.main(["--size", "1k", "--medkg-threads", *threads])
     assert refused.value.code == 2  # argparse's usage error
+
+
+def test_reliability_report_runs_the_selected_suite_and_renders_its_figures(
+        tmp_path: Path) -> None:
+    report = tmp_path / "RELIABILITY.md"
+    out = run_script("reliability_report.py", "--select", "test_ssrf", "--load-seconds", "1",
+                     "--clients", "2", "--crash-rounds", "1", "--fuzz-examples", "5",
+                     "--schema-examples", "1", "--out", str(report), timeout=600)
+    assert "pytest exit code 0" in out
+    text = report.read_text(encoding="utf-8")
+    ssrf = text.split("## SSRF and updates without the token")[1].split("## Crash safety")[0]
+    rows = [line for line in ssrf.splitlines() if line.startswith("| ") and "attempts" not in line]
+    assert len(rows) == 4  # one row per kind of attempt the SSRF suite makes
+    assert all(line.split("|")[4].strip() == "0" for line in rows)  # no fetch recorded
+    for title in ("Load", "Hostile queries", "Crash safety"):
+        section = text.split(f"## {title}")[1].split("## ")[0]
+        assert "Not run in this report (selection: `test_ssrf`)" in section
+    assert "4 passed" in text  # pytest's own summary of the selected suite
