@@ -11,6 +11,9 @@ import pytest
 from medkg import store
 
 
+RDF_VALUE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#value")
+
+
 def quad(n: int) -> ox.Quad:
     return ox.Quad(ox.NamedNode(f"http://example.org/s{n}"), ox.NamedNode("http://example.org/p"),
                    ox.Literal(str(n)), ox.NamedNode("http://example.org/g"))
@@ -245,7 +248,9 @@ def test_the_log_says_where_a_version_is_read_from(
         store.open_read_only(tmp_path, memory_quads=4)
     lines = [r.getMessage() for r in caplog.records]
     assert any(f"{version}: 5 quads copied into memory" in line for line in lines)
-    assert any(f"{version}: 5 quads, over the memory limit of 4" in line for line in lines)
+    # no count recorded: counting stopped past the limit
+    assert any(f"{version}: more than 4 quads, over the memory limit of 4" in line
+               for line in lines)
 
 
 def test_the_memory_limit_reads_the_count_the_build_recorded(tmp_path: Path) -> None:
@@ -372,6 +377,35 @@ def test_a_change_carries_the_build_report_over_and_records_its_own_facts(tmp_pa
     assert (tmp_path / store.REPORT).read_bytes() == top_report  # still the last build's
     assert _in_memory(store.open_read_only(tmp_path, memory_quads=5))
     assert not _in_memory(store.open_read_only(tmp_path, memory_quads=4))
+
+
+def test_a_change_without_a_count_leaves_the_builds_count_out_and_readers_count_to_the_limit(
+    tmp_path: Path,
+) -> None:
+    publish(tmp_path, 3)
+    staged = store.StagedVersion(tmp_path, from_published=True)
+    staged.load_quads([quad(1000 + i) for i in range(2)])
+    changed = staged.publish_change(quads=None).name
+    assert store.version_facts(tmp_path / store.VERSIONS / changed) == {"updated_by_sparql": True}
+    assert store.read_report(tmp_path) == {"n": 3, "updated_by_sparql": True}  # 3 is not true
+    assert _in_memory(store.open_read_only(tmp_path, memory_quads=5))
+    assert not _in_memory(store.open_read_only(tmp_path, memory_quads=4))
+
+
+def test_a_version_without_a_count_is_counted_no_further_than_the_memory_limit(
+    tmp_path: Path,
+) -> None:
+    staged = store.StagedVersion(tmp_path)
+    staged.load_quads([quad(i) for i in range(50)])
+    staged.load_quads([ox.Quad(ox.NamedNode(f"https://example.org/d{i}"), RDF_VALUE,
+                               ox.Literal(str(i)), ox.DefaultGraph()) for i in range(5)])
+    staged.publish({})
+    folder = store.current_version_dir(tmp_path)
+    assert folder is not None
+    db = store.open_read_only(tmp_path)
+    assert store._quad_count(folder, db, 10) == (11, "more than 10")
+    assert store._quad_count(folder, db, 60) == (55, "55") == (len(db), str(len(db)))
+    assert store._quad_count(folder, db, 55) == (55, "55")
 
 
 def test_a_change_copies_the_report_where_links_are_refused(
