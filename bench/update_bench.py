@@ -12,7 +12,11 @@ bench/validation_bench.py (built once, reused; left unchanged):
   N-Quads, bulk-load them into a new store, update, flush, compact), once, in the same process;
 - `x reference`: update s / reference s;
 - `files`: the database files of the last version, against those of the first (the versions
-  are not compacted after an update; RocksDB's own compactions keep the count in check).
+  are not compacted after an update; RocksDB's own compactions keep the count in check);
+- `open s`: a reading process opening the last version as the server's processes do (with
+  the default MEDKG_MEMORY_QUADS): a SPARQL update records no quad count, so the reader has
+  the engine count up to that limit to decide whether to copy the version into memory, and
+  copies it if it fits.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from validation_bench import built_store
 
 from medkg import store as medkg_store
 from medkg_server import worker
+from medkg_server.settings import DEFAULTS
 
 HERE = Path(__file__).resolve()
 GRAPH = "https://example.org/bench/graph"
@@ -91,6 +96,9 @@ def measure(source: Path, work: Path, repeat: int) -> dict[str, Any]:
             times.append(time.perf_counter() - clock)
         assert len(medkg_store.open_read_only(scratch)) == quads + repeat
         files_after = database_files(scratch)
+        clock = time.perf_counter()
+        medkg_store.open_read_only(scratch, memory_quads=DEFAULTS["MEMORY_QUADS"])
+        open_s = time.perf_counter() - clock
         reference_s = reference(scratch, work / f"update-reference-{source.parent.name}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -98,14 +106,15 @@ def measure(source: Path, work: Path, repeat: int) -> dict[str, Any]:
     return {"quads": quads, "updates": repeat, "update_s": update_s,
             "update_max_s": max(times), "reference_s": reference_s,
             "ratio": update_s / reference_s, "files_first": files_before,
-            "files_last": files_after}
+            "files_last": files_after, "open_s": open_s}
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
     return table(("size", "quads", "updates", "update s (median)", "update s (max)",
-                  "reference s", "x reference", "files first / last"),
+                  "reference s", "x reference", "files first / last", "open s"),
                  [(size, r["quads"], r["updates"], r["update_s"], r["update_max_s"],
-                   r["reference_s"], r["ratio"], f"{r['files_first']} / {r['files_last']}")
+                   r["reference_s"], r["ratio"], f"{r['files_first']} / {r['files_last']}",
+                   r["open_s"])
                   for size, r in results.items()])
 
 

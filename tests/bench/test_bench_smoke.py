@@ -433,7 +433,8 @@ def test_update_bench_times_updates_and_the_reference_and_leaves_the_store(tmp_p
     assert "x reference" in out and "|   40 |" in out
     figures = json.loads((tmp_path / "update.json").read_text())["40"]
     assert figures["updates"] == 2 and figures["quads"] > 0
-    assert figures["update_s"] > 0 and figures["reference_s"] > 0
+    assert figures["update_s"] > 0 and figures["reference_s"] > 0 and figures["open_s"] > 0
+    assert "open s" in out
     # the measured copy is thrown away; the synthetic store it came from was not written to
     assert not list(tmp_path.glob("update-*"))
     from medkg import store as medkg_store
