@@ -45,19 +45,20 @@ def _dump(fmt: str) -> Writer:
 
 def _catalogue_writer(write: Callable[..., Path]) -> Writer:
     def run(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
-        catalogue = read_catalogue(store, Namespaces(settings.base))
+        catalogue = read_catalogue(store, Namespaces(settings.base), streamed=True)
         return write(catalogue, load_context(settings), out, quiet)
 
     return run
 
 
 def _csv(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
-    return table.write_csv(read_catalogue(store, Namespaces(settings.base)).datasets, out, quiet)
+    catalogue = read_catalogue(store, Namespaces(settings.base), streamed=True)
+    return table.write_csv(catalogue.datasets, out, quiet)
 
 
 def _dcat(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
     ns = Namespaces(settings.base)
-    graph = dcat.dcat_graph(store, ns, read_catalogue(store, ns), quiet)
+    graph = dcat.dcat_graph(store, ns, read_catalogue(store, ns, streamed=True), quiet)
     return dcat.write_dcat(graph, settings, out)
 
 

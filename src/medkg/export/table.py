@@ -48,7 +48,7 @@ def row(record: DatasetRecord) -> dict[str, str]:
     return {name: cell(JOIN.join(values(record))) for name, values in COLUMNS}
 
 
-def write_csv(records: list[DatasetRecord], out: Path, quiet: bool) -> Path:
+def write_csv(records: Iterable[DatasetRecord], out: Path, quiet: bool) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[name for name, _ in COLUMNS])
