@@ -58,8 +58,8 @@ def _csv(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
 
 def _dcat(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
     ns = Namespaces(settings.base)
-    graph = dcat.dcat_graph(store, ns, read_catalogue(store, ns, streamed=True), quiet)
-    return dcat.write_dcat(graph, settings, out)
+    return dcat.write_dcat(store, ns, read_catalogue(store, ns, streamed=True), settings, out,
+                           quiet)
 
 
 def _sssom(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
