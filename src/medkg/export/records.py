@@ -329,22 +329,22 @@ class DatasetStream:
 
 
 def _heads(store: ox.Store, ns: Namespaces) -> Iterator[tuple[str, str, int | None]]:
-    """Each dataset's IRI, title and mention count, by IRI (the last row of a dataset wins)."""
-    solutions = store.query(
-        f"""SELECT ?d ?title ?mentions WHERE {{ GRAPH <{ns.graph('catalogue')}> {{
-              ?d a <{ns.term('Dataset')}> ; <{DCTERMS}title> ?title .
-              OPTIONAL {{ ?d <{ns.term('mentionCount')}> ?mentions }} }} }} ORDER BY ?d""",
-    )
-    held: tuple[str, str, int | None] | None = None
-    for solution in solutions:  # type: ignore[union-attr]
-        mentions = solution["mentions"]
-        row = (solution["d"].value, solution["title"].value,
-               int(mentions.value) if mentions is not None else None)
-        if held is not None and held[0] != row[0]:
-            yield held
-        held = row
-    if held is not None:
-        yield held
+    """Each dataset's IRI, title and mention count, by IRI.
+
+    The IRIs are sorted here: the engine's ORDER BY of the same rows held 135 MB at 100k
+    datasets until the last one was read.
+    """
+    catalogue = ox.NamedNode(ns.graph("catalogue"))
+    typed = store.quads_for_pattern(None, ox.NamedNode(f"{RDF}type"),
+                                    ox.NamedNode(ns.term("Dataset")), catalogue)
+    title, mentions = ox.NamedNode(f"{DCTERMS}title"), ox.NamedNode(ns.term("mentionCount"))
+    for iri in sorted({q.subject.value for q in typed if isinstance(q.subject, ox.NamedNode)}):
+        node = ox.NamedNode(iri)
+        titles = [q.object.value for q in store.quads_for_pattern(node, title, None, catalogue)]
+        if not titles:
+            continue  # not a dataset of the catalogue without its title
+        counted = [q.object.value for q in store.quads_for_pattern(node, mentions, None, catalogue)]
+        yield iri, titles[-1], int(counted[-1]) if counted else None
 
 
 # SPARQL's order of terms (section 15.1): blank nodes, then IRIs, then literals

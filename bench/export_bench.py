@@ -1,0 +1,94 @@
+"""Export time and peak memory against size, per format.
+
+    python bench/export_bench.py --sizes 1k 10k 100k [--formats csv croissant schemaorg dcat]
+                                 [--json out.json]
+
+For each size N, the synthetic store of bench/validation_bench.py (built once, reused) is
+exported with `medkg.export.export`, each format in a fresh process so that its peak RSS is its
+own. The output goes under --work and is removed after it is measured.
+Figures: seconds, datasets/s, peak RSS, the output's size (MB, files), and per format the slope
+per 100k datasets of seconds and peak RSS. An export that held the whole catalogue in memory
+shows a memory slope; one that reads a dataset at a time shows almost none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label,
+                    slope_per_100k, synthetic_home, table, write_json)
+from validation_bench import built_store
+
+from medkg.config import load_settings
+from medkg.export import FORMATS, export
+
+HERE = Path(__file__).resolve()
+DEFAULT_FORMATS = ("csv", "croissant", "schemaorg", "dcat")
+
+
+def measure(home: Path, fmt: str, work: Path) -> dict[str, Any]:
+    """Export the home's store as `fmt` once; time, peak memory and what was written."""
+    settings = load_settings(home=home, store=built_store(home))
+    out = work / f"export-{home.name}-{fmt}"
+    clock = time.perf_counter()
+    written = export(settings, fmt, out, quiet=True)
+    seconds = time.perf_counter() - clock
+    files = [p for p in written.rglob("*") if p.is_file()] if written.is_dir() else [written]
+    size_mb = sum(p.stat().st_size for p in files) / 2**20
+    if written.is_dir():
+        shutil.rmtree(written)
+    else:
+        written.unlink()
+    return {"format": fmt, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "output_mb": size_mb, "files": len(files)}
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    lines = [table(("size", "format", "seconds", "datasets/s", "peak RSS MB", "output MB",
+                    "files"),
+                   [(size_label(r["size"]), r["format"], r["seconds"], r["size"] / r["seconds"],
+                     r["peak_rss_mb"], r["output_mb"], r["files"]) for r in rows])]
+    for fmt in dict.fromkeys(r["format"] for r in rows):
+        mine = [r for r in rows if r["format"] == fmt]
+        sizes = [r["size"] for r in mine]
+        seconds = slope_per_100k(sizes, [r["seconds"] for r in mine])
+        memory = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
+        if seconds is not None and memory is not None:
+            lines.append(f"{fmt}: slope per 100k datasets {seconds:.1f} s, {memory:.0f} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1k", "10k"])
+    parser.add_argument("--formats", nargs="+", default=list(DEFAULT_FORMATS), choices=FORMATS)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", choices=FORMATS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        n = parse_size(args.sizes[0])
+        figures = measure(synthetic_home(args.work, n), args.child, args.work)
+        print(json.dumps({**figures, "size": n}))
+        return 0
+    rows = []
+    for text in args.sizes:
+        n = parse_size(text)
+        built_store(synthetic_home(args.work, n))
+        for fmt in args.formats:
+            rows.append(run_child(HERE, [fmt, "--sizes", text, "--work", str(args.work)]))
+            print(f"{size_label(n)} {fmt}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    print(report(rows))
+    write_json(args.json, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
