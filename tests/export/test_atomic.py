@@ -17,8 +17,8 @@ DATASETS = {"bach", "camelyon16", "panda", "tiny-nuclei"}
 def _disk_full_after_one(original: Callable[..., Iterator]) -> Callable[..., Iterator]:
     """dumps.union_triples that yields one triple, then fails as a full disk does."""
 
-    def failing(store: object, quiet: bool) -> Iterator:
-        triples = original(store, quiet)
+    def failing(store: object, quiet: bool, scratch: Path) -> Iterator:
+        triples = original(store, quiet, scratch)
         yield next(triples)
         raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -9,13 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from export_helpers import assert_validated_alike, oxigraph_jsonld, pyld_graph, rdflib_jsonld
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from medkg.export import FORMATS, ExportError, croissant, dcat, export, schemaorg
+from medkg.export import FORMATS, ExportError, croissant, dcat, export, schemaorg, sorted_runs
 from medkg.export.context import load_context
 from medkg.export.records import Concept, Count, DatasetRecord, SourceList, read_catalogue
 from medkg.namespaces import Namespaces
@@ -99,7 +100,7 @@ def test_dcat_turtle_written_in_parts_is_the_same_as_from_the_whole_graph(
     whole = dcat.dcat_graph(store, ns, catalogue, quiet=True)
     assert isomorphic(whole, sum(parts[1:], parts[0]))
     dcat.write_turtle([whole], out_dir / "whole.ttl")
-    monkeypatch.setattr(dcat, "OPEN_RUNS", 2)  # merge runs into one file as they come
+    monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 2)  # merge runs into one file as they come
     shared = rdflib.Graph()
     shared.add((URIRef("https://example.org/page"), RDF.type, FOAF.Document))
     dcat.write_turtle([parts[0], shared, *parts[1:], shared], out_dir / "parts.ttl")
@@ -109,9 +110,10 @@ def test_dcat_turtle_written_in_parts_is_the_same_as_from_the_whole_graph(
     assert written == (out_dir / "whole.ttl").read_bytes()  # a triple of two parts once
     assert written.count(b"<https://example.org/page>") == 1
     assert not [p for p in out_dir.iterdir() if p.name.startswith(".dcat-parts-")]
-    runs = dcat._SortedRuns(out_dir)
+    runs = sorted_runs.SortedRuns(out_dir)
     for part in parts:
-        runs.add(part)
+        runs.add(ox.parse(part.serialize(format="nt", encoding="utf-8"),
+                          format=ox.RdfFormat.N_TRIPLES))
         assert len(runs.files) <= 2  # never more files open at once than OPEN_RUNS
     assert len(list(runs.merged())) == len(whole) - 1
 

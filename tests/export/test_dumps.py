@@ -24,8 +24,9 @@ from export_helpers import (
 )
 from rdflib.compare import isomorphic
 
-from medkg.export import ExportError, export
+from medkg.export import ExportError, dumps, export, sorted_runs
 from medkg.export.context import load_context
+from medkg.store import open_read_only
 
 TRIPLE_FORMATS = {"ttl": "turtle", "nt": "nt", "rdfxml": "xml"}
 QUAD_FORMATS = {"nq": "nquads", "trig": "trig"}
@@ -40,6 +41,20 @@ def test_triple_dumps_hold_the_union_graph(export_settings, out_dir: Path, fmt: 
     graph = rdflib.Graph()
     graph.parse(path, format=TRIPLE_FORMATS[fmt])
     assert isomorphic(graph, fixture_union())
+
+
+def test_the_union_is_sorted_in_runs_and_holds_each_triple_once(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dumps, "RUN_TRIPLES", 20)  # the fixture's quads in many sorted runs
+    monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 4)  # and runs merged into one as they come
+    path = export(export_settings, "nt", out_dir / "graph.nt", quiet=True)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines == sorted(set(lines))  # sorted, and no triple twice
+    store = open_read_only(export_settings.store)
+    assert len(store) > len(lines) > 10 * 20  # several runs; triples of several lists once
+    assert {str(q.triple) + " ." for q in store} == set(lines)
+    assert [p.name for p in out_dir.iterdir()] == ["graph.nt"]  # no scratch left
 
 
 @pytest.mark.parametrize("fmt", sorted(QUAD_FORMATS))
@@ -98,7 +113,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from medkg.config import load_settings
-from medkg.export import ExportError, export
+from medkg.export import ExportError, dumps, export, sorted_runs
 store, home, fmt, out = sys.argv[1:]
 export(replace(load_settings(store=store, home=home), home=Path(home)), fmt, Path(out), quiet=True)
 """

@@ -18,10 +18,8 @@ dcat:Resource without typing datasets with that abstract class.
 
 from __future__ import annotations
 
-import heapq
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -33,6 +31,7 @@ from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
 from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
+from medkg.export.sorted_runs import SortedRuns
 from medkg.export.terms import to_rdflib_triple
 from medkg.namespaces import DCAT, DCTERMS, FOAF, PROV, SKOS, Namespaces
 
@@ -42,7 +41,6 @@ FOAF_NS = Namespace(FOAF)
 SKOS_NS = Namespace(SKOS)
 PROV_NS = Namespace(PROV)
 DATASETS_PER_PART = 2000  # datasets sorted at a time in memory when writing Turtle
-OPEN_RUNS = 128  # sorted files merged at once (each an open file)
 
 
 def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
@@ -199,74 +197,37 @@ def write_turtle(parts: Iterable[Graph], out: Path) -> None:
     Written by pyoxigraph: rdflib's Turtle writer looks each IRI's namespace up in a table that
     grows with every dataset (`<dataset>/record`, `<dataset>/distribution/1`), so its time grew
     with the square of the catalogue (19 s at 1,000 datasets, 7 minutes at 10,000). Each part
-    is sorted and written to a scratch file beside `out`, and the files are merged as they are
-    written: the whole graph held 5.2 GB at 100,000 datasets.
+    is sorted on its own and the parts merged as they are written (sorted_runs.py): the whole
+    graph held 5.2 GB at 100,000 datasets.
     """
     with tempfile.TemporaryDirectory(prefix=".dcat-parts-", dir=out.parent) as scratch:
-        runs = _SortedRuns(Path(scratch))
+        runs = SortedRuns(Path(scratch))
+        prefixes = _UsedPrefixes()
         for part in parts:
-            runs.add(part)
+            triples = list(ox.parse(part.serialize(format="nt", encoding="utf-8"),
+                                    format=ox.RdfFormat.N_TRIPLES))
+            prefixes.note(part, triples)
+            runs.add(triples)
         ox.serialize(runs.merged(), str(out), format=ox.RdfFormat.TURTLE,
-                     prefixes=runs.used_prefixes())
+                     prefixes=prefixes.used())
 
 
-class _SortedRuns:
-    """Graphs kept as files of sorted N-Triples lines, read back as one sorted stream."""
+class _UsedPrefixes:
+    """The first graph's prefixes that an IRI (or a literal's datatype) of any part begins."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.runs = 0
-        self.files: list[Path] = []
-        self.unused: dict[str, str] = {}  # the first graph's prefixes, until an IRI uses them
-        self.used: dict[str, str] = {}
+    def __init__(self) -> None:
+        self.unused: dict[str, str] | None = None
+        self.found: dict[str, str] = {}
 
-    def add(self, graph: Graph) -> None:
-        if not self.runs:
+    def note(self, graph: Graph, triples: list[ox.Triple]) -> None:
+        if self.unused is None:
             self.unused = {p: str(n) for p, n in graph.namespaces() if p}
-        triples = list(ox.parse(graph.serialize(format="nt", encoding="utf-8"),
-                                format=ox.RdfFormat.N_TRIPLES))
-        self._note_prefixes(triples)
-        self.runs += 1
-        path = self.folder / f"{self.runs}.nt"
-        path.write_text("".join(sorted(f"{triple} .\n" for triple in triples)), encoding="utf-8")
-        self.files.append(path)
-        if len(self.files) == OPEN_RUNS:  # one file of them all, so few are open at once
-            self.runs += 1
-            merged = self.folder / f"{self.runs}.nt"
-            with merged.open("w", encoding="utf-8") as handle:
-                handle.writelines(self._lines())
-            for old in self.files:
-                old.unlink()
-            self.files = [merged]
-
-    def _note_prefixes(self, triples: list[ox.Triple]) -> None:
-        """Move the prefixes whose namespace begins an IRI of `triples` (or a literal's
-        datatype) to the used ones."""
         iris = {t.value for triple in triples for t in triple if isinstance(t, ox.NamedNode)}
         iris |= {triple.object.datatype.value for triple in triples
                  if isinstance(triple.object, ox.Literal)}
         for prefix, namespace in list(self.unused.items()):
             if any(iri.startswith(namespace) for iri in iris):
-                self.used[prefix] = self.unused.pop(prefix)
+                self.found[prefix] = self.unused.pop(prefix)
 
-    def used_prefixes(self) -> dict[str, str]:
-        return dict(sorted(self.used.items()))
-
-    def merged(self, batch: int = 10_000) -> Iterator[ox.Triple]:
-        """Every run's triples in sorted order, a triple in several runs once."""
-        lines: list[str] = []
-        for line in self._lines():
-            lines.append(line)
-            if len(lines) == batch:
-                yield from ox.parse("".join(lines).encode(), format=ox.RdfFormat.N_TRIPLES)
-                lines = []
-        yield from ox.parse("".join(lines).encode(), format=ox.RdfFormat.N_TRIPLES)
-
-    def _lines(self) -> Iterator[str]:
-        with ExitStack() as stack:
-            handles = [stack.enter_context(f.open(encoding="utf-8")) for f in self.files]
-            previous = ""
-            for line in heapq.merge(*handles):
-                if line != previous:
-                    yield line
-                    previous = line
+    def used(self) -> dict[str, str]:
+        return dict(sorted(self.found.items()))
