@@ -1,6 +1,6 @@
 """Export time and peak memory against size, per format.
 
-    python bench/export_bench.py --sizes 1k 10k 100k [--formats csv croissant schemaorg dcat]
+    python bench/export_bench.py --sizes 1k 10k 100k [--formats csv croissant schemaorg dcat nt]
                                  [--json out.json]
 
 For each size N, the synthetic store of bench/validation_bench.py (built once, reused) is
@@ -29,7 +29,7 @@ from medkg.config import load_settings
 from medkg.export import FORMATS, export
 
 HERE = Path(__file__).resolve()
-DEFAULT_FORMATS = ("csv", "croissant", "schemaorg", "dcat")
+DEFAULT_FORMATS = ("csv", "croissant", "schemaorg", "dcat", "nt")
 
 
 def measure(home: Path, fmt: str, work: Path) -> dict[str, Any]:
