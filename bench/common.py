@@ -209,11 +209,18 @@ def validation_report(rows: Sequence[dict[str, Any]], methods: Sequence[str]) ->
                    [(size_label(r["size"]), r["method"], r["quads"], r["seconds"],
                      r["size"] / r["seconds"], r["peak_rss_mb"], r["counts"]["Violation"],
                      r["counts"]["Warning"], r["counts"]["Info"]) for r in rows])]
-    for method in methods:
-        mine = [r for r in rows if r["method"] == method]
+    lines += slope_lines(rows, "method", methods)
+    return "\n".join(lines)
+
+
+def slope_lines(rows: Sequence[dict[str, Any]], key: str, names: Sequence[str]) -> list[str]:
+    """Per name (the rows' `key`), the slope per 100k datasets of seconds and peak RSS."""
+    lines = []
+    for name in names:
+        mine = [r for r in rows if r[key] == name]
         sizes = [r["size"] for r in mine]
         t = slope_per_100k(sizes, [r["seconds"] for r in mine])
         m = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
         if t is not None and m is not None:
-            lines.append(f"{method}: slope per 100k datasets {t:.1f} s, {m:.0f} MB")
-    return "\n".join(lines)
+            lines.append(f"{name}: slope per 100k datasets {t:.1f} s, {m:.0f} MB")
+    return lines

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label,
-                    slope_per_100k, synthetic_home, table, write_json)
+from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label, slope_lines,
+                    synthetic_home, table, write_json)
 from validation_bench import built_store
 
 from medkg.config import load_settings
@@ -54,13 +54,7 @@ def report(rows: list[dict[str, Any]]) -> str:
                     "files"),
                    [(size_label(r["size"]), r["format"], r["seconds"], r["size"] / r["seconds"],
                      r["peak_rss_mb"], r["output_mb"], r["files"]) for r in rows])]
-    for fmt in dict.fromkeys(r["format"] for r in rows):
-        mine = [r for r in rows if r["format"] == fmt]
-        sizes = [r["size"] for r in mine]
-        seconds = slope_per_100k(sizes, [r["seconds"] for r in mine])
-        memory = slope_per_100k(sizes, [r["peak_rss_mb"] for r in mine])
-        if seconds is not None and memory is not None:
-            lines.append(f"{fmt}: slope per 100k datasets {seconds:.1f} s, {memory:.0f} MB")
+    lines += slope_lines(rows, "format", list(dict.fromkeys(r["format"] for r in rows)))
     return "\n".join(lines)
 
 
