@@ -19,15 +19,18 @@ the graph being pushed arrived, and which were not touched.
 from __future__ import annotations
 
 import re
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 
 from medkg.config import Settings
+from medkg.export.sorted_runs import SortedRuns
 from medkg.store import StoreError, open_read_only
 
 GSP = "graph-store"
@@ -267,12 +270,13 @@ def _triples(store: ox.Store, graph: str) -> Iterator[ox.Triple]:
 
 
 def _union(store: ox.Store, graphs: list[str]) -> Iterator[ox.Triple]:
-    seen: set[ox.Triple] = set()
-    for name in graphs:
-        for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(name)):
-            if quad.triple not in seen:
-                seen.add(quad.triple)
-                yield quad.triple
+    """The triples of `graphs`, each once: sorted in runs on disk (export/sorted_runs.py),
+    where a set of every triple seen grew with the store."""
+    with tempfile.TemporaryDirectory(prefix="medkg-push-") as scratch:
+        runs = SortedRuns(Path(scratch))
+        for name in graphs:
+            runs.add_all(_triples(store, name))
+        yield from runs.merged()
 
 
 def push(

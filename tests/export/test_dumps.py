@@ -24,7 +24,7 @@ from export_helpers import (
 )
 from rdflib.compare import isomorphic
 
-from medkg.export import ExportError, dumps, export, sorted_runs
+from medkg.export import ExportError, export, sorted_runs
 from medkg.export.context import load_context
 from medkg.store import open_read_only
 
@@ -46,7 +46,7 @@ def test_triple_dumps_hold_the_union_graph(export_settings, out_dir: Path, fmt: 
 def test_the_union_is_sorted_in_runs_and_holds_each_triple_once(
     export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dumps, "RUN_TRIPLES", 20)  # the fixture's quads in many sorted runs
+    monkeypatch.setattr(sorted_runs, "RUN_TRIPLES", 20)  # the fixture's quads in many sorted runs
     monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 4)  # and runs merged into one as they come
     path = export(export_settings, "nt", out_dir / "graph.nt", quiet=True)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -113,7 +113,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from medkg.config import load_settings
-from medkg.export import ExportError, dumps, export, sorted_runs
+from medkg.export import ExportError, export, sorted_runs
 store, home, fmt, out = sys.argv[1:]
 export(replace(load_settings(store=store, home=home), home=Path(home)), fmt, Path(out), quiet=True)
 """

@@ -8,7 +8,6 @@ readers who need it should take `nq` or `trig`.
 
 from __future__ import annotations
 
-import itertools
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -40,7 +39,6 @@ from medkg.namespaces import (
 )
 
 QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
-RUN_TRIPLES = 200_000  # triples sorted at a time in memory
 TRIPLE_FORMATS = {
     "nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML,
 }  # fmt: skip
@@ -58,14 +56,13 @@ def prefixes(settings: Settings) -> dict[str, str]:
 def union_triples(store: ox.Store, quiet: bool, scratch: Path) -> Iterator[ox.Triple]:
     """Every triple of every graph, once, in the order of their N-Triples text.
 
-    The triples are sorted RUN_TRIPLES at a time into runs under the folder `scratch`, then
-    merged (sorted_runs.py): a set of every triple seen grew with the store, 10-20 GB for the
+    The triples are sorted a run at a time into files under the folder `scratch`, then merged
+    (sorted_runs.py): a set of every triple seen grew with the store, 10-20 GB for the
     33M quads of 1M synthetic datasets.
     """
     runs = SortedRuns(scratch)
-    quads = iter(progress(store, "triples", quiet, total=len(store)))
-    while run := [quad.triple for quad in itertools.islice(quads, RUN_TRIPLES)]:
-        runs.add(run)
+    quads = progress(store, "triples", quiet, total=len(store))
+    runs.add_all(quad.triple for quad in quads)
     yield from runs.merged()
 
 

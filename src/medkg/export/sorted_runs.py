@@ -9,6 +9,7 @@ the triples' N-Triples text (pyoxigraph's `str` of a triple).
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 OPEN_RUNS = 128  # runs merged at once (each an open file); more are merged into one first
+RUN_TRIPLES = 200_000  # triples sorted at a time in memory by `add_all`
 
 
 class SortedRuns:
@@ -40,6 +42,12 @@ class SortedRuns:
             for old in self.files:
                 old.unlink()
             self.files = [merged]
+
+    def add_all(self, triples: Iterable[ox.Triple]) -> None:
+        """Keep `triples` as runs of RUN_TRIPLES, the most held in memory at once."""
+        stream = iter(triples)
+        while run := list(itertools.islice(stream, RUN_TRIPLES)):
+            self.add(run)
 
     def merged(self, batch: int = 10_000) -> Iterator[ox.Triple]:
         """Every run's triples in sorted order, a triple in several runs once."""
