@@ -161,6 +161,21 @@ def each_size_in_a_child(script: Path, sizes: Sequence[str], work: Path, extra: 
     return results
 
 
+def variants_per_size(script: Path, sizes: Sequence[str], work: Path,
+                      variants: Callable[[int], Sequence[str]], prepare: Callable[[Path], Any],
+                      extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Per size: `prepare` its synthetic home here, then measure each of `variants(size)` (a
+    method, a format) in a fresh `script --child VARIANT`; the rows in that order."""
+    rows = []
+    for text in sizes:
+        n = parse_size(text)
+        prepare(synthetic_home(work, n))
+        for variant in variants(n):
+            rows.append(run_child(script, [variant, "--sizes", text, "--work", str(work), *extra]))
+            print(f"{size_label(n)} {variant}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    return rows
+
+
 def repeated_per_size(argv: list[str] | None, doc: str | None, script: Path, repeat: int,
                       prepare: Callable[[Path], Path],
                       measure: Callable[[Path, Path, int], dict[str, Any]],

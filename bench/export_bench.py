@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (DEFAULT_WORK, parse_size, peak_rss_mb, run_child, size_label, slope_lines,
-                    synthetic_home, table, write_json)
+from common import (DEFAULT_WORK, parse_size, peak_rss_mb, size_label, slope_lines,
+                    synthetic_home, table, variants_per_size, write_json)
 from validation_bench import built_store
 
 from medkg.config import load_settings
@@ -72,13 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure(synthetic_home(args.work, n), args.child, args.work)
         print(json.dumps({**figures, "size": n}))
         return 0
-    rows = []
-    for text in args.sizes:
-        n = parse_size(text)
-        built_store(synthetic_home(args.work, n))
-        for fmt in args.formats:
-            rows.append(run_child(HERE, [fmt, "--sizes", text, "--work", str(args.work)]))
-            print(f"{size_label(n)} {fmt}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    rows = variants_per_size(HERE, args.sizes, args.work, lambda n: args.formats, built_store)
     print(report(rows))
     write_json(args.json, rows)
     return 0

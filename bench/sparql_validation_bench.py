@@ -31,12 +31,11 @@ from typing import Any
 from common import (
     DEFAULT_WORK,
     parse_size,
-    run_child,
-    size_label,
     synthetic_home,
     table,
     timed_validation,
     validation_report,
+    variants_per_size,
     write_json,
 )
 
@@ -153,17 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                           args.store)
         print(json.dumps({**figures, "size": n}))
         return 0
-    rows = []
-    for text in args.sizes:
-        n = parse_size(text)
-        built_store(synthetic_home(args.work, n), args.store)
-        methods = METHODS if n <= parse_size(args.pyshacl_up_to) else ("sparql",)
-        store_args = ["--store", str(args.store)] if args.store else []
-        for method in methods:
-            rows.append(run_child(HERE, [method, "--sizes", text, "--work", str(args.work),
-                                         "--batch-size", str(args.batch_size),
-                                         "--workers", str(args.workers), *store_args]))
-            print(f"{size_label(n)} {method}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    def methods(n: int) -> tuple[str, ...]:
+        return METHODS if n <= parse_size(args.pyshacl_up_to) else ("sparql",)
+
+    store_args = ["--store", str(args.store)] if args.store else []
+    rows = variants_per_size(HERE, args.sizes, args.work, methods,
+                             lambda home: built_store(home, args.store),
+                             ["--batch-size", str(args.batch_size),
+                              "--workers", str(args.workers), *store_args])
     print(report(rows))
     write_json(args.json, rows)
     return 0

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import (DEFAULT_WORK, parse_size, run_child, size_label, synthetic_home,
-                    timed_validation, validation_report, write_json)
+from common import (DEFAULT_WORK, parse_size, synthetic_home, timed_validation,
+                    validation_report, variants_per_size, write_json)
 
 from medkg import store as medkg_store
 from medkg.batch_validation import DEFAULT_BATCH_SIZE, validate_store
@@ -74,16 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure(synthetic_home(args.work, n), args.child, args.batch_size, args.workers)
         print(json.dumps({**figures, "size": n}))
         return 0
-    rows = []
-    for text in args.sizes:
-        n = parse_size(text)
-        built_store(synthetic_home(args.work, n))
-        methods = ["whole", "batched"] if n <= parse_size(args.whole_up_to) else ["batched"]
-        for method in methods:
-            rows.append(run_child(HERE, [method, "--sizes", text, "--work", str(args.work),
-                                         "--batch-size", str(args.batch_size),
-                                         "--workers", str(args.workers)]))
-            print(f"{size_label(n)} {method}: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    def methods(n: int) -> list[str]:
+        return ["whole", "batched"] if n <= parse_size(args.whole_up_to) else ["batched"]
+
+    rows = variants_per_size(HERE, args.sizes, args.work, methods, built_store,
+                             ["--batch-size", str(args.batch_size),
+                              "--workers", str(args.workers)])
     print(report(rows))
     write_json(args.json, rows)
     return 0
