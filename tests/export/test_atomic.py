@@ -84,3 +84,18 @@ def test_a_folder_with_other_files_is_refused_not_emptied(export_settings, out_d
         export(export_settings, "croissant", out_dir, quiet=True)
     assert str(out_dir) in str(caught.value)
     assert [p.name for p in out_dir.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("fmt", ["nt", "dcat"])
+def test_no_room_for_the_sorting_scratch_is_an_error_naming_the_folder(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from medkg.export import sorted_runs
+
+    def refused(**_kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(sorted_runs.tempfile, "TemporaryDirectory", refused)
+    with pytest.raises(ExportError, match=f"scratch folder in {out_dir}: Permission denied"):
+        export(export_settings, fmt, out_dir / f"graph.{fmt}", quiet=True)
+    assert list(out_dir.iterdir()) == []

@@ -18,7 +18,6 @@ dcat:Resource without typing datasets with that abstract class.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
 from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
-from medkg.export.sorted_runs import SortedRuns
+from medkg.export.sorted_runs import SortedRuns, scratch_beside
 from medkg.export.terms import to_rdflib_triple
 from medkg.namespaces import DCAT, DCTERMS, FOAF, PROV, SKOS, Namespaces
 
@@ -200,8 +199,8 @@ def write_turtle(parts: Iterable[Graph], out: Path) -> None:
     is sorted on its own and the parts merged as they are written (sorted_runs.py): the whole
     graph held 5.2 GB at 100,000 datasets.
     """
-    with tempfile.TemporaryDirectory(prefix=".dcat-parts-", dir=out.parent) as scratch:
-        runs = SortedRuns(Path(scratch))
+    with scratch_beside(out, ".dcat-parts-") as scratch:
+        runs = SortedRuns(scratch)
         prefixes = _UsedPrefixes()
         for part in parts:
             triples = list(ox.parse(part.serialize(format="nt", encoding="utf-8"),

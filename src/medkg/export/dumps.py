@@ -9,9 +9,7 @@ readers who need it should take `nq` or `trig`.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -22,7 +20,7 @@ from medkg.export.context import load_context, write_json
 from medkg.export.errors import ExportError
 from medkg.export.jsonld import compact_document
 from medkg.export.progress import progress
-from medkg.export.sorted_runs import SortedRuns
+from medkg.export.sorted_runs import SortedRuns, scratch_beside
 from medkg.export.terms import to_rdflib_triple
 from medkg.namespaces import (
     DCAT,
@@ -94,7 +92,7 @@ def dump_quads(store: ox.Store, settings: Settings, fmt: str, out: Path) -> Path
 def dump_triples(store: ox.Store, settings: Settings, fmt: str, out: Path, quiet: bool) -> Path:
     """N-Triples, Turtle or RDF/XML of the union graph."""
     wants_prefixes = fmt != "nt"
-    with _scratch_beside(out) as scratch:
+    with scratch_beside(out, ".triples-") as scratch:
         triples = union_triples(store, quiet, scratch)
         ox.serialize(
             xml_writable(triples) if fmt == "rdfxml" else triples,
@@ -109,14 +107,7 @@ def dump_jsonld(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> 
     """JSON-LD of the union graph, compacted with the published context, which it carries inline
     (readable offline) and in canonical order (the same bytes on every run)."""
     graph = rdflib.Graph()
-    with _scratch_beside(out) as scratch:
+    with scratch_beside(out, ".triples-") as scratch:
         for triple in union_triples(store, quiet, scratch):
             graph.add(to_rdflib_triple(triple))
     return write_json(compact_document(graph, load_context(settings)), out)
-
-
-@contextmanager
-def _scratch_beside(out: Path) -> Iterator[Path]:
-    """A scratch folder in `out`'s folder (where the dump's own room is), removed after."""
-    with tempfile.TemporaryDirectory(prefix=".triples-", dir=out.parent) as scratch:
-        yield Path(scratch)

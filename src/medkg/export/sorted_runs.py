@@ -10,14 +10,30 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from medkg.export.errors import ExportError
+
 OPEN_RUNS = 128  # runs merged at once (each an open file); more are merged into one first
 RUN_TRIPLES = 200_000  # triples sorted at a time in memory by `add_all`
+
+
+@contextmanager
+def scratch_beside(out: Path, prefix: str) -> Iterator[Path]:
+    """A scratch folder for the runs in `out`'s folder (where the export's own room is),
+    removed after; an ExportError naming that folder when none can be made there."""
+    try:
+        folder = tempfile.TemporaryDirectory(prefix=prefix, dir=out.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot make a scratch folder in {out.parent}: "
+                          f"{exc.strerror or exc}") from None
+    with folder as scratch:
+        yield Path(scratch)
 
 
 class SortedRuns:
