@@ -516,12 +516,12 @@ def test_thread_counts_that_cannot_be_compared_are_refused_before_the_store_is_b
 
 
 def test_export_bench_exports_each_format_at_each_size(tmp_path: Path) -> None:
-    out = run_script("export_bench.py", "--sizes", "20", "40", "--formats", "csv", "dcat",
-                     "croissant", "--work", str(tmp_path), "--json", str(tmp_path / "e.json"))
+    formats = ["csv", "dcat", "croissant", "dcat-jsonld"]
+    out = run_script("export_bench.py", "--sizes", "20", "40", "--formats", *formats,
+                     "--work", str(tmp_path), "--json", str(tmp_path / "e.json"))
     assert "peak RSS MB" in out and "csv: slope per 100k datasets" in out
     rows = json.loads((tmp_path / "e.json").read_text())
-    assert [(r["size"], r["format"]) for r in rows] == [
-        (20, "csv"), (20, "dcat"), (20, "croissant"), (40, "csv"), (40, "dcat"), (40, "croissant")]
+    assert [(r["size"], r["format"]) for r in rows] == [(n, f) for n in (20, 40) for f in formats]
     assert all(r["seconds"] > 0 and r["peak_rss_mb"] > 0 and r["output_mb"] > 0 for r in rows)
     assert [r["files"] for r in rows if r["format"] == "croissant"] == [20, 40]  # one per dataset
     assert not list(tmp_path.glob("export-*"))  # what was measured is removed

@@ -16,8 +16,10 @@ from export_helpers import assert_validated_alike, oxigraph_jsonld, pyld_graph, 
 from rdflib import RDF, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from medkg.export import FORMATS, ExportError, croissant, dcat, export, schemaorg, sorted_runs
-from medkg.export.context import load_context
+from medkg.export import (FORMATS, ExportError, croissant, dcat, export, jsonld, schemaorg,
+                          sorted_runs)
+from medkg.export.context import load_context, write_json
+from medkg.export.jsonld import compact_document
 from medkg.export.records import Concept, Count, DatasetRecord, SourceList, read_catalogue
 from medkg.namespaces import Namespaces
 from medkg.store import open_read_only
@@ -116,6 +118,23 @@ def test_dcat_turtle_written_in_parts_is_the_same_as_from_the_whole_graph(
                           format=ox.RdfFormat.N_TRIPLES))
         assert len(runs.files) <= 2  # never more files open at once than OPEN_RUNS
     assert len(list(runs.merged())) == len(whole) - 1
+
+
+def test_dcat_jsonld_in_batches_is_the_whole_catalogue_compacted(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dcat, "DATASETS_PER_PART", 1)
+    monkeypatch.setattr(jsonld, "SUBJECTS_PER_BATCH", 2)
+    monkeypatch.setattr(jsonld, "NODES_PER_RUN", 3)
+    monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 2)
+    path = export(export_settings, "dcat", out_dir / "catalogue.jsonld", quiet=True)
+    store = open_read_only(export_settings.store)
+    ns = Namespaces(export_settings.base)
+    whole = dcat.dcat_graph(store, ns, read_catalogue(store, ns), quiet=True)
+    expected = write_json(compact_document(whole, load_context(export_settings)),
+                          out_dir / "whole.json")
+    assert path.read_bytes() == expected.read_bytes()
+    assert sorted(p.name for p in out_dir.iterdir()) == ["catalogue.jsonld", "whole.json"]
 
 
 def test_dcat_has_the_dcat_ap_mandatory_fields(export_settings, out_dir: Path) -> None:

@@ -24,8 +24,10 @@ from export_helpers import (
 )
 from rdflib.compare import isomorphic
 
-from medkg.export import ExportError, export, sorted_runs
-from medkg.export.context import load_context
+from medkg.export import ExportError, export, jsonld, sorted_runs
+from medkg.export.context import load_context, write_json
+from medkg.export.jsonld import compact_document
+from medkg.export.terms import to_rdflib_triple
 from medkg.store import open_read_only
 
 TRIPLE_FORMATS = {"ttl": "turtle", "nt": "nt", "rdfxml": "xml"}
@@ -55,6 +57,22 @@ def test_the_union_is_sorted_in_runs_and_holds_each_triple_once(
     assert len(store) > len(lines) > 10 * 20  # several runs; triples of several lists once
     assert {str(q.triple) + " ." for q in store} == set(lines)
     assert [p.name for p in out_dir.iterdir()] == ["graph.nt"]  # no scratch left
+
+
+def test_jsonld_dump_in_batches_is_the_union_graph_compacted_whole(
+    export_settings, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jsonld, "SUBJECTS_PER_BATCH", 3)  # the fixture's subjects in many batches
+    monkeypatch.setattr(jsonld, "NODES_PER_RUN", 5)  # their nodes in many sorted runs
+    monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 4)  # merged into one as they come
+    path = export(export_settings, "jsonld", out_dir / "graph.jsonld", quiet=True)
+    union = rdflib.Graph()
+    for quad in open_read_only(export_settings.store):
+        union.add(to_rdflib_triple(quad.triple))
+    whole = write_json(compact_document(union, load_context(export_settings)), out_dir / "w.json")
+    assert len(json.loads(whole.read_bytes())["@graph"]) > 5 * 4  # more node runs than open
+    assert path.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in out_dir.iterdir()) == ["graph.jsonld", "w.json"]  # no scratch
 
 
 @pytest.mark.parametrize("fmt", sorted(QUAD_FORMATS))

@@ -1,16 +1,22 @@
-"""The canonical order of graph-shaped JSON-LD: sets sorted, lists and JSON literals untouched."""
+"""The canonical order of graph-shaped JSON-LD: sets sorted, lists and JSON literals untouched;
+written a batch of subjects at a time, the same bytes as the whole graph compacted."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
+import pyoxigraph as ox
+import pytest
 import rdflib
-from rdflib import RDF, Literal, Namespace, URIRef
+from rdflib import RDF, XSD, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.compare import isomorphic
 
-from medkg.export.context import load_context
-from medkg.export.jsonld import canonical, compact_document, kept_order
+from medkg.export import jsonld, sorted_runs
+from medkg.export.context import load_context, write_json
+from medkg.export.jsonld import canonical, compact_document, kept_order, write_compacted
 
 EX = Namespace("https://example.org/")
 CONTEXT = {
@@ -57,3 +63,72 @@ def test_an_rdf_list_keeps_its_order_through_compaction(export_settings) -> None
     assert list(document)[0] == "@context"
     reread = rdflib.Graph().parse(data=json.dumps(document), format="json-ld")
     assert isomorphic(reread, graph)
+
+
+def _sorted_triples(graph: rdflib.Graph, folder: Path) -> Iterator[ox.Triple]:
+    """`graph`'s triples as the exports hand them to write_compacted: sorted, each once."""
+    runs = sorted_runs.SortedRuns(folder)
+    runs.add_all(ox.parse(graph.serialize(format="nt", encoding="utf-8"),
+                          format=ox.RdfFormat.N_TRIPLES))
+    return runs.merged()
+
+
+def _whole_and_batched(graph: rdflib.Graph, context: dict, folder: Path) -> tuple[bytes, bytes]:
+    whole = write_json(compact_document(graph, context), folder / "whole.jsonld").read_bytes()
+    scratch = folder / "scratch"
+    scratch.mkdir()
+    batched = write_compacted(_sorted_triples(graph, scratch), context, folder / "batched.jsonld",
+                              scratch)
+    return whole, batched.read_bytes()
+
+
+def _awkward_graph() -> rdflib.Graph:
+    """Subjects of every kind of value, blank nodes shared, heading lists or used by no one."""
+    graph = rdflib.Graph()
+    for number in range(7):
+        node = EX[f"s{number}"]
+        graph.add((node, RDF.type, EX.Thing))
+        graph.add((node, EX.label, Literal(f"thing {number}", lang="en")))
+        graph.add((node, EX["count"], Literal(number)))
+        graph.add((node, EX.next, EX[f"s{number + 1}"]))
+    graph.add((EX.s1, EX.flag, Literal(True)))
+    graph.add((EX.s2, EX.weight, Literal(2.5)))
+    graph.add((EX.s3, EX.when, Literal("2024-05-01", datatype=XSD.date)))
+    graph.add((EX.s4, EX.data, Literal('{"z": [3, 1], "a": 0}', datatype=RDF.JSON)))
+    steps = rdflib.BNode("steps")
+    Collection(graph, steps, [Literal("c"), Literal("a"), rdflib.BNode("item")])
+    graph.add((rdflib.BNode("item"), EX.label, Literal("a blank item")))
+    graph.add((EX.s5, EX.seq, steps))
+    shared = rdflib.BNode("shared")
+    graph.add((EX.s0, EX.part, shared))
+    graph.add((EX.s6, EX.part, shared))
+    graph.add((shared, EX.label, Literal("shared by s0 and s6")))
+    graph.add((rdflib.BNode("lonely"), EX.label, Literal("used by no one")))
+    return graph
+
+
+@pytest.mark.parametrize("batch, run", [(1, 1), (2, 3), (1_000, 50_000)])
+def test_written_in_batches_it_is_the_whole_graph_compacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int, run: int
+) -> None:
+    monkeypatch.setattr(jsonld, "SUBJECTS_PER_BATCH", batch)
+    monkeypatch.setattr(jsonld, "NODES_PER_RUN", run)
+    monkeypatch.setattr(sorted_runs, "OPEN_RUNS", 2)  # and the node runs merged as they come
+    graph = _awkward_graph()
+    whole, batched = _whole_and_batched(graph, CONTEXT, tmp_path)
+    assert batched == whole
+    document = json.loads(batched)
+    assert len(document["@graph"]) == 7 + 3  # s0-s6 (s7 is only an object), item, shared, lonely
+    assert isomorphic(rdflib.Graph().parse(data=batched, format="json-ld"), graph)
+
+
+@pytest.mark.parametrize("subjects", [0, 1])
+def test_a_graph_of_one_node_or_none_is_written_as_compaction_writes_it(
+    tmp_path: Path, subjects: int
+) -> None:
+    graph = rdflib.Graph()
+    for number in range(subjects):
+        graph.add((EX[f"s{number}"], EX.label, Literal("only")))
+    whole, batched = _whole_and_batched(graph, CONTEXT, tmp_path)
+    assert batched == whole
+    assert ("@graph" in json.loads(batched)) == (subjects == 0)

@@ -25,8 +25,8 @@ import pyoxigraph as ox
 from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 
 from medkg.config import Settings
-from medkg.export.context import load_context, write_json
-from medkg.export.jsonld import compact_document
+from medkg.export.context import load_context
+from medkg.export.jsonld import write_compacted
 from medkg.export.progress import progress
 from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
@@ -39,7 +39,7 @@ DCT = Namespace(DCTERMS)
 FOAF_NS = Namespace(FOAF)
 SKOS_NS = Namespace(SKOS)
 PROV_NS = Namespace(PROV)
-DATASETS_PER_PART = 2000  # datasets sorted at a time in memory when writing Turtle
+DATASETS_PER_PART = 2000  # datasets made and sorted at a time in memory
 
 
 def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
@@ -154,10 +154,12 @@ def dcat_graph(store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: boo
 
 def dcat_parts(
     store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: bool,
-    datasets_per_part: int = DATASETS_PER_PART,
+    datasets_per_part: int | None = None,
 ) -> Iterator[Graph]:
     """The DCAT catalogue as graphs, made one after another: the catalogue node with its theme
-    schemes (carrying the prefixes), then the datasets, `datasets_per_part` to a graph."""
+    schemes (carrying the prefixes), then the datasets, `datasets_per_part` to a graph
+    (DATASETS_PER_PART unless given)."""
+    datasets_per_part = datasets_per_part or DATASETS_PER_PART
     head = _vocabulary_part(store, ns, catalogue.theme_taxonomies)
     node = _catalogue_node(head, catalogue)
     prefixes = (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("prov", PROV), ("skos", SKOS))
@@ -182,11 +184,13 @@ def write_dcat(
     """Turtle, or JSON-LD when `out` ends in .jsonld: compacted with the published context, which
     it carries inline, in canonical order (see jsonld.py)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    parts = dcat_parts(store, ns, catalogue, quiet)
     if out.suffix != ".jsonld":
-        write_turtle(dcat_parts(store, ns, catalogue, quiet), out)
+        write_turtle(parts, out)
         return out
-    graph = dcat_graph(store, ns, catalogue, quiet)
-    return write_json(compact_document(graph, load_context(settings)), out)
+    with scratch_beside(out, ".dcat-parts-") as scratch:
+        runs, _ = _sorted_parts(parts, scratch)
+        return write_compacted(runs.merged(), load_context(settings), out, scratch)
 
 
 def write_turtle(parts: Iterable[Graph], out: Path) -> None:
@@ -195,20 +199,28 @@ def write_turtle(parts: Iterable[Graph], out: Path) -> None:
 
     Written by pyoxigraph: rdflib's Turtle writer looks each IRI's namespace up in a table that
     grows with every dataset (`<dataset>/record`, `<dataset>/distribution/1`), so its time grew
-    with the square of the catalogue (19 s at 1,000 datasets, 7 minutes at 10,000). Each part
-    is sorted on its own and the parts merged as they are written (sorted_runs.py): the whole
-    graph held 5.2 GB at 100,000 datasets.
+    with the square of the catalogue (19 s at 1,000 datasets, 7 minutes at 10,000).
     """
     with scratch_beside(out, ".dcat-parts-") as scratch:
-        runs = SortedRuns(scratch)
-        prefixes = _UsedPrefixes()
-        for part in parts:
-            triples = list(ox.parse(part.serialize(format="nt", encoding="utf-8"),
-                                    format=ox.RdfFormat.N_TRIPLES))
-            prefixes.note(part, triples)
-            runs.add(triples)
-        ox.serialize(runs.merged(), str(out), format=ox.RdfFormat.TURTLE,
-                     prefixes=prefixes.used())
+        runs, prefixes = _sorted_parts(parts, scratch)
+        ox.serialize(runs.merged(), str(out), format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+
+
+def _sorted_parts(parts: Iterable[Graph], scratch: Path) -> tuple[SortedRuns, dict[str, str]]:
+    """The union of `parts` as sorted runs in `scratch`, and the first part's prefixes that an
+    IRI of any part uses.
+
+    Each part is sorted on its own and the parts are merged as they are written
+    (sorted_runs.py): the whole graph held 5.2 GB at 100,000 datasets.
+    """
+    runs = SortedRuns(scratch)
+    prefixes = _UsedPrefixes()
+    for part in parts:
+        triples = list(ox.parse(part.serialize(format="nt", encoding="utf-8"),
+                                format=ox.RdfFormat.N_TRIPLES))
+        prefixes.note(part, triples)
+        runs.add(triples)
+    return runs, prefixes.used()
 
 
 class _UsedPrefixes:

@@ -13,15 +13,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
-import rdflib
 
 from medkg.config import Settings
-from medkg.export.context import load_context, write_json
+from medkg.export.context import load_context
 from medkg.export.errors import ExportError
-from medkg.export.jsonld import compact_document
+from medkg.export.jsonld import write_compacted
 from medkg.export.progress import progress
 from medkg.export.sorted_runs import SortedRuns, scratch_beside
-from medkg.export.terms import to_rdflib_triple
 from medkg.namespaces import (
     DCAT,
     DCTERMS,
@@ -105,9 +103,8 @@ def dump_triples(store: ox.Store, settings: Settings, fmt: str, out: Path, quiet
 
 def dump_jsonld(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> Path:
     """JSON-LD of the union graph, compacted with the published context, which it carries inline
-    (readable offline) and in canonical order (the same bytes on every run)."""
-    graph = rdflib.Graph()
+    (readable offline) and in canonical order (the same bytes on every run), written a batch of
+    subjects at a time (jsonld.py)."""
     with scratch_beside(out, ".triples-") as scratch:
-        for triple in union_triples(store, quiet, scratch):
-            graph.add(to_rdflib_triple(triple))
-    return write_json(compact_document(graph, load_context(settings)), out)
+        triples = union_triples(store, quiet, scratch)
+        return write_compacted(triples, load_context(settings), out, scratch)

@@ -7,19 +7,33 @@ remote context). rdflib's serialiser emits nodes, keys and values in an order th
 hashing, so it changes with each run's PYTHONHASHSEED; the document is therefore put in a
 canonical order before it is written, so that two exports of the same store are equal byte for
 byte. Nothing is reordered where JSON-LD gives order a meaning (`@list`, and `@json` values).
+
+A large graph is written by `write_compacted` a batch of subjects at a time, with the same
+bytes as `compact_document` makes of the whole graph: rdflib's compaction of the 33M quads of
+1M synthetic datasets would hold tens of gigabytes.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 import rdflib
+
+from medkg.export.sorted_runs import SortedLines
+from medkg.export.terms import to_rdflib_triple
 
 # keys whose values are data compared as written, and keys whose arrays are sequences
 VERBATIM_KEYS = frozenset({"@value"})
 SEQUENCE_KEYS = frozenset({"@list"})
+SUBJECTS_PER_BATCH = 2_000  # subjects compacted at a time by write_compacted
+NODES_PER_RUN = 50_000  # compacted nodes sorted at a time in memory
+NODES_MARK = "@medkg:nodes"  # where the nodes go in the document's frame
 
 
 @dataclass(frozen=True)
@@ -79,3 +93,84 @@ def _member(key: str, value: Any, kept: KeptOrder) -> Any:
 def _sort_key(item: Any) -> str:
     # node objects start with "@id" once their keys are sorted, so nodes come out by IRI
     return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+
+def write_compacted(
+    triples: Iterable[ox.Triple], context: dict[str, Any], out: Path, scratch: Path
+) -> Path:
+    """Write as `out` the document `compact_document` makes of `triples`, holding a batch of
+    subjects at a time.
+
+    `triples` come sorted in N-Triples order, each once (sorted_runs.py), so each subject's
+    triples are together. Each batch of subjects is compacted on its own, and the nodes, one
+    line each, are sorted into the document's order in the folder `scratch`. A subject with a
+    blank-node object waits for the end, to be compacted with every blank node's triples
+    (there are few): rdflib writes a blank node as its own node, or as the `@list` it heads,
+    only when it sees the triples that use it.
+    """
+    kept = kept_order(context)
+    nodes = SortedLines(scratch, stem="nodes")
+    lines = (_node_line(node, kept) for node in _compacted_nodes(triples, context))
+    nodes.add_all(lines, NODES_PER_RUN)
+    merged = nodes.merged()
+    first_two = list(itertools.islice(merged, 2))
+    if len(first_two) < 2:  # no `@graph` then: the one node is the document's body
+        body = [_node_of(line) for line in first_two]
+        document = {"@context": context, **(body[0] if body else {"@graph": []})}
+        out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+        return out
+    frame = json.dumps({"@context": context, "@graph": [NODES_MARK]}, indent=2,
+                       ensure_ascii=False)
+    head, tail = frame.split(json.dumps(NODES_MARK))
+    indent = head[head.rindex("\n"):]  # a node's own lines sit at its depth in the frame
+    with out.open("w", encoding="utf-8") as handle:
+        handle.write(head)
+        for number, line in enumerate(itertools.chain(first_two, merged)):
+            if number:
+                handle.write("," + indent)
+            handle.write(json.dumps(_node_of(line), indent=2, ensure_ascii=False)
+                         .replace("\n", indent))
+        handle.write(tail + "\n")
+    return out
+
+
+def _compacted_nodes(triples: Iterable[ox.Triple], context: dict[str, Any]) -> Iterator[Any]:
+    """The compacted node objects of `triples`, a batch of subjects at a time."""
+    waiting = rdflib.Graph()  # blank nodes' triples and their users'
+    by_subject = (list(group) for _, group in
+                  itertools.groupby(triples, key=lambda triple: triple.subject))
+    while batch := list(itertools.islice(by_subject, SUBJECTS_PER_BATCH)):
+        graph = rdflib.Graph()
+        for same_subject in batch:
+            blank = any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)
+                        for t in same_subject)
+            target = waiting if blank else graph
+            for triple in same_subject:
+                target.add(to_rdflib_triple(triple))
+        yield from _nodes(graph, context)
+    yield from _nodes(waiting, context)
+
+
+def _nodes(graph: rdflib.Graph, context: dict[str, Any]) -> list[Any]:
+    if not len(graph):
+        return []
+    compacted = json.loads(graph.serialize(format="json-ld", context=context, auto_compact=True))
+    if isinstance(compacted, list):
+        return compacted
+    compacted.pop("@context", None)
+    return compacted.pop("@graph") if "@graph" in compacted else [compacted]
+
+
+def _node_line(node: Any, kept: KeptOrder) -> str:
+    """One line that sorts as `canonical` orders the node among others: its sort key, then,
+    when it differs (a JSON literal's keys), the node as written after a tab."""
+    node = canonical(node, kept)
+    key = _sort_key(node)
+    written = json.dumps(node, ensure_ascii=False)
+    return f"{key}\n" if written == key else f"{key}\t{written}\n"
+
+
+def _node_of(line: str) -> Any:
+    key, _, written = line.rstrip("\n").partition("\t")
+    return json.loads(written or key)
