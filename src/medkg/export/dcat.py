@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+import rdflib
 
 from medkg.config import Settings
 from medkg.export.context import load_context
@@ -32,20 +32,37 @@ from medkg.export.records import Catalogue, DatasetRecord
 from medkg.export.schemaorg import describe
 from medkg.export.sorted_runs import SortedRuns, scratch_beside
 from medkg.export.terms import to_rdflib_triple
-from medkg.namespaces import DCAT, DCTERMS, FOAF, PROV, SKOS, Namespaces
+from medkg.namespaces import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD, Namespaces
 
-DCAT_NS = Namespace(DCAT)
-DCT = Namespace(DCTERMS)
-FOAF_NS = Namespace(FOAF)
-SKOS_NS = Namespace(SKOS)
-PROV_NS = Namespace(PROV)
 DATASETS_PER_PART = 2000  # datasets made and sorted at a time in memory
+# the Turtle's prefixes, those of them its IRIs use
+TURTLE_PREFIXES = (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("prov", PROV), ("skos", SKOS))
+Part = list[ox.Triple]
 
 
-def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Graph:
+class _Terms:
+    """IRIs of one namespace as pyoxigraph terms (`DCAT_.Dataset`), each made once."""
+
+    def __init__(self, namespace: str) -> None:
+        self._namespace = namespace
+
+    def __getattr__(self, local: str) -> ox.NamedNode:
+        term = ox.NamedNode(self._namespace + local)
+        setattr(self, local, term)
+        return term
+
+
+DCAT_, DCT, FOAF_, PROV_, SKOS_, RDF_, RDFS_, XSD_ = (
+    _Terms(n) for n in (DCAT, DCTERMS, FOAF, PROV, SKOS, RDF, RDFS, XSD))
+A = RDF_.type
+ACCESS_NOTE = ox.Literal(
+    "Access through the dataset's landing page; the source lists give no direct download.",
+    language="en")  # fmt: skip
+
+
+def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Part:
     """Theme schemes and their concepts (labels, scheme, external matches) from the vocabulary
     graph."""
-    graph = Graph()
     values = " ".join(f"<{s}>" for s in schemes)
     query = f"""CONSTRUCT {{
           ?scheme a <{SKOS}ConceptScheme> ; <{DCTERMS}title> ?title ; <{SKOS}prefLabel> ?slabel .
@@ -58,79 +75,88 @@ def _vocabulary_part(store: ox.Store, ns: Namespaces, schemes: list[str]) -> Gra
             OPTIONAL {{ ?c ?match ?ext
                         FILTER(?match IN (<{SKOS}exactMatch>, <{SKOS}closeMatch>)) }} }}
         }} }}"""
-    for triple in store.query(query):  # type: ignore[union-attr]
-        graph.add(to_rdflib_triple(triple))
+    part: Part = list(store.query(query))  # type: ignore[arg-type]
+    titled = {t.subject.value for t in part if t.predicate == DCT.title}
     for scheme in schemes:
-        if (URIRef(scheme), DCT.title, None) not in graph:
+        if scheme not in titled:
             # DCAT-AP requires a title; the scheme's local name is the best fact at hand
-            graph.add((URIRef(scheme), DCT.title, Literal(scheme.rstrip("/").rsplit("/", 1)[-1])))
-    return graph
+            title = ox.Literal(scheme.rstrip("/").rsplit("/", 1)[-1])
+            part.append(ox.Triple(ox.NamedNode(scheme), DCT.title, title))
+    return part
 
 
-def _catalogue_node(graph: Graph, catalogue: Catalogue) -> URIRef:
-    node = URIRef(catalogue.iri)
-    graph.add((node, RDF.type, DCAT_NS.Catalog))
-    graph.add((node, DCT.title, Literal(catalogue.title or "medkg", lang="en")))
+def _catalogue_node(part: Part, catalogue: Catalogue) -> ox.NamedNode:
+    node = ox.NamedNode(catalogue.iri)
+
+    def add(s: ox.NamedNode, p: ox.NamedNode, o: ox.NamedNode | ox.Literal) -> None:
+        part.append(ox.Triple(s, p, o))
+
+    add(node, A, DCAT_.Catalog)
+    add(node, DCT.title, ox.Literal(catalogue.title or "medkg", language="en"))
     description = catalogue.description or (
         f"{len(catalogue.datasets)} public medical imaging datasets gathered from "
         f"{len(catalogue.sources)} community lists."
     )
-    graph.add((node, DCT.description, Literal(description, lang="en")))
-    publisher = URIRef(catalogue.publisher or catalogue.iri.rsplit("catalogue", 1)[0])
-    graph.add((node, DCT.publisher, publisher))
-    graph.add((publisher, RDF.type, FOAF_NS.Agent))
-    graph.add((publisher, FOAF_NS.name, Literal(catalogue.publisher_name or "medkg")))
+    add(node, DCT.description, ox.Literal(description, language="en"))
+    publisher = ox.NamedNode(catalogue.publisher or catalogue.iri.rsplit("catalogue", 1)[0])
+    add(node, DCT.publisher, publisher)
+    add(publisher, A, FOAF_.Agent)
+    add(publisher, FOAF_.name, ox.Literal(catalogue.publisher_name or "medkg"))
     if catalogue.license:
-        is_iri = catalogue.license.startswith("http")
-        license_ = URIRef(catalogue.license) if is_iri else Literal(catalogue.license)
-        graph.add((node, DCT.license, license_))
-        if is_iri:
-            graph.add((license_, RDF.type, DCT.LicenseDocument))
+        if catalogue.license.startswith("http"):
+            license_ = ox.NamedNode(catalogue.license)
+            add(node, DCT.license, license_)
+            add(license_, A, DCT.LicenseDocument)
+        else:
+            add(node, DCT.license, ox.Literal(catalogue.license))
     for scheme in catalogue.theme_taxonomies:
-        graph.add((node, DCAT_NS.themeTaxonomy, URIRef(scheme)))
+        add(node, DCAT_.themeTaxonomy, ox.NamedNode(scheme))
     for source in catalogue.sources:
-        graph.add((URIRef(source.iri), RDF.type, PROV_NS.Entity))
-        graph.add((URIRef(source.iri), DCT.title, Literal(source.title)))
-    graph.add((DCAT_NS.Dataset, RDFS.subClassOf, DCAT_NS.Resource))
+        add(ox.NamedNode(source.iri), A, PROV_.Entity)
+        add(ox.NamedNode(source.iri), DCT.title, ox.Literal(source.title))
+    add(DCAT_.Dataset, RDFS_.subClassOf, DCAT_.Resource)
     return node
 
 
 def _dataset_node(
-    graph: Graph, catalogue_node: URIRef, record: DatasetRecord, received: dict[str, str]
+    part: Part, catalogue_node: ox.NamedNode, record: DatasetRecord, received: dict[str, str]
 ) -> None:
-    node = URIRef(record.iri)
-    graph.add((catalogue_node, DCAT_NS.dataset, node))
-    graph.add((node, RDF.type, DCAT_NS.Dataset))
-    graph.add((node, DCT.title, Literal(record.title)))
-    graph.add((node, DCT.description, Literal(describe(record), lang="en")))
-    graph.add((node, DCT.identifier, Literal(record.iri)))
+    node = ox.NamedNode(record.iri)
+
+    def add(s: ox.NamedNode, p: ox.NamedNode, o: ox.NamedNode | ox.Literal) -> None:
+        part.append(ox.Triple(s, p, o))
+
+    add(catalogue_node, DCAT_.dataset, node)
+    add(node, A, DCAT_.Dataset)
+    add(node, DCT.title, ox.Literal(record.title))
+    add(node, DCT.description, ox.Literal(describe(record), language="en"))
+    add(node, DCT.identifier, ox.Literal(record.iri))
     for concept in (*record.organs, *record.modalities, *record.stains, *record.tasks):
-        graph.add((node, DCAT_NS.theme, URIRef(concept.iri)))
-        graph.add((node, DCAT_NS.keyword, Literal(concept.label, lang="en")))
+        add(node, DCAT_.theme, ox.NamedNode(concept.iri))
+        add(node, DCAT_.keyword, ox.Literal(concept.label, language="en"))
     earliest = record.earliest_issued
     if earliest is not None:
-        graph.add((node, DCT.issued, Literal(earliest.value, datatype=URIRef(earliest.datatype))))
+        add(node, DCT.issued, ox.Literal(earliest.value, datatype=ox.NamedNode(earliest.datatype)))
     for paper in record.papers:
-        graph.add((node, DCT.isReferencedBy, URIRef(paper)))
+        add(node, DCT.isReferencedBy, ox.NamedNode(paper))
     for number, page in enumerate(record.landing_pages, start=1):
-        graph.add((node, DCAT_NS.landingPage, URIRef(page)))
-        graph.add((URIRef(page), RDF.type, FOAF_NS.Document))
-        distribution = URIRef(f"{record.iri}/distribution/{number}")
-        graph.add((node, DCAT_NS.distribution, distribution))
-        graph.add((distribution, RDF.type, DCAT_NS.Distribution))
-        graph.add((distribution, DCAT_NS.accessURL, URIRef(page)))
-        graph.add((distribution, DCT.description, Literal(
-            "Access through the dataset's landing page; the source lists give no direct download.",
-            lang="en")))  # fmt: skip
-    record_node = URIRef(f"{record.iri}/record")
-    graph.add((catalogue_node, DCAT_NS.record, record_node))
-    graph.add((record_node, RDF.type, DCAT_NS.CatalogRecord))
-    graph.add((record_node, FOAF_NS.primaryTopic, node))
+        landing = ox.NamedNode(page)
+        add(node, DCAT_.landingPage, landing)
+        add(landing, A, FOAF_.Document)
+        distribution = ox.NamedNode(f"{record.iri}/distribution/{number}")
+        add(node, DCAT_.distribution, distribution)
+        add(distribution, A, DCAT_.Distribution)
+        add(distribution, DCAT_.accessURL, landing)
+        add(distribution, DCT.description, ACCESS_NOTE)
+    record_node = ox.NamedNode(f"{record.iri}/record")
+    add(catalogue_node, DCAT_.record, record_node)
+    add(record_node, A, DCAT_.CatalogRecord)
+    add(record_node, FOAF_.primaryTopic, node)
     dates = [received[s.iri] for s in record.sources if s.iri in received]
     if dates:
-        graph.add((record_node, DCT.modified, Literal(max(dates), datatype=XSD.date)))
+        add(record_node, DCT.modified, ox.Literal(max(dates), datatype=XSD_.date))
     for source in record.sources:
-        graph.add((record_node, PROV_NS.wasDerivedFrom, URIRef(source.iri)))
+        add(record_node, PROV_.wasDerivedFrom, ox.NamedNode(source.iri))
 
 
 def _received_dates(store: ox.Store, ns: Namespaces) -> dict[str, str]:
@@ -143,37 +169,36 @@ def _received_dates(store: ox.Store, ns: Namespaces) -> dict[str, str]:
     return {r["s"].value: r["date"].value[:10] for r in store.query(query)}  # type: ignore[union-attr]
 
 
-def dcat_graph(store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: bool) -> Graph:
-    """The whole catalogue as one DCAT graph."""
-    parts = dcat_parts(store, ns, catalogue, quiet)
-    graph = next(parts)
-    for part in parts:
-        graph += part
+def dcat_graph(
+    store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: bool
+) -> rdflib.Graph:
+    """The whole catalogue as one rdflib graph."""
+    graph = rdflib.Graph()
+    for part in dcat_parts(store, ns, catalogue, quiet):
+        for triple in part:
+            graph.add(to_rdflib_triple(triple))
     return graph
 
 
 def dcat_parts(
     store: ox.Store, ns: Namespaces, catalogue: Catalogue, quiet: bool,
     datasets_per_part: int | None = None,
-) -> Iterator[Graph]:
-    """The DCAT catalogue as graphs, made one after another: the catalogue node with its theme
-    schemes (carrying the prefixes), then the datasets, `datasets_per_part` to a graph
-    (DATASETS_PER_PART unless given)."""
+) -> Iterator[Part]:
+    """The DCAT catalogue's triples in parts, made one after another: the catalogue node with its
+    theme schemes, then the datasets, `datasets_per_part` to a part (DATASETS_PER_PART unless
+    given)."""
     datasets_per_part = datasets_per_part or DATASETS_PER_PART
     head = _vocabulary_part(store, ns, catalogue.theme_taxonomies)
     node = _catalogue_node(head, catalogue)
-    prefixes = (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("prov", PROV), ("skos", SKOS))
-    for prefix, namespace in prefixes:
-        head.bind(prefix, namespace)
     yield head
     received = _received_dates(store, ns)
-    part = Graph()
+    part: Part = []
     for number, record in enumerate(progress(catalogue.datasets, "dcat", quiet), start=1):
         _dataset_node(part, node, record, received)
         if number % datasets_per_part == 0:
             yield part
-            part = Graph()
-    if len(part):
+            part = []
+    if part:
         yield part
 
 
@@ -193,9 +218,8 @@ def write_dcat(
         return write_compacted(runs.merged(), load_context(settings), out, scratch)
 
 
-def write_turtle(parts: Iterable[Graph], out: Path) -> None:
-    """Turtle of the union of `parts` in sorted triple order, with the first part's prefixes
-    that its IRIs use.
+def write_turtle(parts: Iterable[Part], out: Path) -> None:
+    """Turtle of the union of `parts` in sorted triple order, with the prefixes its IRIs use.
 
     Written by pyoxigraph: rdflib's Turtle writer looks each IRI's namespace up in a table that
     grows with every dataset (`<dataset>/record`, `<dataset>/distribution/1`), so its time grew
@@ -206,33 +230,37 @@ def write_turtle(parts: Iterable[Graph], out: Path) -> None:
         ox.serialize(runs.merged(), str(out), format=ox.RdfFormat.TURTLE, prefixes=prefixes)
 
 
-def _sorted_parts(parts: Iterable[Graph], scratch: Path) -> tuple[SortedRuns, dict[str, str]]:
-    """The union of `parts` as sorted runs in `scratch`, and the first part's prefixes that an
-    IRI of any part uses.
+def _sorted_parts(parts: Iterable[Part], scratch: Path) -> tuple[SortedRuns, dict[str, str]]:
+    """The union of `parts` as sorted runs in `scratch`, and the prefixes an IRI of any part uses.
 
     Each part is sorted on its own and the parts are merged as they are written
     (sorted_runs.py): the whole graph held 5.2 GB at 100,000 datasets.
     """
     runs = SortedRuns(scratch)
-    prefixes = _UsedPrefixes()
+    prefixes = _UsedPrefixes(_turtle_prefixes())
     for part in parts:
-        triples = list(ox.parse(part.serialize(format="nt", encoding="utf-8"),
-                                format=ox.RdfFormat.N_TRIPLES))
-        prefixes.note(part, triples)
-        runs.add(triples)
+        prefixes.note(part)
+        runs.add(part)
     return runs, prefixes.used()
 
 
-class _UsedPrefixes:
-    """The first graph's prefixes that an IRI (or a literal's datatype) of any part begins."""
+def _turtle_prefixes() -> dict[str, str]:
+    """TURTLE_PREFIXES with rdflib's usual ones (rdf, rdfs, xsd, schema...), as the export had
+    them when it was written by rdflib."""
+    graph = rdflib.Graph()
+    for prefix, namespace in TURTLE_PREFIXES:
+        graph.bind(prefix, namespace)
+    return {prefix: str(namespace) for prefix, namespace in graph.namespaces() if prefix}
 
-    def __init__(self) -> None:
-        self.unused: dict[str, str] | None = None
+
+class _UsedPrefixes:
+    """The prefixes of a table that an IRI (or a literal's datatype) of any part begins."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.unused = dict(table)
         self.found: dict[str, str] = {}
 
-    def note(self, graph: Graph, triples: list[ox.Triple]) -> None:
-        if self.unused is None:
-            self.unused = {p: str(n) for p, n in graph.namespaces() if p}
+    def note(self, triples: list[ox.Triple]) -> None:
         iris = {t.value for triple in triples for t in triple if isinstance(t, ox.NamedNode)}
         iris |= {triple.object.datatype.value for triple in triples
                  if isinstance(triple.object, ox.Literal)}
