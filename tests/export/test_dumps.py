@@ -75,6 +75,15 @@ def test_jsonld_dump_in_batches_is_the_union_graph_compacted_whole(
     assert sorted(p.name for p in out_dir.iterdir()) == ["graph.jsonld", "w.json"]  # no scratch
 
 
+def test_jsonld_dump_counts_its_nodes_on_stderr_unless_quiet(
+    export_settings, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export(export_settings, "jsonld", out_dir / "loud.jsonld", quiet=False)
+    assert "JSON-LD nodes" in capsys.readouterr().err
+    export(export_settings, "jsonld", out_dir / "quiet.jsonld", quiet=True)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("fmt", sorted(QUAD_FORMATS))
 def test_quad_dumps_keep_every_named_graph(export_settings, out_dir: Path, fmt: str) -> None:
     path = export(export_settings, fmt, out_dir / f"graph.{fmt}", quiet=True)

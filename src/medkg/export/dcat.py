@@ -215,7 +215,7 @@ def write_dcat(
         return out
     with scratch_beside(out, ".dcat-parts-") as scratch:
         runs, _ = _sorted_parts(parts, scratch)
-        return write_compacted(runs.merged(), load_context(settings), out, scratch)
+        return write_compacted(runs.merged(), load_context(settings), out, scratch, quiet)
 
 
 def write_turtle(parts: Iterable[Part], out: Path) -> None:

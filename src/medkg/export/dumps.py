@@ -107,4 +107,4 @@ def dump_jsonld(store: ox.Store, settings: Settings, out: Path, quiet: bool) -> 
     subjects at a time (jsonld.py)."""
     with scratch_beside(out, ".triples-") as scratch:
         triples = union_triples(store, quiet, scratch)
-        return write_compacted(triples, load_context(settings), out, scratch)
+        return write_compacted(triples, load_context(settings), out, scratch, quiet)

@@ -25,6 +25,7 @@ from typing import Any
 import pyoxigraph as ox
 import rdflib
 
+from medkg.export.progress import progress
 from medkg.export.sorted_runs import SortedLines
 from medkg.export.terms import to_rdflib_triple
 
@@ -96,7 +97,8 @@ def _sort_key(item: Any) -> str:
 
 
 def write_compacted(
-    triples: Iterable[ox.Triple], context: dict[str, Any], out: Path, scratch: Path
+    triples: Iterable[ox.Triple], context: dict[str, Any], out: Path, scratch: Path,
+    quiet: bool = True,
 ) -> Path:
     """Write as `out` the document `compact_document` makes of `triples`, holding a batch of
     subjects at a time.
@@ -106,11 +108,12 @@ def write_compacted(
     line each, are sorted into the document's order in the folder `scratch`. A subject with a
     blank-node object waits for the end, to be compacted with every blank node's triples
     (there are few): rdflib writes a blank node as its own node, or as the `@list` it heads,
-    only when it sees the triples that use it.
+    only when it sees the triples that use it. A bar counts the nodes unless `quiet`.
     """
     kept = kept_order(context)
     nodes = SortedLines(scratch, stem="nodes")
-    lines = (_node_line(node, kept) for node in _compacted_nodes(triples, context))
+    compacted = progress(_compacted_nodes(triples, context), "JSON-LD nodes", quiet)
+    lines = (_node_line(node, kept) for node in compacted)
     nodes.add_all(lines, NODES_PER_RUN)
     merged = nodes.merged()
     first_two = list(itertools.islice(merged, 2))

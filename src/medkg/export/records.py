@@ -119,7 +119,9 @@ class Catalogue:
     sources: list[SourceList]
 
 
-def _select(store: ox.Store, query: str) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
+def _select(
+    store: ox.Store, query: str
+) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
     """Run a SELECT over the union of all graphs; one dict per solution, unbound names left out."""
     solutions = store.query(query, use_default_graph_as_union=True)
     names = [v.value for v in solutions.variables]  # type: ignore[union-attr]
@@ -193,7 +195,9 @@ def read_challenges(store: ox.Store, ns: Namespaces) -> dict[str, Challenge]:
                 OPTIONAL {{ ?c <{ns.term('year')}> ?year }} }} }}""",
     )
     return {
-        r["c"].value: Challenge(r["c"].value, r["label"].value, r["year"].value if "year" in r else None)
+        r["c"].value: Challenge(
+            r["c"].value, r["label"].value, r["year"].value if "year" in r else None
+        )
         for r in rows
     }
 
@@ -248,7 +252,8 @@ def read_catalogue(
                                                                                    sources)
     rows = _select(
         store,
-        f"""SELECT ?p ?o WHERE {{ GRAPH <{ns.graph('catalogue')}> {{ <{ns.catalogue}> ?p ?o }} }}""",
+        f"""SELECT ?p ?o WHERE {{
+              GRAPH <{ns.graph('catalogue')}> {{ <{ns.catalogue}> ?p ?o }} }}""",
     )
     facts: dict[str, list[str]] = defaultdict(list)
     for r in rows:
@@ -405,7 +410,8 @@ class _Filler:
             concept = self.concepts.get(value, Concept(value, value.rsplit("/", 1)[-1]))
             _add(getattr(record, self.concept_fields[predicate]), concept)
         elif predicate == self.ns.term("challenge"):
-            _add(record.challenges, self.challenges.get(value, Challenge(value, value.rsplit("/", 1)[-1])))
+            unknown = Challenge(value, value.rsplit("/", 1)[-1])
+            _add(record.challenges, self.challenges.get(value, unknown))
         elif predicate == self.ns.term("count") and isinstance(obj, ox.NamedNode | ox.BlankNode):
             count = _read_count(self.store, self.ns, obj)
             if count is not None:
