@@ -12,7 +12,8 @@
 
 A file is written the first time it is asked for and kept beside the version
 (version_cache.py), so every worker serves the same bytes, with ETag, Last-Modified and byte
-ranges (a large download can resume).
+ranges (a large download can resume). It is written in the background: a request waits a few
+seconds for it, then gets 503 with Retry-After until it is there.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from medkg_server.state import ServerState, state
 
 bp = Blueprint("downloads", __name__)
 DUMP = "medkg.nq.gz"
+# a request for a file not made yet waits this long, then gets 503 with Retry-After while the
+# file is made in the background (the dump takes about 3 minutes at a million datasets)
+PREPARE_WAIT_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def _send(item: Download, name: str, pick: Callable[[Path], Path]) -> Response:
                            f"(MEDKG_CATALOGUE_FILES_MAX={limit}): "
                            f"run `medkg export --format {item.export}`")
     try:
-        path = pick(_file(st, version.name, item, _writer(st, item, db)))
+        made = _file(st, version.name, item, _writer(st, item, db))
     except ExportError as exc:
         return plain_error(404, f"{name} cannot be made from this store: {exc}")
     except OSError as exc:
@@ -145,6 +150,10 @@ def _send(item: Download, name: str, pick: Callable[[Path], Path]) -> Response:
         # writes it again
         return plain_error(503, f"{name} cannot be written now: {exc.strerror or exc}; "
                            "ask again later", {"Retry-After": "60"})
+    if made is None:
+        return plain_error(503, f"{name} is being made for this version of the store; "
+                           "ask again in a while", {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    path = pick(made)
     response = send_file(
         path,
         mimetype=item.content_type,
@@ -176,11 +185,13 @@ def _writer(st: ServerState, item: Download, db: ox.Store) -> Callable[[Path], o
     return lambda path: export(db, st.settings.core, path, True)
 
 
-def _file(st: ServerState, version: str, item: Download, write: Callable[[Path], object]) -> Path:
-    """The file of `version`, written now if no process has written it yet."""
+def _file(
+    st: ServerState, version: str, item: Download, write: Callable[[Path], object]
+) -> Path | None:
+    """The file of `version`, or None while it is being written (its first writer started it)."""
     folder = Path(st.settings.store) / medkg_store.VERSIONS / version
     try:
-        return version_cache.file_or_write(folder, item.name, write)
+        return version_cache.file_or_start(folder, item.name, write, PREPARE_WAIT_SECONDS)
     except OSError:
         return _private_copy(f"{version}-{item.name}", write)
 

@@ -13,11 +13,16 @@ import fcntl
 import glob
 import os
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
 
 T = TypeVar("T")
+WAIT_POLL_SECONDS = 0.02  # how often a caller of file_or_start looks for the file
+# a background write's failure, by the path it was writing, until a caller is told
+_failures: dict[Path, BaseException] = {}
 
 
 def load_or_build(
@@ -54,26 +59,54 @@ def load_or_build(
         return value
 
 
-def file_or_write(version_dir: Path, name: str, write: Callable[[Path], object]) -> Path:
-    """The file (or folder) `name` in `version_dir`, written by `write` the first time.
+def file_or_start(
+    version_dir: Path, name: str, write: Callable[[Path], object], wait: float
+) -> Path | None:
+    """The file (or folder) `name` in `version_dir`, written in the background the first time;
+    None while it is being written.
 
     For files too big to hold in memory (the whole graph as a download): `write` fills a
     temporary path that is renamed into place when complete, so a reader never sees half a
-    file. Raises OSError when the file is not there and the folder cannot be written.
+    file. It runs in a thread of its own under the file lock, and the caller waits at most
+    `wait` seconds for it: the whole graph takes minutes to write at a million datasets, and
+    requests that waited for it held the server's threads all that time. A failure of the
+    writing is raised to the next caller in this process. Raises OSError when the file is not
+    there and the folder cannot be written.
     """
     path = version_dir / name
+    if not path.exists():
+        lock = _try_lock(version_dir, name)  # None: another thread or process is writing it
+        if lock is not None:
+            threading.Thread(target=_write_under, args=(lock, path, write), daemon=True,
+                             name=f"medkg-write-{name}").start()
+        deadline = time.monotonic() + wait
+        while not path.exists() and path not in _failures and time.monotonic() < deadline:
+            time.sleep(WAIT_POLL_SECONDS)
+    failure = _failures.pop(path, None)
+    if failure is not None:
+        raise failure
+    return path if path.exists() else None
+
+
+def _write_under(lock: IO[str], path: Path, write: Callable[[Path], object]) -> None:
     try:
-        lock = _lock(version_dir, name)
-    except OSError:
-        # read-only now, but written before (files are only ever renamed in complete): use it
-        if path.exists():
-            return path
-        raise
-    with lock:
-        if not path.exists():
-            _remove_leftovers(path)
-            write_atomically(path, write)
-    return path
+        with lock:
+            if not path.exists():
+                _remove_leftovers(path)
+                write_atomically(path, write)
+    except Exception as exc:  # noqa: BLE001 - handed, whatever it is, to the next request
+        _failures[path] = exc
+
+
+def _try_lock(version_dir: Path, name: str) -> IO[str] | None:
+    """The lock file for `name`, held exclusively, or None when another holder has it."""
+    lock = open(version_dir / f"{name}.lock", "w", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
 
 
 def _lock(version_dir: Path, name: str) -> IO[str]:

@@ -7,13 +7,14 @@ import json
 import re
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 import rdflib
 
-from medkg.export import export
+from medkg.export import ExportError, export
 from medkg.store import current_version_dir, open_read_only
 from medkg_server import downloads, version_cache
 from medkg_server.app import create_app
@@ -64,13 +65,65 @@ def test_the_dump_is_written_once_beside_the_version(store: Path) -> None:
     assert _client(store).get(PATH).data == first  # no time or name in the gzip header
 
 
+def test_a_dump_still_being_made_is_503_and_holds_no_request_for_it(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(downloads, "PREPARE_WAIT_SECONDS", 0.1)
+    release = threading.Event()
+    whole = downloads.write_dump
+    writes: list[Path] = []
+
+    def slow(db: ox.Store, path: Path) -> None:  # the dump of a million datasets, in short
+        writes.append(path)
+        assert release.wait(30)
+        whole(db, path)
+
+    monkeypatch.setattr(downloads, "write_dump", slow)
+    client = _client(store)
+    for _ in range(3):  # answered while the file is being made, which is started once
+        waiting = client.get(PATH)
+        assert waiting.status_code == 503
+        assert waiting.headers["Retry-After"] == str(downloads.RETRY_AFTER_SECONDS)
+        assert b"being made" in waiting.data
+    assert len(writes) == 1
+    assert not (current_version_dir(store) / downloads.DUMP).exists()
+    release.set()
+    for _ in range(300):
+        answer = client.get(PATH)
+        if answer.status_code == 200:
+            break
+    assert answer.status_code == 200
+    assert _quads(answer.data) == set(open_read_only(store))
+    assert len(writes) == 1
+
+
+def test_a_failure_in_the_background_is_told_to_the_next_request(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(downloads, "PREPARE_WAIT_SECONDS", 0.0)
+    started = threading.Event()
+
+    def fails(db: ox.Store, path: Path) -> None:
+        started.set()
+        raise ExportError("the store cannot give it")
+
+    monkeypatch.setattr(downloads, "write_dump", fails)
+    client = _client(store)
+    first = client.get(PATH)
+    assert started.wait(10)
+    answers = [first] + [client.get(PATH) for _ in range(300)]
+    told = [a for a in answers if a.status_code == 404]
+    assert told and b"the store cannot give it" in told[0].data
+    assert all(a.status_code == 503 for a in answers[: answers.index(told[0])])
+
+
 def test_a_store_folder_it_cannot_write_to_still_gives_the_dump(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: object) -> Path:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(version_cache, "file_or_write", refuse)
+    monkeypatch.setattr(version_cache, "file_or_start", refuse)
     answer = _client(store).get(PATH)
     assert answer.status_code == 200
     assert _quads(answer.data) == set(open_read_only(store))
@@ -215,7 +268,7 @@ def test_a_private_copy_whose_writing_failed_is_never_served_half(
     def refuse(*args: object) -> Path:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(version_cache, "file_or_write", refuse)
+    monkeypatch.setattr(version_cache, "file_or_start", refuse)
     monkeypatch.setattr(downloads, "_private", None)
     whole = downloads.write_dump
 

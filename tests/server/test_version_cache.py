@@ -14,6 +14,8 @@ from medkg.store import current_version_dir
 from medkg_server import describe, version_cache
 from medkg_server.app import create_app
 
+WAIT = 30.0  # seconds a caller of file_or_start waits for a write (these take milliseconds)
+
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 CATALOGUE = rdflib.URIRef("https://w3id.org/medkg/catalogue")
 
@@ -82,7 +84,7 @@ def test_a_file_is_written_once_and_never_seen_half_written(tmp_path: Path) -> N
         path.write_bytes(b"whole")
 
     def ask() -> None:
-        paths.append(version_cache.file_or_write(tmp_path, "dump.gz", write))
+        paths.append(version_cache.file_or_start(tmp_path, "dump.gz", write, WAIT))
 
     threads = [threading.Thread(target=ask) for _ in range(6)]
     for thread in threads:
@@ -100,9 +102,9 @@ def test_a_file_whose_writing_fails_is_not_left_behind(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        version_cache.file_or_write(tmp_path, "dump.gz", fail)
+        version_cache.file_or_start(tmp_path, "dump.gz", fail, WAIT)
     assert not (tmp_path / "dump.gz").exists() and not list(tmp_path.glob(".dump.gz.*"))
-    written = version_cache.file_or_write(tmp_path, "dump.gz", lambda p: p.write_bytes(b"ok"))
+    written = version_cache.file_or_start(tmp_path, "dump.gz", lambda p: p.write_bytes(b"ok"), WAIT)
     assert written.read_bytes() == b"ok"  # the next request writes it again
 
 
@@ -113,14 +115,14 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        version_cache.file_or_write(tmp_path, "croissant", fail)
+        version_cache.file_or_start(tmp_path, "croissant", fail, WAIT)
     assert not (tmp_path / "croissant").exists() and not list(tmp_path.glob(".croissant.*"))
 
     def write(path: Path) -> None:
         path.mkdir()
         (path / "one.json").write_text("{}", encoding="utf-8")
 
-    folder = version_cache.file_or_write(tmp_path, "croissant", write)
+    folder = version_cache.file_or_start(tmp_path, "croissant", write, WAIT)
     assert (folder / "one.json").read_text(encoding="utf-8") == "{}"
 
 
@@ -134,6 +136,7 @@ def test_a_folder_now_read_only_still_serves_what_was_saved_there(
         raise PermissionError("read-only file system")
 
     monkeypatch.setattr(version_cache, "_lock", refuse)
+    monkeypatch.setattr(version_cache, "_try_lock", refuse)
 
     def build() -> dict[str, int]:
         raise AssertionError("computed again although the folder has it")
@@ -143,7 +146,7 @@ def test_a_folder_now_read_only_still_serves_what_was_saved_there(
 
     found = version_cache.load_or_build(tmp_path, "figures.json", build, lambda v, p: None, load)
     assert found == {"n": 7}
-    path = version_cache.file_or_write(tmp_path, "medkg.nq.gz", build)
+    path = version_cache.file_or_start(tmp_path, "medkg.nq.gz", build, WAIT)
     assert path.read_bytes() == b"saved"
     with pytest.raises(PermissionError):  # not there and cannot be written: the caller decides
-        version_cache.file_or_write(tmp_path, "other.csv", build)
+        version_cache.file_or_start(tmp_path, "other.csv", build, WAIT)
