@@ -132,3 +132,47 @@ def test_a_graph_of_one_node_or_none_is_written_as_compaction_writes_it(
     whole, batched = _whole_and_batched(graph, CONTEXT, tmp_path)
     assert batched == whole
     assert ("@graph" in json.loads(batched)) == (subjects == 0)
+
+
+def _hub(with_json_literal: bool) -> rdflib.Graph:
+    """One subject with many triples (as the DCAT catalogue node has), and a few others."""
+    graph = rdflib.Graph()
+    graph.add((EX.hub, RDF.type, EX.Catalogue))
+    graph.add((EX.hub, RDF.type, EX.Collection))
+    graph.add((EX.hub, EX.title, Literal("the hub", lang="en")))
+    for number in range(12):
+        graph.add((EX.hub, EX.member, EX[f"m{number:02}"]))
+        graph.add((EX[f"m{number:02}"], EX.label, Literal(f"member {number}")))
+    graph.add((EX.hub, EX["count"], Literal(12)))
+    graph.add((EX.hub, EX.note, Literal("first", lang="en")))
+    graph.add((EX.hub, EX.note, Literal("second", lang="fr")))
+    if with_json_literal:
+        graph.add((EX.hub, EX.data, Literal('{"z": [3, 1], "a": 0}', datatype=RDF.JSON)))
+    return graph
+
+
+# `note` a language map: {"en": ..., "fr": ...}, one object of the values of every chunk
+HUB_CONTEXT = {**CONTEXT, "note": {"@id": "ex:note", "@container": "@language"}}
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1_000])
+@pytest.mark.parametrize("with_json_literal", [False, True])
+@pytest.mark.parametrize("context", [CONTEXT, HUB_CONTEXT], ids=["sets", "language-map"])
+def test_a_subject_of_many_triples_compacted_in_chunks_is_the_same_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, with_json_literal: bool,
+    context: dict,
+) -> None:
+    monkeypatch.setattr(jsonld, "TRIPLES_PER_CHUNK", chunk)
+    merged = jsonld._large_node
+    calls: list[int] = []
+
+    def counted(triples: list[ox.Triple], context: dict) -> object:
+        calls.append(len(triples))
+        return merged(triples, context)
+
+    monkeypatch.setattr(jsonld, "_large_node", counted)
+    whole, batched = _whole_and_batched(_hub(with_json_literal), context, tmp_path)
+    assert batched == whole
+    assert calls == ([] if chunk == 1_000 else [18 + with_json_literal])  # only the hub
+    hub = next(n for n in json.loads(batched)["@graph"] if n["@id"] == "ex:hub")
+    assert len(hub["ex:member"]) == 12 and hub["ex:count"] == 12

@@ -33,6 +33,9 @@ from medkg.export.terms import to_rdflib_triple
 VERBATIM_KEYS = frozenset({"@value"})
 SEQUENCE_KEYS = frozenset({"@list"})
 SUBJECTS_PER_BATCH = 2_000  # subjects compacted at a time by write_compacted
+# a subject with more triples is compacted a chunk at a time (the DCAT catalogue node has two
+# per dataset: 2M at a million datasets, 4.7 GB as one rdflib graph and its compaction)
+TRIPLES_PER_CHUNK = 20_000
 NODES_PER_RUN = 50_000  # compacted nodes sorted at a time in memory
 NODES_MARK = "@medkg:nodes"  # where the nodes go in the document's frame
 
@@ -148,11 +151,51 @@ def _compacted_nodes(triples: Iterable[ox.Triple], context: dict[str, Any]) -> I
         for same_subject in batch:
             blank = any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)
                         for t in same_subject)
+            if not blank and len(same_subject) > TRIPLES_PER_CHUNK:
+                yield _large_node(same_subject, context)
+                continue
             target = waiting if blank else graph
             for triple in same_subject:
                 target.add(to_rdflib_triple(triple))
         yield from _nodes(graph, context)
     yield from _nodes(waiting, context)
+
+
+def _large_node(triples: list[ox.Triple], context: dict[str, Any]) -> Any:
+    """The node of one subject's many triples, compacted TRIPLES_PER_CHUNK at a time and merged.
+
+    Merged, each key has the values of every chunk, as a list when a chunk gave a list or
+    there is more than one value: the node compaction makes of all the triples at once. A key
+    whose value is not a set of values (a list, a language map, a JSON literal) makes the
+    subject compacted whole.
+    """
+    chunks = [triples[start:start + TRIPLES_PER_CHUNK]
+              for start in range(0, len(triples), TRIPLES_PER_CHUNK)]
+    parts = [node for chunk in chunks for node in _nodes(_graph(chunk), context)]
+    special = {term for term, definition in context.items() if isinstance(definition, dict)
+               and ("@container" in definition or definition.get("@type") == "@json")}
+    if any(key in special for part in parts for key in part):
+        return _nodes(_graph(triples), context)[0]
+    values: dict[str, list[Any]] = {}
+    listed: set[str] = set()
+    for part in parts:
+        for key, value in part.items():
+            if key == "@id":  # the same in every part
+                values[key] = [value]
+            elif isinstance(value, list):
+                listed.add(key)
+                values.setdefault(key, []).extend(value)
+            else:
+                values.setdefault(key, []).append(value)
+    return {key: found if key in listed or len(found) > 1 else found[0]
+            for key, found in values.items()}
+
+
+def _graph(triples: Iterable[ox.Triple]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for triple in triples:
+        graph.add(to_rdflib_triple(triple))
+    return graph
 
 
 def _nodes(graph: rdflib.Graph, context: dict[str, Any]) -> list[Any]:
