@@ -31,7 +31,7 @@ Keys (default): meaning
 - COMPRESS_MIN_BYTES (1024): the smallest text answer sent gzip-compressed to a client that
   sends `Accept-Encoding: gzip` (0: never compress)
 - CATALOGUE_FILES_MAX (20000): the most datasets for which the server makes the catalogue
-  downloads (DCAT, CSV, SSSOM) itself, about 1.2 s per 1,000 datasets, once per version
+  downloads (DCAT, CSV, SSSOM) itself, about 0.5 s per 1,000 datasets, once per version
   (0: never; `medkg export` makes them at any size, reading a dataset at a time)
 """
 

@@ -37,7 +37,7 @@ WRITER = textwrap.dedent(
         ready.touch()
         time.sleep(60)
 
-    version_cache.file_or_write(folder, name, write)
+    version_cache.file_or_start(folder, name, write, 120)
     """
 )
 
@@ -75,7 +75,7 @@ def test_a_writer_killed_half_way_leaves_no_half_file_and_no_leftover(
         else:
             path.write_bytes(b"whole")
 
-    written = version_cache.file_or_write(folder, name, write)  # the next request
+    written = version_cache.file_or_start(folder, name, write, 30)  # the next request
     if name == "croissant":
         assert sorted(p.name for p in written.iterdir()) == ["a.json", "b.json"]
     else:
