@@ -2,9 +2,10 @@
 
 The graph does not change between builds, so what costs a pass over the whole store (the facet
 index, the VoID statistics, the downloadable dump) is computed once per version and saved in its
-folder. A file lock makes one process compute while the others wait and then read its file; a
-folder the server may not write to (a read-only deployment) means every process computes for
-itself what was not saved there before.
+folder. A file lock makes one process compute while the others wait and then read its file
+(the big download files are written in the background, and a caller waits only a few seconds
+for them); a folder the server may not write to (a read-only deployment) means every process
+computes for itself what was not saved there before.
 """
 
 from __future__ import annotations
