@@ -25,6 +25,7 @@ from typing import Any
 import pyoxigraph as ox
 import rdflib
 
+from medkg.export.context import write_json
 from medkg.export.progress import progress
 from medkg.export.sorted_runs import SortedLines
 from medkg.export.terms import to_rdflib_triple
@@ -122,10 +123,7 @@ def write_compacted(
     first_two = list(itertools.islice(merged, 2))
     if len(first_two) < 2:  # no `@graph` then: the one node is the document's body
         body = [_node_of(line) for line in first_two]
-        document = {"@context": context, **(body[0] if body else {"@graph": []})}
-        out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
-        return out
+        return write_json({"@context": context, **(body[0] if body else {"@graph": []})}, out)
     frame = json.dumps({"@context": context, "@graph": [NODES_MARK]}, indent=2,
                        ensure_ascii=False)
     head, tail = frame.split(json.dumps(NODES_MARK))
