@@ -83,6 +83,19 @@ def test_build_bench_prints_its_figures(tmp_path: Path) -> None:
     assert "records/s" in out and "load ratio" in out and "plain_load" in out
     [row] = json.loads((tmp_path / "build.json").read_text())
     assert row["datasets"] == 50 and row["stored"] > 0 and row["load_ratio"] > 0
+    assert row["floor"] == {}  # not asked for
+
+
+def test_build_bench_loads_the_first_quads_alone_as_the_engines_floor(tmp_path: Path) -> None:
+    out = run_script("build_bench.py", "--sizes", "50", "--work", str(tmp_path),
+                     "--floor-per-dataset", "20", "--json", str(tmp_path / "build.json"))
+    assert "bulk load of the first quads only" in out
+    [row] = json.loads((tmp_path / "build.json").read_text())
+    floor = row["floor"]
+    assert row["quads"] > 1000 and floor["quads"] == 20 * 50
+    assert 0 < floor["stored"] <= floor["quads"]
+    assert floor["seconds"]["load"] > 0 and floor["seconds"]["publish"] > 0
+    assert not list((tmp_path / "build-50").glob("*.nq"))  # its N-Quads files are removed
 
 
 def test_validation_bench_runs_both_paths_and_they_agree(tmp_path: Path) -> None:
