@@ -162,7 +162,8 @@ def _parser() -> MarkdownIt:
 def _block_parser() -> MarkdownIt:
     """The same parser without the core inline step: inline tokens keep only their source text.
 
-    Its table rule is markdown-it's own (see `_table_rule`), with a faster row split.
+    Its table rule is markdown-it's own (see `_table_rule`), with a faster row split and
+    without the cell tokens this module never reads.
     """
     md = _parser()
     md.core.ruler.disable("inline")
@@ -195,18 +196,48 @@ def split_row(line: str) -> list[str]:
 
 
 def _table_rule() -> Callable[..., bool]:
-    """markdown-it's table rule, the same code, with `split_row` for the escapedSplit it calls.
+    """markdown-it's table rule, the same code, with `split_row` for the escapedSplit it calls,
+    and without the cell tokens the walker never reads (see `_without_cell_tokens`).
 
     The function is rebuilt over a copy of its module's globals, so markdown-it itself (the
     reference parser, other users in the process) is left as it is. A markdown-it whose table
-    module has no `escapedSplit` gets its rule unchanged: slower, never different.
+    module has no `escapedSplit` keeps its own row split: slower, never different.
     """
     rule = markdown_it_table
-    if _escaped_split is None:
-        return rule
-    namespace = {**rule.__globals__, "escapedSplit": split_row}
-    return types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__,
-                              rule.__closure__)
+    if _escaped_split is not None:
+        namespace = {**rule.__globals__, "escapedSplit": split_row}
+        rule = types.FunctionType(rule.__code__, namespace, rule.__name__, rule.__defaults__,
+                                  rule.__closure__)
+    return _without_cell_tokens(rule)
+
+
+# The tokens around each cell: a ten-column row is 32 tokens, 20 of them these. The walker reads
+# a row's tr_open and tr_close and its cells' inline tokens only.
+CELL_TOKENS = frozenset({"th_open", "th_close", "td_open", "td_close"})
+
+
+def _without_cell_tokens(rule: Callable[..., bool]) -> Callable[..., bool]:
+    """The table rule, its cell open and close tokens left out of the token stream.
+
+    Making them was a fifth of a big list's reading. They open and close in pairs, so the
+    levels of the other tokens only shift inside a cell, and nothing here reads a level. The
+    rule still sets their alignment: on a scratch token that is then dropped.
+    """
+    def table(state: Any, start: int, end: int, silent: bool) -> bool:
+        if silent:  # asked only whether a table starts here: no tokens
+            return rule(state, start, end, silent)
+        push = state.push
+        scratch = Token("", "", 0)
+
+        def push_kept(kind: str, tag: str, nesting: int) -> Token:
+            return scratch if kind in CELL_TOKENS else push(kind, tag, nesting)
+
+        state.push = push_kept  # this state only, for this call
+        try:
+            return rule(state, start, end, silent)
+        finally:
+            del state.push
+    return table
 
 
 def inline_cell(token: Token) -> Cell:
