@@ -230,6 +230,24 @@ def test_the_table_rule_leaves_the_parsers_state_as_it_found_it() -> None:
     assert state.level == 0
 
 
+class _FixedState(StateBlock):
+    """A parser state that takes no attribute of its own, as a slotted one would not."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "push":
+            raise AttributeError(name)
+        super().__setattr__(name, value)
+
+
+def test_a_state_that_takes_no_push_of_its_own_gets_every_token() -> None:
+    text = "| a | b |\n|---|:-:|\n| 1 | 2 |\n"
+    state = _FixedState(text, _block_parser(), {}, [])
+    assert _table_rule()(state, 0, state.lineMax, False)
+    reference = _parser()
+    reference.core.ruler.disable("inline")
+    assert state.tokens == reference.parse(text, {})
+
+
 PLAIN_URL_TEXT = st.builds(
     lambda scheme, host, rest: scheme + host + rest,
     st.sampled_from(["https://", "http://", "", "//", "HTTPS://", "mailto:", "./"]),
