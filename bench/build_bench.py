@@ -22,6 +22,7 @@ sparql_validation_bench.py). Nothing here passes or fails on time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import shutil
@@ -131,9 +132,7 @@ def first_lines(source: Path, target: Path, count: int) -> int:
     """Copy the first `count` lines of `source` (N-Quads: one quad a line); how many there were."""
     copied = 0
     with source.open("rb") as lines, target.open("wb") as out:
-        for line in lines:
-            if copied == count:
-                break
+        for line in itertools.islice(lines, count):  # streamed: 20M lines are 4 GB
             out.write(line)
             copied += 1
     return copied
