@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also bulk-load only the first Q x datasets quads (the engine alone)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.floor_per_dataset < 0:
+        parser.error(f"--floor-per-dataset must be 0 or more, not {args.floor_per_dataset}")
     if args.child:  # one size, in a fresh process: print its figures as JSON
         n = parse_size(args.sizes[0])
         home = synthetic_home(args.work, n)

@@ -98,6 +98,15 @@ def test_build_bench_loads_the_first_quads_alone_as_the_engines_floor(tmp_path: 
     assert not list((tmp_path / "build-50").glob("*.nq"))  # its N-Quads files are removed
 
 
+def test_build_bench_refuses_a_negative_floor_before_building(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH / "build_bench.py"), "--sizes", "50", "--work", str(tmp_path),
+         "--floor-per-dataset", "-1"], capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 2
+    assert "--floor-per-dataset must be 0 or more, not -1" in completed.stderr
+    assert not list(tmp_path.iterdir())  # nothing generated or built
+
+
 def test_validation_bench_runs_both_paths_and_they_agree(tmp_path: Path) -> None:
     out = run_script("validation_bench.py", "--sizes", "30", "--work", str(tmp_path),
                      "--batch-size", "10", "--json", str(tmp_path / "v.json"))
