@@ -1,4 +1,4 @@
-"""Build throughput: parse -> RDF -> store on synthetic catalogues, and the store load vs a bulk load.
+"""Build throughput: parse -> RDF -> store on synthetic catalogues; the store load vs a bulk load.
 
     python bench/build_bench.py --sizes 1k 10k 100k [--work /tmp/medkg-bench] [--json out.json]
                                 [--floor-per-dataset 20]
